@@ -1,0 +1,91 @@
+"""The `stocksync` command line: argument parsing and dispatch only; each command's work lives elsewhere.
+
+Exit status: 0 success, 1 runtime failure, 2 bad input (config, import file, arguments).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+from daemon import __version__
+from daemon.config import Config, effective, load_config
+from daemon.db import migrate as migrations
+from daemon.db.pool import open_pool
+from daemon.errors import (
+    ConfigError,
+    CredentialError,
+    InputError,
+    MigrationError,
+    NotFoundError,
+    StocksyncError,
+)
+from daemon.logs import configure_logging
+
+Handler = Callable[[argparse.Namespace, Config], Coroutine[Any, Any, int]]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stocksync", description=__doc__.splitlines()[0] if __doc__ else None
+    )
+    parser.add_argument(
+        "--config", metavar="PATH", help="TOML config (default: ./stocksync.toml, /etc/stocksync/)"
+    )
+    parser.add_argument("--version", action="version", version=f"stocksync {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser("migrate", help="apply pending database migrations (idempotent)")
+
+    config = commands.add_parser("config", help="configuration commands")
+    config_sub = config.add_subparsers(dest="config_command", required=True, metavar="SUBCOMMAND")
+    config_sub.add_parser("check", help="validate and print the effective configuration, secrets masked")
+
+    for register in _EXTRA_COMMANDS:
+        register(commands)
+    return parser
+
+
+async def _cmd_migrate(args: argparse.Namespace, config: Config) -> int:
+    async with open_pool(config.database) as pool, pool.acquire() as conn:
+        applied = await migrations.migrate(conn)
+    for migration in applied:
+        print(f"applied {migration.version:04d}_{migration.name}")
+    if not applied:
+        print("database schema is current; nothing to apply")
+    return 0
+
+
+async def _cmd_config_check(args: argparse.Namespace, config: Config) -> int:
+    print(json.dumps(effective(config), indent=2))
+    return 0
+
+
+_HANDLERS: dict[str, Handler] = {"migrate": _cmd_migrate, "config": _cmd_config_check}
+# Further commands register a parser builder here and a handler in _HANDLERS (see the bottom of this file).
+_EXTRA_COMMANDS: list[Callable[[Any], None]] = []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"stocksync: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(config.logging.level, config.logging.format, stream=sys.stderr)
+    handler = _HANDLERS[args.command]
+    try:
+        return asyncio.run(handler(args, config))
+    except (InputError, ConfigError) as exc:
+        print(f"stocksync: {exc}", file=sys.stderr)
+        return 2
+    except (MigrationError, CredentialError, NotFoundError, StocksyncError) as exc:
+        print(f"stocksync: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

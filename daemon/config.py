@@ -1,0 +1,229 @@
+"""Configuration: a TOML file plus STOCKSYNC_<SECTION>__<KEY> environment overrides, validated at start.
+
+Search order: --config PATH, ./stocksync.toml, /etc/stocksync/stocksync.toml, built-in defaults.
+Unknown keys and bad values stop start-up with a ConfigError naming `section.key` and the reason.
+Secrets are never configuration values: only credential *names* and directories appear here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Union, get_args, get_origin, get_type_hints
+
+from daemon.errors import ConfigError
+
+DEFAULT_PATHS = (Path("stocksync.toml"), Path("/etc/stocksync/stocksync.toml"))
+ENV_PREFIX = "STOCKSYNC_"
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    dsn: str = ""  # empty: start the embedded PostgreSQL under data_dir
+    data_dir: str = "var/pgdata"
+    pool_min: int = 1
+    pool_max: int = 10
+    statement_timeout_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class HttpConfig:
+    listen: str = "127.0.0.1:8787"
+    max_body_bytes: int = 1_048_576
+    client_timeout_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    guard_max_unavailable_share: float = 0.30
+    full_pass_interval_s: int = 4 * 3600
+    jitter_share: float = 0.10
+    workers: int = 8
+    grace_period_s: float = 20.0
+    observe_chunk: int = 2000
+    contested_after: int = 5  # repeated drifts before a variant is marked contested
+    overwrite_backoff_s: float = 60.0  # first back-off after a repeated drift; doubles each time
+    max_item_attempts: int = 5
+    lease_ttl_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class CredentialsConfig:
+    directory: str = ""  # fallback when $CREDENTIALS_DIRECTORY is unset
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    level: str = "info"
+    format: str = "auto"  # auto (JSON unless stdout is a TTY) | json | console
+
+
+@dataclass(frozen=True)
+class Config:
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    http: HttpConfig = field(default_factory=HttpConfig)
+    sync: SyncConfig = field(default_factory=SyncConfig)
+    credentials: CredentialsConfig = field(default_factory=CredentialsConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    source: str = "defaults"  # where the file came from, for `config check`
+
+
+def load_config(path: str | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Read, merge and validate the configuration."""
+    env = os.environ if environ is None else environ
+    raw, source = _read_file(path)
+    _apply_env(raw, env)
+    sections: dict[str, Any] = {}
+    hints = get_type_hints(Config)
+    for name, value in raw.items():
+        if name not in hints or name == "source":
+            raise ConfigError(name, f"unknown section (known: {', '.join(_section_names())})")
+        if not isinstance(value, dict):
+            raise ConfigError(name, "must be a table")
+        sections[name] = _build_section(name, hints[name], value)
+    config = Config(**sections, source=source)
+    _validate(config)
+    return config
+
+
+def _section_names() -> list[str]:
+    return [f.name for f in fields(Config) if f.name != "source"]
+
+
+def _read_file(path: str | None) -> tuple[dict[str, Any], str]:
+    candidates = [Path(path)] if path else list(DEFAULT_PATHS)
+    for candidate in candidates:
+        if not candidate.exists():
+            if path:
+                raise ConfigError("--config", f"file {candidate} does not exist")
+            continue
+        try:
+            with candidate.open("rb") as handle:
+                return tomllib.load(handle), str(candidate)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(str(candidate), f"not valid TOML: {exc}") from None
+    return {}, "defaults"
+
+
+def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        section, _, key = name[len(ENV_PREFIX) :].partition("__")
+        raw.setdefault(section.lower(), {})[key.lower()] = _EnvValue(value, name)
+
+
+@dataclass(frozen=True)
+class _EnvValue:
+    """A string from the environment, converted to the field's type later (and named in errors)."""
+
+    text: str
+    variable: str
+
+
+def _build_section(section: str, cls: Any, values: dict[str, Any]) -> Any:
+    known = {f.name: f for f in fields(cls)}
+    hints = get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        dotted = f"{section}.{key}"
+        if key not in known:
+            raise ConfigError(dotted, f"unknown key (known: {', '.join(known)})")
+        kwargs[key] = _coerce(dotted, hints[key], value)
+    return cls(**kwargs)
+
+
+def _coerce(key: str, target: Any, value: Any) -> Any:
+    if get_origin(target) in (Union, types.UnionType):
+        target = next(arg for arg in get_args(target) if arg is not type(None))
+    if isinstance(value, _EnvValue):
+        return _from_text(f"{key} (from {value.variable})", target, value.text)
+    if target is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, target) or (target is int and isinstance(value, bool)):
+        raise ConfigError(key, f"expected {target.__name__}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _from_text(key: str, target: Any, text: str) -> Any:
+    if target is str:
+        return text
+    if target is bool:
+        lowered = text.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(key, f"expected a boolean, got {text!r}")
+    try:
+        return target(text)
+    except ValueError:
+        raise ConfigError(key, f"expected {target.__name__}, got {text!r}") from None
+
+
+def _validate(config: Config) -> None:
+    checks: list[tuple[str, bool, str]] = [
+        ("database.pool_min", config.database.pool_min >= 1, "must be at least 1"),
+        ("database.pool_max", config.database.pool_max >= config.database.pool_min, "must be >= pool_min"),
+        ("database.statement_timeout_s", config.database.statement_timeout_s > 0, "must be positive"),
+        ("http.max_body_bytes", config.http.max_body_bytes >= 1024, "must be at least 1024"),
+        ("http.client_timeout_s", config.http.client_timeout_s > 0, "must be positive"),
+        (
+            "sync.guard_max_unavailable_share",
+            0.0 < config.sync.guard_max_unavailable_share <= 1.0,
+            "must be in (0, 1]",
+        ),
+        ("sync.full_pass_interval_s", config.sync.full_pass_interval_s >= 60, "must be at least 60"),
+        ("sync.jitter_share", 0.0 <= config.sync.jitter_share < 1.0, "must be in [0, 1)"),
+        ("sync.workers", 1 <= config.sync.workers <= 256, "must be between 1 and 256"),
+        ("sync.grace_period_s", config.sync.grace_period_s >= 0, "must not be negative"),
+        ("sync.observe_chunk", 1 <= config.sync.observe_chunk <= 100_000, "must be between 1 and 100000"),
+        ("sync.contested_after", config.sync.contested_after >= 2, "must be at least 2"),
+        ("sync.overwrite_backoff_s", config.sync.overwrite_backoff_s >= 0, "must not be negative"),
+        ("sync.max_item_attempts", config.sync.max_item_attempts >= 1, "must be at least 1"),
+        ("sync.lease_ttl_s", config.sync.lease_ttl_s >= 5, "must be at least 5"),
+        (
+            "logging.level",
+            config.logging.level in ("debug", "info", "warning", "error"),
+            "debug|info|warning|error",
+        ),
+        ("logging.format", config.logging.format in ("auto", "json", "console"), "auto|json|console"),
+    ]
+    for key, ok, reason in checks:
+        if not ok:
+            raise ConfigError(key, reason)
+    _validate_listen(config.http.listen)
+
+
+def _validate_listen(listen: str) -> None:
+    host, sep, port = listen.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError("http.listen", f"expected HOST:PORT, got {listen!r}")
+
+
+def listen_address(config: Config) -> tuple[str, int]:
+    host, _, port = config.http.listen.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def masked_dsn(dsn: str) -> str:
+    """The DSN with any password replaced, for printing."""
+    if "://" not in dsn or "@" not in dsn:
+        return dsn
+    scheme, rest = dsn.split("://", 1)
+    userinfo, at, hostpart = rest.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    masked = f"{user}:***" if ":" in userinfo else user
+    return f"{scheme}://{masked}{at}{hostpart}"
+
+
+def effective(config: Config) -> dict[str, Any]:
+    """The effective configuration as plain data, with the DSN's password masked."""
+    data = dataclasses.asdict(config)
+    data["database"]["dsn"] = masked_dsn(config.database.dsn)
+    return data

@@ -1,0 +1,66 @@
+"""The one asyncpg pool: embedded server when no DSN, JSON codecs, statement timeout, health query."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from daemon.config import DatabaseConfig
+from daemon.db.embedded import EmbeddedPostgres
+
+Pool = asyncpg.Pool
+# A plain connection or one borrowed from the pool: every db module accepts either.
+Connection = asyncpg.Connection | PoolConnectionProxy
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(dsn: str, config: DatabaseConfig) -> Pool:
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=config.pool_min,
+        max_size=config.pool_max,
+        init=_init_connection,
+        server_settings={
+            "application_name": "stocksync",
+            "statement_timeout": str(int(config.statement_timeout_s * 1000)),
+        },
+    )
+    assert pool is not None
+    return pool
+
+
+@asynccontextmanager
+async def resolved_dsn(config: DatabaseConfig) -> AsyncIterator[str]:
+    """The configured DSN, or the DSN of an embedded server that lives as long as the context."""
+    if config.dsn:
+        yield config.dsn
+        return
+    embedded = EmbeddedPostgres(config.data_dir)
+    dsn = await anyio.to_thread.run_sync(embedded.start)
+    try:
+        yield dsn
+    finally:
+        await anyio.to_thread.run_sync(embedded.stop)
+
+
+@asynccontextmanager
+async def open_pool(config: DatabaseConfig) -> AsyncIterator[Pool]:
+    async with resolved_dsn(config) as dsn:
+        pool = await create_pool(dsn, config)
+        try:
+            yield pool
+        finally:
+            await pool.close()
+
+
+async def ping(pool: Pool) -> bool:
+    return bool(await pool.fetchval("SELECT true"))

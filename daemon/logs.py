@@ -1,0 +1,57 @@
+"""structlog set-up: JSON lines when stdout is not a TTY, console otherwise; secrets redacted.
+
+Every line carries a stable `event` name; store work binds `store_id` (and `pass_id`) through
+contextvars so nested calls need not pass them along.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any, TextIO
+
+import structlog
+
+from daemon.config import masked_dsn
+
+_SECRET_KEYS = re.compile(
+    r"(secret|token|password|passwd|authorization|api[_-]?key|credential_value|hmac)", re.I
+)
+_DSN_PASSWORD = re.compile(r"(postgres(?:ql)?://[^:/@\s]+:)[^@\s]+@")
+
+
+def redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Mask values of secret-looking keys and passwords inside DSNs anywhere in a log line."""
+    for key, value in list(event_dict.items()):
+        if _SECRET_KEYS.search(key):
+            event_dict[key] = "***"
+        elif isinstance(value, str) and "://" in value:
+            event_dict[key] = _DSN_PASSWORD.sub(r"\1***@", masked_dsn(value) if key == "dsn" else value)
+    return event_dict
+
+
+def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:
+    out = stream if stream is not None else sys.stdout
+    use_json = fmt == "json" or (fmt == "auto" and not out.isatty())
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            redact,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(out),
+        cache_logger_on_first_use=False,
+    )
+
+
+def get_logger(**bound: Any) -> Any:
+    return structlog.get_logger("stocksync").bind(**bound)

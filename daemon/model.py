@@ -1,0 +1,157 @@
+"""Plain values shared by every part of stocksync: the vocabulary of DESIGN.md as frozen dataclasses.
+
+Nothing here does I/O; rules, planner, engine, database layer and reconcilers all speak these types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class VariantKind(StrEnum):
+    POD = "pod"
+    WAREHOUSE = "warehouse"
+
+
+class StockStatus(StrEnum):
+    IN_STOCK = "in_stock"
+    OUT_OF_STOCK = "out_of_stock"
+    DISCONTINUED = "discontinued"
+
+
+class DriftPolicy(StrEnum):
+    OVERWRITE = "overwrite"
+    REPORT = "report"
+    PROTECT = "protect"
+
+
+class StoreMode(StrEnum):
+    """What a store shows: only a sellable flag, or a quantity."""
+
+    STATUS = "status"
+    QUANTITY = "quantity"
+
+
+@dataclass(frozen=True, slots=True)
+class FacilityStock:
+    """Upstream stock of one variant in one facility."""
+
+    facility_id: str
+    status: StockStatus
+    quantity: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoreRules:
+    """The per-store rules applied on top of upstream availability."""
+
+    mode: StoreMode = StoreMode.STATUS
+    safety_buffer: int = 0
+    max_quantity: int | None = None
+    pod_quantity: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Availability:
+    """A store-side value: sellable flag and, in quantity mode, a count.
+
+    Used for desired, observed and applied alike so the three compare field by field.
+    """
+
+    available: bool
+    quantity: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoreConfig:
+    """One connected shop as the engine and reconcilers see it (never holds a secret value)."""
+
+    id: str
+    platform: str
+    region: str
+    credential: str
+    drift_policy: DriftPolicy = DriftPolicy.PROTECT
+    rules: StoreRules = field(default_factory=StoreRules)
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    enabled: bool = True
+    full_pass_interval_s: int = 4 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class SyncedVariant:
+    """A mapping store × external id → upstream variant; only these are ever written.
+
+    `platform_ref` holds ids a platform needs besides the external id (e.g. Shopify's inventory item),
+    learned by observe() and kept in the store state.
+    """
+
+    store_id: str
+    external_id: str
+    variant_id: str
+    platform_ref: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """What the store shows now for one synced variant, normalised by its reconciler.
+
+    `available` None means the store does not track this item (e.g. stock management off): the
+    planner treats it as "no value" rather than as unavailable.
+    """
+
+    external_id: str
+    available: bool | None
+    quantity: int | None = None
+    platform_ref: Mapping[str, Any] | None = None
+
+    def as_availability(self) -> Availability | None:
+        if self.available is None:
+            return None
+        return Availability(self.available, self.quantity)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One write the engine asks a reconciler to make: an absolute value, never a delta.
+
+    `expected` is the last observed value, for platforms with compare-and-set.
+    """
+
+    external_id: str
+    target: Availability
+    expected: Availability | None = None
+    platform_ref: Mapping[str, Any] | None = None
+    reason: str = "desired"
+
+
+@dataclass(frozen=True, slots=True)
+class ItemFailure:
+    """One change the platform refused or could not take; `permanent` ones are not retried."""
+
+    external_id: str
+    reason: str
+    permanent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    """What a platform confirmed and what failed, item by item."""
+
+    confirmed: tuple[Observed, ...] = ()
+    failed: tuple[ItemFailure, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StockEvent:
+    """An upstream facility stock change (webhook or source connector)."""
+
+    event_id: str
+    variant_id: str
+    facility_id: str
+    status: StockStatus
+    quantity: int | None
+    occurred_at: datetime

@@ -1,0 +1,1 @@
+"""Store platforms behind one interface; the registry of platform name → reconciler lives here."""

@@ -1,0 +1,1 @@
+"""SQL lives here as files: numbered migrations in migrations/, named queries in queries/*.sql."""
