@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from daemon.credentials import Secret
 from daemon.model import ApplyResult, Change, Observed, StoreConfig, SyncedVariant
@@ -39,7 +39,8 @@ class Reconciler(Protocol):
       parse_webhook raises daemon.errors.InputError naming the bad field.
     """
 
-    capabilities: ClassVar[Capabilities]
+    # usually a class attribute; an instance may refine it from its store settings (e.g. the sandbox)
+    capabilities: Capabilities
 
     def __init__(self, context: ReconcilerContext) -> None: ...
 
