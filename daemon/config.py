@@ -48,7 +48,8 @@ class SyncConfig:
     observe_chunk: int = 2000
     contested_after: int = 5  # repeated drifts before a variant is marked contested
     overwrite_backoff_s: float = 60.0  # first back-off after a repeated drift; doubles each time
-    max_item_attempts: int = 5
+    max_item_attempts: int = 3  # in-pass tries of a temporarily failing item; later passes retry again
+    item_retry_base_s: float = 0.5
     lease_ttl_s: float = 60.0
 
 
@@ -186,6 +187,7 @@ def _validate(config: Config) -> None:
         ("sync.contested_after", config.sync.contested_after >= 2, "must be at least 2"),
         ("sync.overwrite_backoff_s", config.sync.overwrite_backoff_s >= 0, "must not be negative"),
         ("sync.max_item_attempts", config.sync.max_item_attempts >= 1, "must be at least 1"),
+        ("sync.item_retry_base_s", config.sync.item_retry_base_s >= 0, "must not be negative"),
         ("sync.lease_ttl_s", config.sync.lease_ttl_s >= 5, "must be at least 5"),
         (
             "logging.level",

@@ -80,7 +80,7 @@ CREATE TABLE store_state (
     store_id              text NOT NULL,
     external_id           text NOT NULL,
     observed_available    boolean,
-    observed_quantity     integer CHECK (observed_quantity >= 0),
+    observed_quantity     integer,  -- a store may show negative stock (oversold): kept as seen
     observed_at           timestamptz,
     applied_available     boolean,
     applied_quantity      integer CHECK (applied_quantity >= 0),
