@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from daemon import __version__
+from daemon import __version__, sync_commands
 from daemon.config import Config, effective, load_config
 from daemon.db import migrate as migrations
 from daemon.db.pool import open_pool
@@ -45,8 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     config_sub = config.add_subparsers(dest="config_command", required=True, metavar="SUBCOMMAND")
     config_sub.add_parser("check", help="validate and print the effective configuration, secrets masked")
 
-    for register in _EXTRA_COMMANDS:
-        register(commands)
+    sync_commands.register(commands)
     return parser
 
 
@@ -65,9 +64,13 @@ async def _cmd_config_check(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-_HANDLERS: dict[str, Handler] = {"migrate": _cmd_migrate, "config": _cmd_config_check}
-# Further commands register a parser builder here and a handler in _HANDLERS (see the bottom of this file).
-_EXTRA_COMMANDS: list[Callable[[Any], None]] = []
+_HANDLERS: dict[str, Handler] = {
+    "migrate": _cmd_migrate,
+    "config": _cmd_config_check,
+    "sync": sync_commands.cmd_sync,
+    "show": sync_commands.cmd_show,
+    "drift": sync_commands.cmd_drift,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,135 @@
+"""Store state: desired pages (set-based, keyset-streamed), observed upserts and applied records.
+
+Every write here is one statement per batch (arrays through unnest), never one per variant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from daemon.db.pool import Connection, Pool
+from daemon.db.queries import query
+from daemon.model import Availability, Observed
+from daemon.planner import DriftAction, VariantState
+
+
+@dataclass(frozen=True, slots=True)
+class PassRow:
+    """One synced variant as a pass starts: the planner's input plus what reports need."""
+
+    state: VariantState
+    sku: str
+    kind: str
+    observed: Availability | None
+
+
+def _availability(available: bool | None, quantity: int | None) -> Availability | None:
+    return None if available is None else Availability(available, quantity)
+
+
+def _to_row(record: asyncpg.Record) -> PassRow:
+    state = VariantState(
+        external_id=record["external_id"],
+        variant_id=record["variant_id"],
+        desired=_availability(record["desired_available"], record["desired_quantity"]),
+        applied=_availability(record["applied_available"], record["applied_quantity"]),
+        platform_ref=record["platform_ref"],
+        sync_enabled=record["sync_enabled"],
+        open_drift=DriftAction(record["open_drift"]) if record["open_drift"] else None,
+        drift_count=record["drift_count"],
+        overwrite_not_before=record["overwrite_not_before"],
+    )
+    return PassRow(
+        state,
+        record["sku"],
+        record["kind"],
+        _availability(record["observed_available"], record["observed_quantity"]),
+    )
+
+
+async def pass_pages(
+    pool: Pool, store_id: str, page_size: int, only: Sequence[str] | None = None
+) -> AsyncIterator[list[PassRow]]:
+    """Pages of a store's synced variants in external-id order; each page is one query."""
+    after = ""
+    while True:
+        records = await pool.fetch(
+            query("pass_rows"), store_id, after, page_size, list(only) if only else None
+        )
+        if not records:
+            return
+        yield [_to_row(r) for r in records]
+        if len(records) < page_size:
+            return
+        after = records[-1]["external_id"]
+
+
+async def count_synced(conn: Connection | Pool, store_id: str) -> int:
+    return int(await conn.fetchval(query("count_synced"), store_id))
+
+
+async def upsert_observed(conn: Connection, store_id: str, observed: Sequence[Observed]) -> None:
+    if not observed:
+        return
+    await conn.execute(
+        query("upsert_observed"),
+        store_id,
+        [o.external_id for o in observed],
+        [o.available for o in observed],
+        [o.quantity for o in observed],
+        [dict(o.platform_ref) if o.platform_ref is not None else None for o in observed],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StateUpdate:
+    external_id: str
+    drift_count: int
+    overwrite_not_before: datetime | None
+    contested: bool
+    confirm_applied: bool
+
+
+async def record_decisions(conn: Connection, store_id: str, updates: Sequence[StateUpdate]) -> None:
+    if not updates:
+        return
+    await conn.execute(
+        query("record_decisions"),
+        store_id,
+        [u.external_id for u in updates],
+        [u.drift_count for u in updates],
+        [u.overwrite_not_before for u in updates],
+        [u.contested for u in updates],
+        [u.confirm_applied for u in updates],
+    )
+
+
+async def record_applied(conn: Connection, store_id: str, confirmed: Sequence[Observed]) -> None:
+    if not confirmed:
+        return
+    await conn.execute(
+        query("record_applied"),
+        store_id,
+        [c.external_id for c in confirmed],
+        [c.available for c in confirmed],
+        [c.quantity for c in confirmed],
+        [dict(c.platform_ref) if c.platform_ref is not None else None for c in confirmed],
+    )
+
+
+async def record_failures(conn: Connection, store_id: str, failures: Sequence[tuple[str, str]]) -> None:
+    if not failures:
+        return
+    await conn.execute(
+        query("record_failures"), store_id, [ext for ext, _ in failures], [reason for _, reason in failures]
+    )
+
+
+async def external_id_for(conn: Connection | Pool, store_id: str, key: str, ref_name: str) -> str | None:
+    """Resolve a notification's id: an external id, or a platform ref such as an inventory item id."""
+    value = await conn.fetchval(query("observed_from_notification"), store_id, key, ref_name)
+    return str(value) if value is not None else None

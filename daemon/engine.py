@@ -1,0 +1,329 @@
+"""One reconcile pass per store, top to bottom: desired → observe → drift → plan → guard → apply → record.
+
+The engine is the only place that combines the database, the planner and a reconciler. Every trigger
+(periodic, event, manual, catalog pull, webhook) goes through run_pass(), and run_pass() only ever
+reads and writes the store's *synced* variants (pass_rows joins synced_variants): pitfall 8 is
+enforced here, once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from daemon.config import SyncConfig
+from daemon.credentials import CredentialStore
+from daemon.db import drift as drift_db
+from daemon.db import runs as runs_db
+from daemon.db import state as state_db
+from daemon.db.pool import Pool
+from daemon.db.runs import ChangeLogEntry, RunCounts
+from daemon.db.state import PassRow, StateUpdate
+from daemon.db.stores import load_store
+from daemon.logs import get_logger
+from daemon.model import Availability, Change, ItemFailure, Observed, StoreConfig, SyncedVariant
+from daemon.planner import Decision, DriftAction, PlanSettings, Verdict, decide, guard_reason
+from reconcilers import ReconcilerFactory
+from reconcilers.batching import chunked
+from reconcilers.interface import Reconciler
+from reconcilers.transport import TransportError
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedWrite:
+    """A write the pass planned (dry run) or attempted, as shown to people."""
+
+    external_id: str
+    variant_id: str
+    sku: str
+    observed: Availability | None
+    target: Availability
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class PassReport:
+    store_id: str
+    trigger: str
+    dry_run: bool
+    outcome: str  # ok | partial | held | failed
+    counts: RunCounts
+    run_id: int | None = None
+    held_reason: str | None = None
+    error: str | None = None
+    writes: tuple[PlannedWrite, ...] = ()
+    failures: tuple[ItemFailure, ...] = ()
+    skipped: dict[str, int] = field(default_factory=dict)
+    drift_opened: int = 0
+    duration_s: float = 0.0
+
+
+@dataclass
+class _Plan:
+    """What the observe/plan phase accumulates across pages (only the differences are kept)."""
+
+    changes: list[tuple[PassRow, Change]] = field(default_factory=list)
+    verdicts: Counter[str] = field(default_factory=Counter)
+    drifted: int = 0
+    drift_opened: int = 0
+    checked: int = 0
+
+
+class Engine:
+    def __init__(
+        self,
+        pool: Pool,
+        factory: ReconcilerFactory,
+        credentials: CredentialStore,
+        config: SyncConfig,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._pool = pool
+        self._factory = factory
+        self._credentials = credentials
+        self._config = config
+        self._clock = clock
+
+    def reconciler_for(self, store: StoreConfig) -> Reconciler:
+        return self._factory.build(store, self._credentials.load(store.credential))
+
+    async def run_pass(
+        self,
+        store_id: str,
+        *,
+        trigger: str = "cli",
+        dry_run: bool = False,
+        only: Sequence[str] | None = None,
+        confirm_guard: bool = False,
+    ) -> PassReport:
+        """Reconcile one store (or only the given synced variants of it)."""
+        started = time.monotonic()
+        async with self._pool.acquire() as conn:
+            store = await load_store(conn, store_id)
+        reconciler = self.reconciler_for(store)
+        log = get_logger(store_id=store.id, platform=store.platform, trigger=trigger, dry_run=dry_run)
+        run_id = None if dry_run else await runs_db.start_run(self._pool, store.id, trigger, False)
+        if run_id is not None:
+            log = log.bind(pass_id=run_id)
+        base = PassReport(store.id, trigger, dry_run, "failed", RunCounts(), run_id=run_id)
+        try:
+            plan = await self._observe_and_plan(store, reconciler, only, dry_run, run_id)
+            report = await self._guard_and_apply(store, reconciler, plan, base, confirm_guard, only)
+        except TransportError as exc:
+            report = replace(base, error=str(exc))
+            log.warning("pass_failed", error=str(exc))
+        report = replace(report, duration_s=time.monotonic() - started)
+        if run_id is not None:
+            await runs_db.finish_run(
+                self._pool, store.id, run_id, report.outcome, report.counts, report.held_reason, report.error
+            )
+            if report.outcome == "ok" and only is None:
+                await runs_db.mark_pass_succeeded(self._pool, store.id)
+        log.info("pass_finished", outcome=report.outcome, **dataclasses.asdict(report.counts))
+        return report
+
+    async def _observe_and_plan(
+        self,
+        store: StoreConfig,
+        reconciler: Reconciler,
+        only: Sequence[str] | None,
+        dry_run: bool,
+        run_id: int | None,
+    ) -> _Plan:
+        plan = _Plan()
+        settings = PlanSettings(
+            store.drift_policy,
+            store.rules.mode,
+            self._config.contested_after,
+            self._config.overwrite_backoff_s,
+        )
+        async for page in state_db.pass_pages(self._pool, store.id, self._config.observe_chunk, only):
+            wanted = [r for r in page if r.state.sync_enabled]
+            observed = await reconciler.observe(
+                [
+                    SyncedVariant(store.id, r.state.external_id, r.state.variant_id, r.state.platform_ref)
+                    for r in wanted
+                ]
+            )
+            by_id = {o.external_id: o for o in observed}
+            now = self._clock()
+            decisions = [
+                (row, decide(row.state, by_id.get(row.state.external_id), settings, now)) for row in page
+            ]
+            plan.checked += len(page)
+            for row, decision in decisions:
+                plan.verdicts[decision.verdict] += 1
+                plan.drifted += decision.drift is not None
+                if decision.change is not None:
+                    plan.changes.append((row, decision.change))
+            if not dry_run:
+                plan.drift_opened += await self._record_observation(store.id, run_id, by_id, decisions)
+        return plan
+
+    async def _record_observation(
+        self,
+        store_id: str,
+        run_id: int | None,
+        observed: dict[str, Observed],
+        decisions: list[tuple[PassRow, Decision]],
+    ) -> int:
+        updates = [_state_update(row, d) for row, d in decisions if _state_changed(row, d)]
+        drifts = [
+            drift_db.DriftToOpen(row.state.external_id, row.state.variant_id, d.drift)
+            for row, d in decisions
+            if d.drift is not None
+        ]
+        superseded = [row.state.external_id for row, d in decisions if d.close_drift]
+        async with self._pool.acquire() as conn, conn.transaction():
+            await state_db.upsert_observed(conn, store_id, list(observed.values()))
+            await state_db.record_decisions(conn, store_id, updates)
+            await drift_db.close_drift(conn, store_id, superseded, "superseded", "store")
+            opened = await drift_db.open_drift(conn, store_id, drifts, via="pass", run_id=run_id)
+        return opened
+
+    async def _guard_and_apply(
+        self,
+        store: StoreConfig,
+        reconciler: Reconciler,
+        plan: _Plan,
+        base: PassReport,
+        confirm_guard: bool,
+        only: Sequence[str] | None,
+    ) -> PassReport:
+        counts = RunCounts(
+            checked=plan.checked,
+            drifted=plan.drifted,
+            unknown=plan.verdicts[Verdict.UNKNOWN],
+            not_found=plan.verdicts[Verdict.NOT_FOUND],
+        )
+        skipped = {str(k): v for k, v in plan.verdicts.items() if k not in (Verdict.WRITE, Verdict.IN_SYNC)}
+        planned = tuple(_planned(row, change) for row, change in plan.changes)
+        report = replace(base, counts=counts, skipped=skipped, writes=planned, drift_opened=plan.drift_opened)
+        total = plan.checked if only is None else await state_db.count_synced(self._pool, store.id)
+        held = (
+            None
+            if confirm_guard
+            else guard_reason([c for _, c in plan.changes], total, self._config.guard_max_unavailable_share)
+        )
+        if held is not None:
+            if not base.dry_run:
+                await runs_db.mark_guard_held(self._pool, store.id)
+            get_logger(store_id=store.id).warning("pass_held_by_guard", reason=held)
+            return replace(report, outcome="held", held_reason=held)
+        if base.dry_run:
+            return replace(report, outcome="ok")
+        confirmed, failures = await self._apply(store, reconciler, plan.changes, base.run_id)
+        counts = replace(counts, changed=len(confirmed), failed=len(failures))
+        outcome = "ok" if not failures else ("partial" if confirmed else "failed")
+        return replace(report, outcome=outcome, counts=counts, failures=tuple(failures))
+
+    async def _apply(
+        self,
+        store: StoreConfig,
+        reconciler: Reconciler,
+        changes: list[tuple[PassRow, Change]],
+        run_id: int | None,
+    ) -> tuple[list[Observed], list[ItemFailure]]:
+        """Write in the platform's largest batches; retry temporary item failures with back-off."""
+        rows = {change.external_id: (row, change) for row, change in changes}
+        pending = [change for _, change in changes]
+        confirmed: list[Observed] = []
+        failures: list[ItemFailure] = []
+        for attempt in range(self._config.max_item_attempts):
+            if attempt:
+                await asyncio.sleep(min(self._config.item_retry_base_s * 2 ** (attempt - 1), 30.0))
+            retry: list[Change] = []
+            for batch in chunked(pending, reconciler.capabilities.max_write_batch):
+                ok, failed = await self._apply_batch(store.id, reconciler, batch, rows, run_id)
+                confirmed += ok
+                last_try = attempt == self._config.max_item_attempts - 1
+                for failure in failed:
+                    if failure.permanent or last_try:
+                        failures.append(failure)
+                    else:
+                        retry.append(rows[failure.external_id][1])
+            if not retry:
+                break
+            pending = retry
+        return confirmed, failures
+
+    async def _apply_batch(
+        self,
+        store_id: str,
+        reconciler: Reconciler,
+        batch: Sequence[Change],
+        rows: dict[str, tuple[PassRow, Change]],
+        run_id: int | None,
+    ) -> tuple[list[Observed], list[ItemFailure]]:
+        try:
+            result = await reconciler.apply(batch)
+            ok, failed = list(result.confirmed), list(result.failed)
+        except TransportError as exc:  # a reconciler should map these itself; never lose the batch
+            ok, failed = [], [ItemFailure(c.external_id, str(exc), permanent=False) for c in batch]
+        ok = [o for o in ok if o.external_id in rows]
+        applied = [_as_applied(o, rows[o.external_id][1]) for o in ok]
+        corrected = [o.external_id for o in ok if rows[o.external_id][1].reason == "drift overwritten"]
+        log = [_log_entry(rows[o.external_id], "applied", None) for o in ok]
+        log += [_log_entry(rows[f.external_id], "failed", f.reason) for f in failed if f.external_id in rows]
+        async with self._pool.acquire() as conn, conn.transaction():
+            await state_db.record_applied(conn, store_id, applied)
+            await state_db.record_failures(conn, store_id, [(f.external_id, f.reason) for f in failed])
+            await drift_db.close_drift(conn, store_id, corrected, "corrected", "policy")
+            await runs_db.log_changes(conn, store_id, run_id, log)
+        return ok, failed
+
+
+def _as_applied(confirmed: Observed, change: Change) -> Observed:
+    """What we record as applied: the platform's confirmed value, or our target when it echoes none."""
+    if confirmed.available is None:
+        return Observed(
+            confirmed.external_id, change.target.available, change.target.quantity, confirmed.platform_ref
+        )
+    return confirmed
+
+
+def _state_changed(row: PassRow, decision: Decision) -> bool:
+    return (
+        decision.confirm_applied is not None
+        or decision.contested
+        or decision.drift_count != row.state.drift_count
+        or decision.overwrite_not_before != row.state.overwrite_not_before
+    )
+
+
+def _state_update(row: PassRow, decision: Decision) -> StateUpdate:
+    return StateUpdate(
+        row.state.external_id,
+        decision.drift_count,
+        decision.overwrite_not_before,
+        decision.contested or row.state.open_drift is DriftAction.CONTESTED,
+        decision.confirm_applied is not None,
+    )
+
+
+def _planned(row: PassRow, change: Change) -> PlannedWrite:
+    return PlannedWrite(
+        change.external_id, row.state.variant_id, row.sku, change.expected, change.target, change.reason
+    )
+
+
+def _log_entry(item: tuple[PassRow, Change], outcome: str, error: str | None) -> ChangeLogEntry:
+    row, change = item
+    before = change.expected
+    return ChangeLogEntry(
+        change.external_id,
+        row.state.variant_id,
+        before.available if before else None,
+        before.quantity if before else None,
+        change.target.available,
+        change.target.quantity,
+        change.reason,
+        outcome,
+        error,
+    )

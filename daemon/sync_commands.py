@@ -1,0 +1,192 @@
+"""CLI commands around passes and drift: `sync`, `show desired`, `drift list|report|resolve`.
+
+Parsing and printing only; the work is the engine's and the database layer's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from daemon.config import Config
+from daemon.db import drift as drift_db
+from daemon.db.state import pass_pages
+from daemon.db.stores import load_store
+from daemon.engine import PassReport
+from daemon.output import FORMATS, render, show_value
+from daemon.resources import checked_pool, engine_for
+
+
+def register(commands: Any) -> None:
+    sync = commands.add_parser("sync", help="run one reconcile pass for a store now")
+    sync.add_argument("store", help="store id")
+    sync.add_argument("--dry-run", action="store_true", help="print the plan; write nothing anywhere")
+    sync.add_argument("--format", choices=("table", "json"), default="table")
+    sync.add_argument(
+        "--confirm-guard",
+        action="store_true",
+        help="operator confirms a pass the mass-unavailable guard held",
+    )
+
+    show = commands.add_parser("show", help="show computed values")
+    show_sub = show.add_subparsers(dest="show_command", required=True, metavar="WHAT")
+    desired = show_sub.add_parser("desired", help="desired availability per synced variant of a store")
+    desired.add_argument("--store", required=True)
+    desired.add_argument("--format", choices=FORMATS, default="table")
+
+    drift = commands.add_parser("drift", help="drift records (manual edits seen in stores)")
+    drift_sub = drift.add_subparsers(dest="drift_command", required=True, metavar="SUBCOMMAND")
+    for name, text in (("list", "list drift records"), ("report", "drift report for support staff")):
+        listing = drift_sub.add_parser(name, help=text)
+        listing.add_argument("--store")
+        listing.add_argument("--status", choices=("open", "resolved", "all"), default="open")
+        listing.add_argument("--format", choices=FORMATS, default="table")
+    resolve = drift_sub.add_parser("resolve", help="resolve a drift record")
+    resolve.add_argument("id", type=int)
+    how = resolve.add_mutually_exclusive_group(required=True)
+    how.add_argument(
+        "--accept", action="store_true", help="take the store's value and stop syncing the variant"
+    )
+    how.add_argument("--reapply", action="store_true", help="write the desired value back now")
+    resolve.add_argument("--by", default="cli", help="who resolves (recorded)")
+
+
+async def cmd_sync(args: argparse.Namespace, config: Config) -> int:
+    async with checked_pool(config) as pool, engine_for(config, pool) as engine:
+        report = await engine.run_pass(
+            args.store, trigger="cli", dry_run=args.dry_run, confirm_guard=args.confirm_guard
+        )
+    print(format_report(report, args.format))
+    return 0 if report.outcome in ("ok", "held") else 1
+
+
+def format_report(report: PassReport, fmt: str) -> str:
+    writes = [
+        {
+            "sku": w.sku,
+            "external_id": w.external_id,
+            "observed": show_value(w.observed.available, w.observed.quantity) if w.observed else "untracked",
+            "desired": show_value(w.target.available, w.target.quantity),
+            "reason": w.reason,
+        }
+        for w in report.writes
+    ]
+    failed = {f.external_id: f.reason for f in report.failures}
+    if fmt == "json":
+        return json.dumps(
+            {
+                "store_id": report.store_id,
+                "dry_run": report.dry_run,
+                "outcome": report.outcome,
+                "held_reason": report.held_reason,
+                "error": report.error,
+                "counts": _counts(report),
+                "writes": [w | {"failed": failed.get(w["external_id"])} for w in writes],
+                "skipped": report.skipped,
+            },
+            indent=2,
+        )
+    verb = "would write" if report.dry_run else "wrote"
+    lines = [
+        f"store {report.store_id}: {report.outcome}"
+        + (f" — {report.held_reason}" if report.held_reason else "")
+        + (f" — {report.error}" if report.error else ""),
+        f"  checked {report.counts.checked}, {verb} {len(report.writes) if report.dry_run else report.counts.changed}, "
+        f"drifted {report.counts.drifted}, unknown {report.counts.unknown}, failed {report.counts.failed}, "
+        f"not found {report.counts.not_found}",
+    ]
+    if report.skipped:
+        lines.append("  skipped: " + ", ".join(f"{k} {v}" for k, v in sorted(report.skipped.items())))
+    if writes:
+        lines.append(render([w | {"failed": failed.get(w["external_id"], "")} for w in writes], "table"))
+    return "\n".join(lines)
+
+
+def _counts(report: PassReport) -> dict[str, int]:
+    c = report.counts
+    return {
+        "checked": c.checked,
+        "changed": c.changed,
+        "drifted": c.drifted,
+        "unknown": c.unknown,
+        "failed": c.failed,
+        "not_found": c.not_found,
+    }
+
+
+async def cmd_show(args: argparse.Namespace, config: Config) -> int:
+    async with checked_pool(config) as pool:
+        async with pool.acquire() as conn:
+            await load_store(conn, args.store)  # NotFoundError names a wrong store id
+        rows: list[dict[str, Any]] = []
+        async for page in pass_pages(pool, args.store, 5000):
+            for row in page:
+                desired = row.state.desired
+                rows.append(
+                    {
+                        "external_id": row.state.external_id,
+                        "variant_id": row.state.variant_id,
+                        "sku": row.sku,
+                        "kind": row.kind,
+                        "available": desired.available if desired else None,
+                        "quantity": desired.quantity if desired else None,
+                    }
+                )
+    print(render(rows, args.format, ["external_id", "variant_id", "sku", "kind", "available", "quantity"]))
+    return 0
+
+
+DRIFT_COLUMNS = [
+    "id",
+    "store_id",
+    "sku",
+    "external_id",
+    "expected",
+    "store_value",
+    "status",
+    "action",
+    "occurrences",
+    "detected_at",
+    "last_seen_at",
+]
+
+
+def drift_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        r
+        | {
+            "expected": show_value(r["expected_available"], r["expected_quantity"]),
+            "store_value": show_value(r["store_available"], r["store_quantity"]),
+        }
+        for r in records
+    ]
+
+
+async def cmd_drift(args: argparse.Namespace, config: Config) -> int:
+    if args.drift_command == "resolve":
+        return await _resolve(args, config)
+    async with checked_pool(config) as pool:
+        records = await drift_db.list_drift(pool, store_id=args.store, status=args.status)
+    rows = drift_rows(records)
+    if args.drift_command == "report" and args.format == "table":
+        print(
+            f"drift report: {len(rows)} {args.status} record(s)"
+            + (f" for store {args.store}" if args.store else "")
+        )
+    print(render(rows, args.format, DRIFT_COLUMNS))
+    return 0
+
+
+async def _resolve(args: argparse.Namespace, config: Config) -> int:
+    resolution = "accept" if args.accept else "reapply"
+    async with checked_pool(config) as pool:
+        async with pool.acquire() as conn:
+            store_id, external_id = await drift_db.resolve(conn, args.id, resolution, args.by)
+        print(f"drift {args.id} ({store_id} {external_id}): {resolution}ed")
+        if resolution == "reapply":
+            async with engine_for(config, pool) as engine:
+                report = await engine.run_pass(store_id, trigger="manual", only=[external_id])
+            print(format_report(report, "table"))
+            return 0 if report.outcome == "ok" else 1
+    return 0

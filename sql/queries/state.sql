@@ -1,0 +1,106 @@
+-- Desired values (the availability rules' SQL twin), observed and applied store state.
+
+-- pass_rows --
+-- One page of a store's synced variants (keyset: external_id > $2, at most $3 rows, optionally only
+-- the ids in $4) with desired computed set-based by the rules of daemon/rules.py, plus known state.
+WITH store AS (
+    SELECT id, region_id, mode, safety_buffer, max_quantity, pod_quantity FROM stores WHERE id = $1
+), region AS (
+    SELECT rf.facility_id FROM region_facilities rf JOIN store ON rf.region_id = store.region_id
+), page AS (
+    SELECT sv.external_id, sv.variant_id, sv.sync_enabled, v.sku, v.kind
+    FROM synced_variants sv
+    JOIN variants v ON v.id = sv.variant_id
+    WHERE sv.store_id = $1 AND sv.external_id > $2 AND ($4::text[] IS NULL OR sv.external_id = ANY ($4))
+    ORDER BY sv.external_id
+    LIMIT $3
+), stock AS (
+    SELECT page.external_id,
+           count(fs.facility_id) AS carrying,
+           coalesce(bool_or(fs.status = 'in_stock'), false) AS any_in_stock,
+           coalesce(bool_or(fs.status = 'in_stock' AND fs.quantity IS NULL), false) AS uncounted,
+           coalesce(sum(fs.quantity) FILTER (WHERE fs.status = 'in_stock'), 0) AS on_hand
+    FROM page
+    LEFT JOIN facility_stock fs
+           ON fs.variant_id = page.variant_id AND fs.facility_id IN (SELECT facility_id FROM region)
+    GROUP BY page.external_id
+), desired AS (
+    SELECT page.external_id, page.variant_id, page.sync_enabled, page.sku, page.kind,
+           CASE WHEN stock.carrying = 0 THEN NULL
+                WHEN page.kind = 'pod' THEN stock.any_in_stock
+                WHEN stock.uncounted THEN NULL
+                ELSE stock.on_hand - store.safety_buffer > 0
+           END AS desired_available,
+           CASE WHEN store.mode = 'status' OR stock.carrying = 0 THEN NULL
+                WHEN page.kind = 'pod' THEN
+                    CASE WHEN stock.any_in_stock THEN least(store.pod_quantity, store.max_quantity) ELSE 0 END
+                WHEN stock.uncounted THEN NULL
+                ELSE least(greatest(stock.on_hand - store.safety_buffer, 0), store.max_quantity)::integer
+           END AS desired_quantity
+    FROM page JOIN stock USING (external_id) CROSS JOIN store
+)
+SELECT d.external_id, d.variant_id, d.sync_enabled, d.sku, d.kind, d.desired_available, d.desired_quantity,
+       st.applied_available, st.applied_quantity, st.observed_available, st.observed_quantity,
+       st.platform_ref, coalesce(st.drift_count, 0) AS drift_count, st.overwrite_not_before,
+       dr.action AS open_drift
+FROM desired d
+LEFT JOIN store_state st ON st.store_id = $1 AND st.external_id = d.external_id
+LEFT JOIN drift_records dr ON dr.store_id = $1 AND dr.external_id = d.external_id AND dr.status = 'open'
+ORDER BY d.external_id
+
+-- count_synced --
+SELECT count(*) FROM synced_variants WHERE store_id = $1 AND sync_enabled
+
+-- upsert_observed --
+INSERT INTO store_state (store_id, external_id, observed_available, observed_quantity, observed_at, platform_ref)
+SELECT $1, o.external_id, o.available, o.quantity, now(), o.platform_ref
+FROM unnest($2::text[], $3::boolean[], $4::integer[], $5::jsonb[]) AS o (external_id, available, quantity, platform_ref)
+ON CONFLICT (store_id, external_id) DO UPDATE
+SET observed_available = excluded.observed_available,
+    observed_quantity = excluded.observed_quantity,
+    observed_at = excluded.observed_at,
+    platform_ref = coalesce(excluded.platform_ref, store_state.platform_ref)
+
+-- record_decisions --
+-- Drift bookkeeping per variant; `confirm` records the observed value as applied (store already right).
+UPDATE store_state s
+SET drift_count = d.drift_count,
+    overwrite_not_before = d.not_before,
+    contested = d.contested,
+    applied_available = CASE WHEN d.confirm THEN s.observed_available ELSE s.applied_available END,
+    applied_quantity = CASE WHEN d.confirm THEN s.observed_quantity ELSE s.applied_quantity END,
+    applied_at = CASE WHEN d.confirm THEN now() ELSE s.applied_at END
+FROM unnest($2::text[], $3::integer[], $4::timestamptz[], $5::boolean[], $6::boolean[])
+     AS d (external_id, drift_count, not_before, contested, confirm)
+WHERE s.store_id = $1 AND s.external_id = d.external_id
+
+-- record_applied --
+-- Only items the platform confirmed: applied and observed become the confirmed value.
+INSERT INTO store_state (store_id, external_id, applied_available, applied_quantity, applied_at,
+                         observed_available, observed_quantity, observed_at, platform_ref)
+SELECT $1, a.external_id, a.available, a.quantity, now(), a.available, a.quantity, now(), a.platform_ref
+FROM unnest($2::text[], $3::boolean[], $4::integer[], $5::jsonb[]) AS a (external_id, available, quantity, platform_ref)
+ON CONFLICT (store_id, external_id) DO UPDATE
+SET applied_available = excluded.applied_available,
+    applied_quantity = excluded.applied_quantity,
+    applied_at = excluded.applied_at,
+    observed_available = excluded.observed_available,
+    observed_quantity = excluded.observed_quantity,
+    observed_at = excluded.observed_at,
+    platform_ref = coalesce(excluded.platform_ref, store_state.platform_ref),
+    last_error = NULL,
+    failed_attempts = 0
+
+-- record_failures --
+INSERT INTO store_state (store_id, external_id, last_error, failed_attempts)
+SELECT $1, f.external_id, f.reason, 1
+FROM unnest($2::text[], $3::text[]) AS f (external_id, reason)
+ON CONFLICT (store_id, external_id) DO UPDATE
+SET last_error = excluded.last_error, failed_attempts = store_state.failed_attempts + 1
+
+-- observed_from_notification --
+-- A store webhook reported new values: find the synced variant by external id or by a platform ref.
+SELECT sv.external_id
+FROM synced_variants sv
+LEFT JOIN store_state st ON st.store_id = sv.store_id AND st.external_id = sv.external_id
+WHERE sv.store_id = $1 AND (sv.external_id = $2 OR st.platform_ref ->> $3 = $2)
