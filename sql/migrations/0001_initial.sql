@@ -60,7 +60,9 @@ CREATE TABLE store_schedule (
     last_pass_started_at timestamptz,
     last_success_at      timestamptz,
     guard_held_at        timestamptz,
-    guard_confirmed_at   timestamptz
+    -- per-store circuit breaker: a broken store backs off without delaying the others
+    consecutive_failures integer NOT NULL DEFAULT 0,
+    circuit_open_until   timestamptz
 );
 
 CREATE TABLE synced_variants (
@@ -198,3 +200,12 @@ CREATE TABLE work_queue (
 CREATE UNIQUE INDEX work_queue_one_queued
     ON work_queue (store_id, kind, coalesce(external_id, '')) WHERE status = 'queued';
 CREATE INDEX work_queue_ready ON work_queue (not_before) WHERE status = 'queued';
+
+-- Wake sleeping workers at once when work arrives (they also poll, in case a notification is missed).
+CREATE FUNCTION work_queue_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('stocksync_work', NEW.store_id);
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER work_queue_notify AFTER INSERT ON work_queue FOR EACH ROW EXECUTE FUNCTION work_queue_notify();

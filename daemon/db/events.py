@@ -1,0 +1,62 @@
+"""Upstream stock events: persist to the inbox, apply to facility stock, queue the affected pairs.
+
+ingest() is one transaction: when it returns, the events are stored, applied (newest wins) and the
+affected (store, synced variant) pairs are queued, so the HTTP handler may acknowledge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from daemon.db.pool import Connection
+from daemon.db.queries import query
+from daemon.errors import InputError
+from daemon.model import StockEvent
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    received: int
+    new: int  # not seen before (duplicates are accepted and ignored)
+    applied: int  # (variant, facility) rows changed; older events do not overwrite newer stock
+    queued: int  # work items queued for stores
+
+
+async def ingest(
+    conn: Connection, source: str, events: Sequence[StockEvent], *, trigger: str = "event"
+) -> IngestResult:
+    async with conn.transaction():
+        missing = await conn.fetch(
+            query("unknown_references"),
+            sorted({e.variant_id for e in events}),
+            sorted({e.facility_id for e in events}),
+        )
+        if missing:
+            field, ident = missing[0]["field"], missing[0]["id"]
+            index = next(i for i, e in enumerate(events) if getattr(e, field) == ident)
+            raise InputError(f"events[{index}]", field, f"unknown {field.removesuffix('_id')} {ident!r}")
+        new_ids = [
+            r["event_id"]
+            for r in await conn.fetch(
+                query("insert_inbox"),
+                source,
+                [e.event_id for e in events],
+                [e.variant_id for e in events],
+                [e.facility_id for e in events],
+                [str(e.status) for e in events],
+                [e.quantity for e in events],
+                [e.occurred_at for e in events],
+            )
+        ]
+        changed = await conn.fetch(query("apply_stock_events"), source, new_ids) if new_ids else []
+        queued = 0
+        if changed:
+            status = await conn.execute(
+                query("enqueue_affected"),
+                [r["variant_id"] for r in changed],
+                [r["facility_id"] for r in changed],
+                trigger,
+            )
+            queued = int(status.split()[-1])
+        return IngestResult(len(events), len(new_ids), len(changed), queued)

@@ -1,0 +1,103 @@
+"""The work queue: enqueue (deduplicated per pair), lease a store, claim/complete/retry items.
+
+The only module that runs work-queue SQL. Claiming uses FOR UPDATE SKIP LOCKED so replicas never wait
+on each other; a store lease expires when its replica dies, and the next claimer takes its items back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from daemon.db.pool import Connection, Pool
+from daemon.db.queries import query
+
+Executor = Connection | Pool
+
+
+@dataclass(frozen=True, slots=True)
+class WorkItem:
+    id: int
+    kind: str  # full_pass | variant
+    external_id: str | None
+    trigger: str
+    enqueued_at: datetime
+    attempts: int
+
+
+async def enqueue_full_pass(db: Executor, store_id: str, trigger: str) -> bool:
+    """Queue a full pass; False when one was already queued (deduplicated)."""
+    return await db.fetchval(query("enqueue_full_pass"), store_id, trigger) is not None
+
+
+async def enqueue_variants(db: Executor, store_id: str, external_ids: Sequence[str], trigger: str) -> None:
+    await db.execute(query("enqueue_variants"), store_id, list(external_ids), trigger)
+
+
+async def enqueue_due_passes(db: Executor, jitter_share: float) -> list[str]:
+    return [r["store_id"] for r in await db.fetch(query("enqueue_due_passes"), jitter_share)]
+
+
+async def claim_store(db: Executor, owner: str, lease_s: float) -> str | None:
+    value = await db.fetchval(query("claim_store"), owner, lease_s)
+    return None if value is None else str(value)
+
+
+async def claim_items(db: Executor, store_id: str, owner: str) -> list[WorkItem]:
+    rows = await db.fetch(query("claim_items"), store_id, owner)
+    return [
+        WorkItem(r["id"], r["kind"], r["external_id"], r["trigger"], r["enqueued_at"], r["attempts"])
+        for r in rows
+    ]
+
+
+async def renew_lease(db: Executor, store_id: str, owner: str, lease_s: float) -> bool:
+    return await db.fetchval(query("renew_lease"), store_id, owner, lease_s) is not None
+
+
+async def release_lease(db: Executor, store_id: str, owner: str) -> None:
+    await db.execute(query("release_lease"), store_id, owner)
+
+
+async def complete(db: Executor, store_id: str, ids: Sequence[int]) -> None:
+    if ids:
+        await db.execute(query("complete_items"), store_id, list(ids))
+
+
+async def retry(
+    conn: Connection, store_id: str, ids: Sequence[int], error: str, max_attempts: int, base_delay_s: float
+) -> None:
+    """Back to the queue with back-off (or failed for good); a newer queued twin supersedes an item."""
+    if not ids:
+        return
+    async with conn.transaction():
+        await conn.execute(query("retry_items"), store_id, list(ids), error[:500], max_attempts, base_delay_s)
+        await conn.execute(query("drop_superseded"), store_id, list(ids))
+
+
+async def release(conn: Connection, store_id: str, ids: Sequence[int]) -> None:
+    """Shutdown: hand claimed items back without counting an attempt."""
+    if not ids:
+        return
+    async with conn.transaction():
+        await conn.execute(query("release_items"), store_id, list(ids))
+        await conn.execute(query("drop_superseded"), store_id, list(ids))
+
+
+async def record_store_success(db: Executor, store_id: str) -> None:
+    await db.execute(query("record_store_success"), store_id)
+
+
+async def record_store_failure(
+    db: Executor, store_id: str, open_after: int, base_open_s: float
+) -> datetime | None:
+    """Count a failed batch; returns until when the store's circuit is open (None = closed)."""
+    row = await db.fetchrow(query("record_store_failure"), store_id, open_after, base_open_s)
+    return None if row is None else row["circuit_open_until"]
+
+
+async def depth(db: Executor) -> tuple[int, float]:
+    row = await db.fetchrow(query("queue_depth"))
+    assert row is not None
+    return int(row["depth"]), float(row["oldest_age_s"] or 0.0)

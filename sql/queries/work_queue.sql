@@ -1,0 +1,106 @@
+-- The work queue: enqueue (deduplicated), claim a store under a lease (SKIP LOCKED), finish items.
+
+-- enqueue_full_pass --
+INSERT INTO work_queue (store_id, kind, trigger) VALUES ($1, 'full_pass', $2)
+ON CONFLICT (store_id, kind, coalesce(external_id, '')) WHERE status = 'queued' DO NOTHING
+RETURNING id
+
+-- enqueue_variants --
+INSERT INTO work_queue (store_id, kind, external_id, trigger)
+SELECT $1, 'variant', ext, $3 FROM unnest($2::text[]) AS ext
+ON CONFLICT (store_id, kind, coalesce(external_id, '')) WHERE status = 'queued' DO NOTHING
+
+-- enqueue_due_passes --
+-- Periodic passes: each due store gets a full pass and its next due time (interval with jitter).
+-- The row lock makes two replicas enqueue a due store once.
+WITH due AS (
+    SELECT sch.store_id, st.full_pass_interval
+    FROM store_schedule sch JOIN stores st ON st.id = sch.store_id
+    WHERE st.enabled AND sch.next_pass_at <= now()
+    FOR UPDATE OF sch SKIP LOCKED
+), scheduled AS (
+    UPDATE store_schedule sch
+    SET next_pass_at = now() + due.full_pass_interval * (1 + $1::float8 * (random() * 2 - 1))
+    FROM due WHERE sch.store_id = due.store_id
+    RETURNING sch.store_id
+)
+INSERT INTO work_queue (store_id, kind, trigger)
+SELECT store_id, 'full_pass', 'periodic' FROM scheduled
+ON CONFLICT (store_id, kind, coalesce(external_id, '')) WHERE status = 'queued' DO NOTHING
+RETURNING store_id
+
+-- claim_store --
+-- Lease the store with the oldest ready work that no live replica holds and whose circuit is closed.
+WITH candidate AS (
+    SELECT sch.store_id
+    FROM work_queue q
+    JOIN store_schedule sch ON sch.store_id = q.store_id
+    WHERE q.status = 'queued' AND q.not_before <= now()
+      AND (sch.lease_expires_at IS NULL OR sch.lease_expires_at < now() OR sch.lease_owner = $1)
+      AND (sch.circuit_open_until IS NULL OR sch.circuit_open_until <= now())
+    ORDER BY q.not_before, q.id
+    LIMIT 1
+    FOR UPDATE OF sch SKIP LOCKED
+)
+UPDATE store_schedule sch
+SET lease_owner = $1, lease_expires_at = now() + make_interval(secs => $2)
+FROM candidate WHERE sch.store_id = candidate.store_id
+RETURNING sch.store_id
+
+-- claim_items --
+-- Items of a leased store: also takes back items a dead replica left running.
+UPDATE work_queue
+SET status = 'running', claimed_by = $2, claimed_at = now(), attempts = attempts + 1
+WHERE store_id = $1 AND ((status = 'queued' AND not_before <= now()) OR (status = 'running' AND claimed_by <> $2))
+RETURNING id, kind, external_id, trigger, enqueued_at, attempts
+
+-- renew_lease --
+UPDATE store_schedule SET lease_expires_at = now() + make_interval(secs => $3)
+WHERE store_id = $1 AND lease_owner = $2
+RETURNING store_id
+
+-- release_lease --
+UPDATE store_schedule SET lease_owner = NULL, lease_expires_at = NULL WHERE store_id = $1 AND lease_owner = $2
+
+-- complete_items --
+UPDATE work_queue SET status = 'done', finished_at = now(), last_error = NULL
+WHERE store_id = $1 AND id = ANY ($2)
+
+-- retry_items --
+-- Back to the queue with exponential back-off, or failed for good after $4 attempts.
+UPDATE work_queue
+SET status = CASE WHEN attempts >= $4 THEN 'failed' ELSE 'queued' END,
+    not_before = now() + make_interval(secs => least($5::float8 * 2 ^ (attempts - 1), 3600)),
+    finished_at = CASE WHEN attempts >= $4 THEN now() END,
+    last_error = $3
+WHERE store_id = $1 AND id = ANY ($2)
+  AND NOT EXISTS (SELECT 1 FROM work_queue d WHERE d.store_id = $1 AND d.status = 'queued'
+                  AND d.kind = work_queue.kind AND coalesce(d.external_id, '') = coalesce(work_queue.external_id, ''))
+
+-- drop_superseded --
+-- Items whose retry would duplicate a newer queued item of the same pair are done: the newer one covers them.
+UPDATE work_queue SET status = 'done', finished_at = now(), last_error = 'superseded by a newer queued item'
+WHERE store_id = $1 AND id = ANY ($2) AND status = 'running'
+
+-- release_items --
+-- Shutdown: put claimed items back without counting an attempt.
+UPDATE work_queue SET status = 'queued', attempts = greatest(attempts - 1, 0), claimed_by = NULL
+WHERE store_id = $1 AND id = ANY ($2) AND status = 'running'
+  AND NOT EXISTS (SELECT 1 FROM work_queue d WHERE d.store_id = $1 AND d.status = 'queued'
+                  AND d.kind = work_queue.kind AND coalesce(d.external_id, '') = coalesce(work_queue.external_id, ''))
+
+-- record_store_success --
+UPDATE store_schedule SET consecutive_failures = 0, circuit_open_until = NULL WHERE store_id = $1
+
+-- record_store_failure --
+-- Opens the circuit for an exponentially growing time once failures repeat.
+UPDATE store_schedule
+SET consecutive_failures = consecutive_failures + 1,
+    circuit_open_until = CASE WHEN consecutive_failures + 1 >= $2
+        THEN now() + make_interval(secs => least($3::float8 * 2 ^ (consecutive_failures + 1 - $2), 900)) END
+WHERE store_id = $1
+RETURNING consecutive_failures, circuit_open_until
+
+-- queue_depth --
+SELECT count(*) AS depth, extract(epoch FROM now() - min(enqueued_at)) AS oldest_age_s
+FROM work_queue WHERE status = 'queued'

@@ -1,0 +1,99 @@
+"""Stock events: stored idempotently, applied newest-wins, affected synced pairs queued by region."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from daemon.db import events
+from daemon.db.pool import Pool
+from daemon.errors import InputError
+from daemon.model import StockEvent, StockStatus
+from tests.db.seed import seed
+
+T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+
+
+def event(
+    eid: str, variant: str, facility: str, status: StockStatus, at: datetime, qty: int | None = None
+) -> StockEvent:
+    return StockEvent(eid, variant, facility, status, qty, at)
+
+
+async def queued(pool: Pool) -> set[tuple[str, str]]:
+    rows = await pool.fetch("SELECT store_id, external_id FROM work_queue WHERE status = 'queued'")
+    return {(r["store_id"], r["external_id"]) for r in rows}
+
+
+async def test_event_queues_only_stores_whose_region_has_the_facility(pool: Pool) -> None:
+    async with pool.acquire() as conn:
+        await seed(conn)
+        result = await events.ingest(
+            conn, "upstream", [event("e1", "tee", "us1", StockStatus.OUT_OF_STOCK, T0)]
+        )
+    assert (result.new, result.applied, result.queued) == (1, 1, 1)
+    assert await queued(pool) == {("na", "NA-TEE")}  # eu syncs tee too, but us1 is not in europe
+    assert await pool.fetchval("SELECT status FROM facility_stock WHERE variant_id = 'tee'") == "out_of_stock"
+
+
+async def test_duplicate_event_is_accepted_and_ignored(pool: Pool) -> None:
+    async with pool.acquire() as conn:
+        await seed(conn)
+        first = event("e1", "tee", "lv1", StockStatus.IN_STOCK, T0)
+        await events.ingest(conn, "upstream", [first])
+        await pool.execute("UPDATE work_queue SET status = 'done'")
+        again = await events.ingest(conn, "upstream", [first])
+    assert (again.received, again.new, again.applied, again.queued) == (1, 0, 0, 0)
+    assert await pool.fetchval("SELECT count(*) FROM inbox_events") == 1
+    assert await queued(pool) == set()
+
+
+async def test_older_event_does_not_overwrite_newer_stock(pool: Pool) -> None:
+    async with pool.acquire() as conn:
+        await seed(conn)
+        await events.ingest(conn, "upstream", [event("new", "socks", "us1", StockStatus.IN_STOCK, T0, 7)])
+        late = await events.ingest(
+            conn,
+            "upstream",
+            [event("old", "socks", "us1", StockStatus.OUT_OF_STOCK, T0 - timedelta(minutes=5), 0)],
+        )
+    assert late.new == 1 and late.applied == 0
+    row = await pool.fetchrow("SELECT status, quantity FROM facility_stock WHERE variant_id = 'socks'")
+    assert (row["status"], row["quantity"]) == ("in_stock", 7)
+    assert await pool.fetchval("SELECT applied FROM inbox_events WHERE event_id = 'old'") is False
+
+
+async def test_newest_event_of_a_batch_wins(pool: Pool) -> None:
+    async with pool.acquire() as conn:
+        await seed(conn)
+        await events.ingest(
+            conn,
+            "upstream",
+            [
+                event("b", "socks", "us1", StockStatus.IN_STOCK, T0 + timedelta(seconds=2), 3),
+                event("a", "socks", "us1", StockStatus.IN_STOCK, T0, 9),
+            ],
+        )
+    assert await pool.fetchval("SELECT quantity FROM facility_stock WHERE variant_id = 'socks'") == 3
+
+
+async def test_unknown_variant_refuses_the_whole_batch(pool: Pool) -> None:
+    async with pool.acquire() as conn:
+        await seed(conn)
+        batch = [
+            event("ok", "tee", "us1", StockStatus.IN_STOCK, T0),
+            event("bad", "nope", "us1", StockStatus.IN_STOCK, T0),
+        ]
+        with pytest.raises(InputError, match=r"events\[1\]: variant_id: unknown variant 'nope'"):
+            await events.ingest(conn, "upstream", batch)
+    assert await pool.fetchval("SELECT count(*) FROM inbox_events") == 0
+    assert await pool.fetchval("SELECT count(*) FROM facility_stock") == 0
+
+
+async def test_paused_variant_is_not_queued(pool: Pool) -> None:
+    async with pool.acquire() as conn:
+        await seed(conn)
+        await conn.execute("UPDATE synced_variants SET sync_enabled = false WHERE external_id = 'EU-TEE'")
+        await events.ingest(conn, "upstream", [event("e", "tee", "lv1", StockStatus.IN_STOCK, T0)])
+    assert await queued(pool) == set()

@@ -1,0 +1,105 @@
+"""Work queue: dedupe, store leases with SKIP LOCKED, retries with back-off, dead replicas, NOTIFY."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+
+from daemon.db import work_queue as wq
+from daemon.db.pool import Pool
+from tests.db.seed import seed
+
+
+async def test_enqueue_deduplicates_per_pair(pool: Pool) -> None:
+    async with pool.acquire() as conn:
+        await seed(conn)
+    assert await wq.enqueue_full_pass(pool, "na", "manual") is True
+    assert await wq.enqueue_full_pass(pool, "na", "manual") is False
+    await wq.enqueue_variants(pool, "na", ["NA-TEE", "NA-TEE", "NA-SOCKS"], "event")
+    await wq.enqueue_variants(pool, "na", ["NA-TEE"], "event")
+    assert await pool.fetchval("SELECT count(*) FROM work_queue WHERE status = 'queued'") == 3
+
+
+async def test_a_store_is_leased_by_one_owner_at_a_time(pool: Pool) -> None:
+    async with pool.acquire() as conn:
+        await seed(conn)
+    await wq.enqueue_full_pass(pool, "na", "manual")
+    results = await asyncio.gather(*(wq.claim_store(pool, f"replica-{i}", 30) for i in range(5)))
+    assert sorted(r for r in results if r) == ["na"]
+    owner = f"replica-{results.index('na')}"
+    items = await wq.claim_items(pool, "na", owner)
+    assert [(i.kind, i.attempts) for i in items] == [("full_pass", 1)]
+    await wq.complete(pool, "na", [i.id for i in items])
+    await wq.release_lease(pool, "na", owner)
+    assert await wq.claim_store(pool, "other", 30) is None  # nothing queued any more
+
+
+async def test_retry_backs_off_and_fails_after_max_attempts(pool: Pool) -> None:
+    async with pool.acquire() as conn:
+        await seed(conn)
+        await wq.enqueue_variants(conn, "na", ["NA-TEE"], "event")
+        assert await wq.claim_store(conn, "r1", 30) == "na"
+        items = await wq.claim_items(conn, "na", "r1")
+        await wq.retry(conn, "na", [i.id for i in items], "HTTP 503", max_attempts=2, base_delay_s=60)
+        row = await conn.fetchrow(
+            "SELECT status, not_before > now() + interval '50 seconds' AS later FROM work_queue"
+        )
+        assert (row["status"], row["later"]) == ("queued", True)
+        assert await wq.claim_items(conn, "na", "r1") == []  # not before its back-off
+        await conn.execute("UPDATE work_queue SET not_before = now()")
+        items = await wq.claim_items(conn, "na", "r1")
+        await wq.retry(conn, "na", [i.id for i in items], "HTTP 503", max_attempts=2, base_delay_s=60)
+        row = await conn.fetchrow("SELECT status, last_error FROM work_queue")
+        assert (row["status"], row["last_error"]) == ("failed", "HTTP 503")
+
+
+async def test_dead_replicas_lease_expires_and_its_items_are_taken_over(pool: Pool) -> None:
+    async with pool.acquire() as conn:
+        await seed(conn)
+        await wq.enqueue_variants(conn, "na", ["NA-TEE"], "event")
+        assert await wq.claim_store(conn, "dead", 30) == "na"
+        await wq.claim_items(conn, "na", "dead")
+        assert await wq.claim_store(conn, "alive", 30) is None  # leased and nothing else queued
+        await wq.enqueue_variants(conn, "na", ["NA-SOCKS"], "event")
+        assert await wq.claim_store(conn, "alive", 30) is None  # still leased by "dead"
+        await conn.execute("UPDATE store_schedule SET lease_expires_at = now() - interval '1 second'")
+        assert await wq.claim_store(conn, "alive", 30) == "na"
+        items = await wq.claim_items(conn, "na", "alive")
+    assert sorted(i.external_id or "" for i in items) == ["NA-SOCKS", "NA-TEE"]
+
+
+async def test_due_passes_are_enqueued_once_and_rescheduled(pool: Pool) -> None:
+    async with pool.acquire() as conn:
+        await seed(conn)
+    first, second = await asyncio.gather(wq.enqueue_due_passes(pool, 0.1), wq.enqueue_due_passes(pool, 0.1))
+    assert sorted(first + second) == ["eu", "na"]
+    assert await wq.enqueue_due_passes(pool, 0.1) == []
+    later = await pool.fetchval("SELECT min(next_pass_at - now()) FROM store_schedule")
+    assert later.total_seconds() > 3 * 3600  # 4 h ± 10 %
+
+
+async def test_open_circuit_keeps_a_store_from_being_claimed(pool: Pool) -> None:
+    async with pool.acquire() as conn:
+        await seed(conn)
+    await wq.enqueue_full_pass(pool, "na", "manual")
+    await wq.enqueue_full_pass(pool, "eu", "manual")
+    assert await wq.record_store_failure(pool, "na", open_after=2, base_open_s=60) is None
+    assert await wq.record_store_failure(pool, "na", open_after=2, base_open_s=60) is not None
+    assert await wq.claim_store(pool, "r", 30) == "eu"
+    assert await wq.claim_store(pool, "r2", 30) is None
+    await wq.record_store_success(pool, "na")
+    assert await wq.claim_store(pool, "r2", 30) == "na"
+
+
+async def test_enqueue_notifies_listeners(pool: Pool, db_dsn: str) -> None:
+    async with pool.acquire() as conn:
+        await seed(conn)
+    listener = await asyncpg.connect(db_dsn)
+    got: asyncio.Queue[str] = asyncio.Queue()
+    await listener.add_listener("stocksync_work", lambda *args: got.put_nowait(args[3]))
+    try:
+        await wq.enqueue_full_pass(pool, "eu", "manual")
+        assert await asyncio.wait_for(got.get(), timeout=5) == "eu"
+    finally:
+        await listener.close()
