@@ -45,7 +45,26 @@ def build_parser() -> argparse.ArgumentParser:
     config_sub = config.add_subparsers(dest="config_command", required=True, metavar="SUBCOMMAND")
     config_sub.add_parser("check", help="validate and print the effective configuration, secrets masked")
 
+    commands.add_parser("run", help="run the daemon (HTTP server, scheduler, store workers)")
     sync_commands.register(commands)
+    sandbox = commands.add_parser(
+        "sandbox", help="the local sandbox store (a real HTTP store for demos/tests)"
+    )
+    sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", required=True, metavar="SUBCOMMAND")
+    serve = sandbox_sub.add_parser("serve", help="serve a sandbox store until interrupted")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8801)
+    serve.add_argument("--state", metavar="FILE", help="JSON file the store's items persist in")
+    serve.add_argument(
+        "--token-file", metavar="FILE", help="file holding the bearer token (default: 'sandbox')"
+    )
+    serve.add_argument("--page-size", type=int, default=100)
+    serve.add_argument("--batch-limit", type=int, default=50)
+    serve.add_argument(
+        "--rate", type=float, default=None, help="requests per second before 429 (default: none)"
+    )
+    serve.add_argument("--webhook-url", help="where manual edits are notified")
+    serve.add_argument("--webhook-secret-file", metavar="FILE")
     return parser
 
 
@@ -64,12 +83,42 @@ async def _cmd_config_check(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+async def _cmd_run(args: argparse.Namespace, config: Config) -> int:
+    from daemon.runtime import run_daemon
+
+    return await run_daemon(config, config_path=args.config)
+
+
+async def _cmd_sandbox(args: argparse.Namespace, config: Config) -> int:
+    from pathlib import Path
+
+    from reconcilers.sandbox_server import SandboxConfig, serve_forever
+
+    def read(path: str | None, default: str | None) -> str | None:
+        return Path(path).read_text(encoding="utf-8").strip() if path else default
+
+    sandbox = SandboxConfig(
+        token=read(args.token_file, "sandbox") or "sandbox",
+        page_size=args.page_size,
+        batch_limit=args.batch_limit,
+        rate_per_s=args.rate,
+        webhook_url=args.webhook_url,
+        webhook_secret=read(args.webhook_secret_file, None),
+        state_file=Path(args.state) if args.state else None,
+    )
+    print(f"sandbox store on http://{args.host}:{args.port} (Ctrl-C to stop)", flush=True)
+    await serve_forever(sandbox, args.host, args.port)
+    return 0
+
+
 _HANDLERS: dict[str, Handler] = {
     "migrate": _cmd_migrate,
     "config": _cmd_config_check,
     "sync": sync_commands.cmd_sync,
     "show": sync_commands.cmd_show,
     "drift": sync_commands.cmd_drift,
+    "run": _cmd_run,
+    "sandbox": _cmd_sandbox,
 }
 
 

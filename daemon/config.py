@@ -51,6 +51,12 @@ class SyncConfig:
     max_item_attempts: int = 3  # in-pass tries of a temporarily failing item; later passes retry again
     item_retry_base_s: float = 0.5
     lease_ttl_s: float = 60.0
+    poll_interval_s: float = 2.0  # fallback when a LISTEN notification is missed
+    scheduler_tick_s: float = 15.0  # how often due periodic passes are looked for
+    item_max_attempts: int = 8  # queued work item tries before it is marked failed
+    item_backoff_s: float = 5.0
+    circuit_open_after: int = 3  # consecutive failed batches before a store's circuit opens
+    circuit_base_s: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -188,7 +194,17 @@ def _validate(config: Config) -> None:
         ("sync.overwrite_backoff_s", config.sync.overwrite_backoff_s >= 0, "must not be negative"),
         ("sync.max_item_attempts", config.sync.max_item_attempts >= 1, "must be at least 1"),
         ("sync.item_retry_base_s", config.sync.item_retry_base_s >= 0, "must not be negative"),
-        ("sync.lease_ttl_s", config.sync.lease_ttl_s >= 5, "must be at least 5"),
+        ("sync.lease_ttl_s", config.sync.lease_ttl_s >= 2, "must be at least 2"),
+        ("sync.poll_interval_s", 0.05 <= config.sync.poll_interval_s <= 60, "must be between 0.05 and 60"),
+        (
+            "sync.scheduler_tick_s",
+            0.1 <= config.sync.scheduler_tick_s <= 3600,
+            "must be between 0.1 and 3600",
+        ),
+        ("sync.item_max_attempts", config.sync.item_max_attempts >= 1, "must be at least 1"),
+        ("sync.item_backoff_s", config.sync.item_backoff_s >= 0, "must not be negative"),
+        ("sync.circuit_open_after", config.sync.circuit_open_after >= 1, "must be at least 1"),
+        ("sync.circuit_base_s", config.sync.circuit_base_s >= 0, "must not be negative"),
         (
             "logging.level",
             config.logging.level in ("debug", "info", "warning", "error"),

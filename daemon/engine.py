@@ -12,7 +12,7 @@ import asyncio
 import dataclasses
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -21,6 +21,7 @@ from daemon.credentials import CredentialStore
 from daemon.db import drift as drift_db
 from daemon.db import runs as runs_db
 from daemon.db import state as state_db
+from daemon.db import work_queue
 from daemon.db.pool import Pool
 from daemon.db.runs import ChangeLogEntry, RunCounts
 from daemon.db.state import PassRow, StateUpdate
@@ -63,6 +64,16 @@ class PassReport:
     duration_s: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class NotificationResult:
+    matched: int  # notified items that are synced variants of this store
+    drift_opened: int
+    queued: int  # variants queued for a write (a policy overwrite, or desired differs)
+
+
+ObserveFn = Callable[[list[SyncedVariant]], Awaitable[list[Observed]]]
+
+
 @dataclass
 class _Plan:
     """What the observe/plan phase accumulates across pages (only the differences are kept)."""
@@ -90,6 +101,9 @@ class Engine:
         self._config = config
         self._clock = clock
 
+    def reconfigure(self, config: SyncConfig) -> None:
+        self._config = config
+
     def reconciler_for(self, store: StoreConfig) -> Reconciler:
         return self._factory.build(store, self._credentials.load(store.credential))
 
@@ -113,7 +127,7 @@ class Engine:
             log = log.bind(pass_id=run_id)
         base = PassReport(store.id, trigger, dry_run, "failed", RunCounts(), run_id=run_id)
         try:
-            plan = await self._observe_and_plan(store, reconciler, only, dry_run, run_id)
+            plan = await self._observe_and_plan(store, reconciler.observe, only, dry_run, run_id, "pass")
             report = await self._guard_and_apply(store, reconciler, plan, base, confirm_guard, only)
         except TransportError as exc:
             report = replace(base, error=str(exc))
@@ -128,13 +142,50 @@ class Engine:
         log.info("pass_finished", outcome=report.outcome, **dataclasses.asdict(report.counts))
         return report
 
+    async def take_notification(self, store_id: str, notified: Sequence[Observed]) -> NotificationResult:
+        """A store told us what it shows now (webhook): detect drift at once; queue needed writes.
+
+        Echoes of our own writes equal applied and are not drift. Writes are left to a worker so the
+        webhook is answered without waiting on the platform.
+        """
+        async with self._pool.acquire() as conn:
+            store = await load_store(conn, store_id)
+        by_id: dict[str, Observed] = {}
+        for item in notified:
+            external_id = await self._synced_id(store.id, item)
+            if external_id is not None:
+                by_id[external_id] = replace(item, external_id=external_id)
+        if not by_id:
+            return NotificationResult(0, 0, 0)
+
+        async def observe(variants: list[SyncedVariant]) -> list[Observed]:
+            return [by_id[v.external_id] for v in variants if v.external_id in by_id]
+
+        plan = await self._observe_and_plan(store, observe, sorted(by_id), False, None, "webhook")
+        writes = [change.external_id for _, change in plan.changes]
+        if writes:
+            await work_queue.enqueue_variants(self._pool, store.id, writes, "webhook")
+        return NotificationResult(len(by_id), plan.drift_opened, len(writes))
+
+    async def _synced_id(self, store_id: str, item: Observed) -> str | None:
+        """The synced external id a notification names, directly or through a platform ref."""
+        found = await state_db.external_id_for(self._pool, store_id, item.external_id, "")
+        if found is not None:
+            return found
+        for key, value in (item.platform_ref or {}).items():
+            found = await state_db.external_id_for(self._pool, store_id, str(value), key)
+            if found is not None:
+                return found
+        return None
+
     async def _observe_and_plan(
         self,
         store: StoreConfig,
-        reconciler: Reconciler,
+        observe: ObserveFn,
         only: Sequence[str] | None,
         dry_run: bool,
         run_id: int | None,
+        via: str,
     ) -> _Plan:
         plan = _Plan()
         settings = PlanSettings(
@@ -145,7 +196,7 @@ class Engine:
         )
         async for page in state_db.pass_pages(self._pool, store.id, self._config.observe_chunk, only):
             wanted = [r for r in page if r.state.sync_enabled]
-            observed = await reconciler.observe(
+            observed = await observe(
                 [
                     SyncedVariant(store.id, r.state.external_id, r.state.variant_id, r.state.platform_ref)
                     for r in wanted
@@ -163,7 +214,7 @@ class Engine:
                 if decision.change is not None:
                     plan.changes.append((row, decision.change))
             if not dry_run:
-                plan.drift_opened += await self._record_observation(store.id, run_id, by_id, decisions)
+                plan.drift_opened += await self._record_observation(store.id, run_id, by_id, decisions, via)
         return plan
 
     async def _record_observation(
@@ -172,6 +223,7 @@ class Engine:
         run_id: int | None,
         observed: dict[str, Observed],
         decisions: list[tuple[PassRow, Decision]],
+        via: str,
     ) -> int:
         updates = [_state_update(row, d) for row, d in decisions if _state_changed(row, d)]
         drifts = [
@@ -184,7 +236,7 @@ class Engine:
             await state_db.upsert_observed(conn, store_id, list(observed.values()))
             await state_db.record_decisions(conn, store_id, updates)
             await drift_db.close_drift(conn, store_id, superseded, "superseded", "store")
-            opened = await drift_db.open_drift(conn, store_id, drifts, via="pass", run_id=run_id)
+            opened = await drift_db.open_drift(conn, store_id, drifts, via=via, run_id=run_id)
         return opened
 
     async def _guard_and_apply(

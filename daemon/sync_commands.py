@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
-from daemon.config import Config
+import aiohttp
+
+from daemon.config import Config, listen_address
 from daemon.db import drift as drift_db
 from daemon.db.state import pass_pages
 from daemon.db.stores import load_store
 from daemon.engine import PassReport
 from daemon.output import FORMATS, render, show_value
-from daemon.resources import checked_pool, engine_for
+from daemon.resources import checked_pool, credential_store, engine_for
+from daemon.web.auth import ADMIN_TOKEN
 
 
 def register(commands: Any) -> None:
@@ -53,12 +57,35 @@ def register(commands: Any) -> None:
 
 
 async def cmd_sync(args: argparse.Namespace, config: Config) -> int:
+    if args.via_daemon:
+        return await _sync_via_daemon(args.store, config)
     async with checked_pool(config) as pool, engine_for(config, pool) as engine:
         report = await engine.run_pass(
             args.store, trigger="cli", dry_run=args.dry_run, confirm_guard=args.confirm_guard
         )
     print(format_report(report, args.format))
     return 0 if report.outcome in ("ok", "held") else 1
+
+
+async def _sync_via_daemon(store_id: str, config: Config) -> int:
+    token = credential_store(config).load(ADMIN_TOKEN)
+    host, port = listen_address(config)
+    url = f"http://{host}:{port}/v1/stores/{store_id}/sync"
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
+            session.post(url, headers={"Authorization": f"Bearer {token.reveal()}"}) as response,
+        ):
+            answer = await response.json(content_type=None)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        print(f"stocksync: daemon not reachable at {host}:{port} ({type(exc).__name__})", file=sys.stderr)
+        return 1
+    if response.status != 202:
+        print(f"stocksync: daemon refused: HTTP {response.status}: {answer.get('error')}", file=sys.stderr)
+        return 1
+    state = "already queued" if answer.get("already_queued") else "queued"
+    print(f"full pass for store {store_id} {state} in the running daemon")
+    return 0
 
 
 def format_report(report: PassReport, fmt: str) -> str:

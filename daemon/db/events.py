@@ -60,3 +60,10 @@ async def ingest(
             )
             queued = int(status.split()[-1])
         return IngestResult(len(events), len(new_ids), len(changed), queued)
+
+
+async def stores_to_refresh(conn: Connection, variant_ids: Sequence[str]) -> list[str]:
+    """Stores a catalog update concerns: those syncing any named variant, or every enabled store."""
+    if variant_ids:
+        return [r["store_id"] for r in await conn.fetch(query("stores_with_variants"), list(variant_ids))]
+    return [r["id"] for r in await conn.fetch(query("enabled_store_ids"))]

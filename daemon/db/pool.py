@@ -14,6 +14,14 @@ from daemon.config import DatabaseConfig
 from daemon.db.embedded import EmbeddedPostgres
 
 Pool = asyncpg.Pool
+# What a lost or restarting database raises; callers that must survive an outage catch these.
+DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.InterfaceError,
+)
 # A plain connection or one borrowed from the pool: every db module accepts either.
 Connection = asyncpg.Connection | PoolConnectionProxy
 

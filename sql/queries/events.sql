@@ -53,3 +53,6 @@ ON CONFLICT (store_id, kind, coalesce(external_id, '')) WHERE status = 'queued' 
 SELECT DISTINCT sv.store_id
 FROM synced_variants sv JOIN stores s ON s.id = sv.store_id AND s.enabled
 WHERE sv.variant_id = ANY ($1)
+
+-- enabled_store_ids --
+SELECT id FROM stores WHERE enabled ORDER BY id

@@ -1,0 +1,60 @@
+"""Periodic full passes: an APScheduler job enqueues every due store; due-ness lives in the database.
+
+Any replica may run the job: `enqueue_due_passes` locks due schedule rows with SKIP LOCKED and moves
+each store's next due time (interval ± jitter) in the same statement, so a store is queued once.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from daemon.config import SyncConfig
+from daemon.db import work_queue
+from daemon.db.pool import DATABASE_UNAVAILABLE, Pool
+from daemon.logs import get_logger
+
+
+class PassScheduler:
+    def __init__(self, pool: Pool, config: SyncConfig) -> None:
+        self._pool = pool
+        self._config = config
+        self._scheduler = AsyncIOScheduler(timezone=UTC)
+
+    @property
+    def running(self) -> bool:
+        return bool(self._scheduler.running)
+
+    def start(self) -> None:
+        self._scheduler.add_job(
+            self.enqueue_due,
+            "interval",
+            seconds=self._config.scheduler_tick_s,
+            next_run_time=datetime.now(UTC),
+            id="enqueue_due_passes",
+            max_instances=1,
+            coalesce=True,
+        )
+        self._scheduler.start()
+
+    def stop(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+
+    def reconfigure(self, config: SyncConfig) -> None:
+        self._config = config
+        if self._scheduler.running:
+            self._scheduler.reschedule_job(
+                "enqueue_due_passes", trigger="interval", seconds=config.scheduler_tick_s
+            )
+
+    async def enqueue_due(self) -> list[str]:
+        try:
+            stores = await work_queue.enqueue_due_passes(self._pool, self._config.jitter_share)
+        except DATABASE_UNAVAILABLE as exc:
+            get_logger().warning("schedule_failed", error=type(exc).__name__)
+            return []
+        if stores:
+            get_logger().info("periodic_passes_queued", stores=len(stores))
+        return stores

@@ -1,0 +1,45 @@
+"""Request authentication: admin bearer token and stocksync's own HMAC-signed upstream webhooks."""
+
+from __future__ import annotations
+
+import hmac
+import time
+
+from aiohttp import web
+
+from daemon.web.context import SERVICES
+from daemon.web.errors import error_body
+from reconcilers.signatures import check_stocksync
+
+ADMIN_TOKEN = "admin-token"  # credential names (files under $CREDENTIALS_DIRECTORY)
+WEBHOOK_SECRET = "webhook-secret"
+
+
+def admin_refusal(request: web.Request) -> web.Response | None:
+    """None when the request carries the admin bearer token, else the 401 to send."""
+    token = request.app[SERVICES].credentials.load_optional(ADMIN_TOKEN)
+    if token is None:
+        return error_body(401, f"admin API disabled: credential {ADMIN_TOKEN!r} is not configured")
+    header = request.headers.get("Authorization", "")
+    scheme, _, presented = header.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(presented.encode(), token.reveal().encode()):
+        return error_body(401, "missing or wrong bearer token")
+    return None
+
+
+async def signed_body(request: web.Request) -> bytes | web.Response:
+    """The raw body when its stocksync signature is valid, else the error response to send."""
+    secret = request.app[SERVICES].credentials.load_optional(WEBHOOK_SECRET)
+    if secret is None:
+        return error_body(503, f"credential {WEBHOOK_SECRET!r} is not configured; nothing accepted")
+    body = await request.read()
+    reason = check_stocksync(
+        secret.reveal(),
+        request.headers.get("X-Stocksync-Timestamp"),
+        request.headers.get("X-Stocksync-Signature"),
+        body,
+        now=time.time(),
+    )
+    if reason is not None:
+        return error_body(401, reason)
+    return body

@@ -1,0 +1,36 @@
+"""What request handlers may reach: typed application keys, set once by the runtime."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from daemon.config import Config
+from daemon.credentials import CredentialStore
+from daemon.db.pool import Pool
+from daemon.engine import Engine
+
+
+@dataclass
+class Liveness:
+    """Flags the runtime flips; readiness reads them."""
+
+    draining: bool = False
+    scheduler_running: bool = False
+    loop_lag_s: float = 0.0
+    started: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Services:
+    config: Config
+    pool: Pool
+    engine: Engine
+    credentials: CredentialStore
+    liveness: Liveness
+
+
+SERVICES = web.AppKey("services", Services)
+MAX_BODY = web.AppKey("max_body", int)

@@ -1,0 +1,78 @@
+"""Webhook endpoints: upstream stock events, catalog updates, and store-side change notifications.
+
+Upstream events are persisted (inbox + facility stock + queued pairs) in one transaction before the
+202; a refused request stores nothing.
+"""
+
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+
+from daemon.db import events, work_queue
+from daemon.db.stores import load_store
+from daemon.errors import InputError
+from daemon.upstream_events import parse_stock_events
+from daemon.web.auth import signed_body
+from daemon.web.context import SERVICES
+from daemon.web.errors import error_body
+
+SOURCE = "upstream"
+
+
+async def stock_events(request: web.Request) -> web.Response:
+    body = await signed_body(request)
+    if isinstance(body, web.Response):
+        return body
+    batch = parse_stock_events(body)
+    services = request.app[SERVICES]
+    async with services.pool.acquire() as conn:
+        result = await events.ingest(conn, SOURCE, batch)
+    return web.json_response(
+        {"received": result.received, "new": result.new, "applied": result.applied, "queued": result.queued},
+        status=202,
+    )
+
+
+async def catalog_updated(request: web.Request) -> web.Response:
+    """The back office changed the catalog: refresh the stores that sync the named variants (or all)."""
+    body = await signed_body(request)
+    if isinstance(body, web.Response):
+        return body
+    variant_ids = _variant_ids(body)
+    services = request.app[SERVICES]
+    async with services.pool.acquire() as conn, conn.transaction():
+        stores = await events.stores_to_refresh(conn, variant_ids)
+        for store_id in stores:
+            await work_queue.enqueue_full_pass(conn, store_id, "catalog")
+    return web.json_response({"stores": sorted(stores)}, status=202)
+
+
+def _variant_ids(body: bytes) -> list[str]:
+    if not body.strip():
+        return []
+    try:
+        document = json.loads(body)
+    except ValueError as exc:
+        raise InputError("body", "json", f"not valid JSON ({exc})") from None
+    ids = document.get("variant_ids", []) if isinstance(document, dict) else None
+    if not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):
+        raise InputError("body", "variant_ids", "expected an array of variant ids")
+    return ids
+
+
+async def store_webhook(request: web.Request) -> web.Response:
+    """A store's own change notification: verified by its platform's scheme, drift detected at once."""
+    services = request.app[SERVICES]
+    async with services.pool.acquire() as conn:
+        store = await load_store(conn, request.match_info["store_id"])
+    reconciler = services.engine.reconciler_for(store)
+    body = await request.read()
+    if not reconciler.verify_webhook(request.headers, body):
+        return error_body(401, f"signature does not verify for store {store.id}")
+    observed = reconciler.parse_webhook(request.headers, body)
+    result = await services.engine.take_notification(store.id, observed)
+    return web.json_response(
+        {"matched": result.matched, "drift_opened": result.drift_opened, "queued": result.queued}, status=200
+    )

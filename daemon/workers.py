@@ -1,0 +1,156 @@
+"""A bounded pool of store workers: lease a store → run its queued work through the engine → release.
+
+One replica works a store at a time (the lease); a broken store opens its own circuit and never
+delays the others. Workers wake on LISTEN/NOTIFY and poll as a fallback. Draining stops claiming,
+lets in-flight work finish within the grace period, then hands unfinished items back to the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+
+from daemon.config import SyncConfig
+from daemon.db import work_queue
+from daemon.db.pool import DATABASE_UNAVAILABLE, Pool
+from daemon.db.work_queue import WorkItem
+from daemon.engine import Engine, PassReport
+from daemon.errors import StocksyncError
+from daemon.logs import get_logger
+
+ItemsDone = Callable[[str, list[WorkItem], PassReport], None]
+
+
+class StoreWorkers:
+    def __init__(
+        self, pool: Pool, engine: Engine, config: SyncConfig, owner: str, *, on_done: ItemsDone | None = None
+    ) -> None:
+        self._pool = pool
+        self._engine = engine
+        self._config = config
+        self._owner = owner
+        self._on_done = on_done
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._busy: set[asyncio.Task[None]] = set()
+        self._loops: list[asyncio.Task[None]] = []
+        self._log = get_logger(owner=owner)
+
+    def start(self) -> None:
+        self._loops = [
+            asyncio.create_task(self._loop(), name=f"store-worker-{i}") for i in range(self._config.workers)
+        ]
+
+    def reconfigure(self, config: SyncConfig) -> None:
+        """Live settings (timeouts, back-off); the number of workers changes only at restart."""
+        self._config = config
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    @property
+    def busy(self) -> int:
+        return len(self._busy)
+
+    async def drain(self, grace_s: float) -> None:
+        """Stop claiming; give in-flight work `grace_s` to finish; then cancel (items go back)."""
+        self._stopping.set()
+        self._wake.set()
+        if self._busy:
+            await asyncio.wait(set(self._busy), timeout=grace_s)
+        for task in self._loops:
+            task.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+
+    async def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                store_id = await work_queue.claim_store(self._pool, self._owner, self._config.lease_ttl_s)
+            except DATABASE_UNAVAILABLE as exc:  # an outage must not kill the worker; it retries
+                self._log.warning("claim_failed", error=type(exc).__name__)
+                store_id = None
+            if store_id is None:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._config.poll_interval_s)
+                self._wake.clear()
+                continue
+            task = asyncio.create_task(self._work_store(store_id))
+            self._busy.add(task)
+            try:
+                await asyncio.shield(task)
+            finally:
+                self._busy.discard(task)
+
+    async def _work_store(self, store_id: str) -> None:
+        renewer = asyncio.create_task(self._renew(store_id))
+        items: list[WorkItem] = []
+        try:
+            items = await work_queue.claim_items(self._pool, store_id, self._owner)
+            if items:
+                await self._run(store_id, items)
+        except asyncio.CancelledError:
+            await asyncio.shield(self._give_back(store_id, items))
+            raise
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(*DATABASE_UNAVAILABLE):
+                await asyncio.shield(work_queue.release_lease(self._pool, store_id, self._owner))
+
+    async def _run(self, store_id: str, items: list[WorkItem]) -> None:
+        full = [i for i in items if i.kind == "full_pass"]
+        only = None if full else sorted({i.external_id for i in items if i.external_id})
+        trigger = (full or items)[0].trigger
+        log = self._log.bind(store_id=store_id)
+        try:
+            report = await self._engine.run_pass(store_id, trigger=trigger, only=only)
+        except StocksyncError as exc:  # store gone, credential missing, ...: retry later, count the failure
+            await self._failed(store_id, items, str(exc))
+            log.warning("store_work_failed", error=str(exc))
+            return
+        if report.outcome == "failed":
+            await self._failed(store_id, items, report.error or "pass failed")
+            return
+        retry_ids = {f.external_id for f in report.failures if not f.permanent}
+        to_retry = [i.id for i in items if i.external_id in retry_ids]
+        await work_queue.complete(self._pool, store_id, [i.id for i in items if i.id not in to_retry])
+        async with self._pool.acquire() as conn:
+            await work_queue.retry(
+                conn,
+                store_id,
+                to_retry,
+                "temporary item failure",
+                self._config.item_max_attempts,
+                self._config.item_backoff_s,
+            )
+        await work_queue.record_store_success(self._pool, store_id)
+        if self._on_done is not None:
+            self._on_done(store_id, items, report)
+
+    async def _failed(self, store_id: str, items: list[WorkItem], error: str) -> None:
+        async with self._pool.acquire() as conn:
+            await work_queue.retry(
+                conn,
+                store_id,
+                [i.id for i in items],
+                error,
+                self._config.item_max_attempts,
+                self._config.item_backoff_s,
+            )
+        until = await work_queue.record_store_failure(
+            self._pool, store_id, self._config.circuit_open_after, self._config.circuit_base_s
+        )
+        if until is not None:
+            self._log.warning("store_circuit_open", store_id=store_id, until=until.isoformat(), error=error)
+
+    async def _give_back(self, store_id: str, items: list[WorkItem]) -> None:
+        with contextlib.suppress(*DATABASE_UNAVAILABLE):  # the lease expires; the next claimer takes them
+            async with self._pool.acquire() as conn:
+                await work_queue.release(conn, store_id, [i.id for i in items])
+
+    async def _renew(self, store_id: str) -> None:
+        while True:
+            await asyncio.sleep(self._config.lease_ttl_s / 3)
+            if not await work_queue.renew_lease(self._pool, store_id, self._owner, self._config.lease_ttl_s):
+                self._log.warning("lease_lost", store_id=store_id)
+                return
