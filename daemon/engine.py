@@ -50,6 +50,7 @@ class PlannedWrite:
 @dataclass(frozen=True, slots=True)
 class PassReport:
     store_id: str
+    platform: str
     trigger: str
     dry_run: bool
     outcome: str  # ok | partial | held | failed
@@ -125,7 +126,7 @@ class Engine:
         run_id = None if dry_run else await runs_db.start_run(self._pool, store.id, trigger, False)
         if run_id is not None:
             log = log.bind(pass_id=run_id)
-        base = PassReport(store.id, trigger, dry_run, "failed", RunCounts(), run_id=run_id)
+        base = PassReport(store.id, store.platform, trigger, dry_run, "failed", RunCounts(), run_id=run_id)
         try:
             plan = await self._observe_and_plan(store, reconciler.observe, only, dry_run, run_id, "pass")
             report = await self._guard_and_apply(store, reconciler, plan, base, confirm_guard, only)

@@ -16,6 +16,7 @@ from daemon.credentials import CredentialStore
 from daemon.db import migrate
 from daemon.db.pool import Pool, open_pool
 from daemon.engine import Engine
+from daemon.web.metrics import observe_request
 from reconcilers import ReconcilerFactory
 
 
@@ -42,5 +43,5 @@ def credential_store(config: Config) -> CredentialStore:
 @asynccontextmanager
 async def engine_for(config: Config, pool: Pool) -> AsyncIterator[Engine]:
     async with client_session(config) as session:
-        factory = ReconcilerFactory(session, timeout_s=config.http.client_timeout_s)
+        factory = ReconcilerFactory(session, timeout_s=config.http.client_timeout_s, observer=observe_request)
         yield Engine(pool, factory, credential_store(config), config.sync)

@@ -15,17 +15,20 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from aiohttp import web
 
 from daemon.config import Config, listen_address, load_config
 from daemon.db.pool import DATABASE_UNAVAILABLE, Pool
-from daemon.engine import Engine
+from daemon.db.work_queue import WorkItem
+from daemon.engine import Engine, PassReport
 from daemon.errors import ConfigError
 from daemon.logs import configure_logging, get_logger
 from daemon.resources import checked_pool, credential_store, engine_for
 from daemon.scheduler import PassScheduler
 from daemon.sdnotify import Notifier
+from daemon.web import metrics
 from daemon.web.app import build_app
 from daemon.web.context import Liveness, Services
 from daemon.workers import StoreWorkers
@@ -64,7 +67,7 @@ async def run_daemon(
             stack.push_async_callback(runner.cleanup)
             host, port = listen_address(config)
             await web.TCPSite(runner, host, port).start()
-            workers = StoreWorkers(pool, engine, config.sync, owner)
+            workers = StoreWorkers(pool, engine, config.sync, owner, on_done=_record_metrics)
             workers.start()
             stack.push_async_callback(lambda: workers.drain(config.sync.grace_period_s))
             background = [
@@ -93,6 +96,11 @@ async def run_daemon(
             loop.remove_signal_handler(signum)
     log.info("daemon_stopped")
     return 0
+
+
+def _record_metrics(store_id: str, items: list[WorkItem], report: PassReport) -> None:
+    metrics.record_pass(report.platform, report)
+    metrics.record_event_latency(report.platform, items, report, datetime.now(UTC))
 
 
 def _reload(

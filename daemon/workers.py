@@ -108,6 +108,8 @@ class StoreWorkers:
             await self._failed(store_id, items, str(exc))
             log.warning("store_work_failed", error=str(exc))
             return
+        if self._on_done is not None:
+            self._on_done(store_id, items, report)
         if report.outcome == "failed":
             await self._failed(store_id, items, report.error or "pass failed")
             return
@@ -124,8 +126,6 @@ class StoreWorkers:
                 self._config.item_backoff_s,
             )
         await work_queue.record_store_success(self._pool, store_id)
-        if self._on_done is not None:
-            self._on_done(store_id, items, report)
 
     async def _failed(self, store_id: str, items: list[WorkItem], error: str) -> None:
         async with self._pool.acquire() as conn:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from daemon.web import admin, health, webhooks
+from daemon.web import admin, health, metrics, webhooks
 from daemon.web.context import MAX_BODY, SERVICES, Services
 from daemon.web.errors import json_errors
 
@@ -16,6 +16,7 @@ def build_app(services: Services) -> web.Application:
     app[MAX_BODY] = max_body
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
+    app.router.add_get("/metrics", metrics.metrics_handler)
     app.router.add_post("/v1/stock-events", webhooks.stock_events)
     app.router.add_post("/v1/catalog-updated", webhooks.catalog_updated)
     app.router.add_post("/v1/stores/{store_id}/webhook", webhooks.store_webhook)

@@ -104,7 +104,10 @@ def test_repeated_drift_backs_off_then_becomes_contested() -> None:
     assert first.verdict is Verdict.WRITE and first.drift_count == 1
     later = NOW + timedelta(seconds=10)
     second = decide(
-        state(NO, NO, drift_count=1, overwrite_not_before=first.overwrite_not_before), seen(True), policy, later
+        state(NO, NO, drift_count=1, overwrite_not_before=first.overwrite_not_before),
+        seen(True),
+        policy,
+        later,
     )
     assert second.verdict is Verdict.BACKOFF and second.drift_count == 2 and second.change is None
     third = decide(
@@ -117,7 +120,13 @@ def test_repeated_drift_backs_off_then_becomes_contested() -> None:
 def test_same_open_drift_does_not_count_as_new_fight() -> None:
     policy = settings(DriftPolicy.OVERWRITE)
     decision = decide(
-        state(NO, NO, drift_count=1, open_drift=DriftAction.OVERWRITTEN, overwrite_not_before=NOW + timedelta(60)),
+        state(
+            NO,
+            NO,
+            drift_count=1,
+            open_drift=DriftAction.OVERWRITTEN,
+            overwrite_not_before=NOW + timedelta(60),
+        ),
         seen(True),
         policy,
         NOW,

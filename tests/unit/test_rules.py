@@ -52,7 +52,9 @@ def test_warehouse_sums_region_minus_buffer_floor_zero() -> None:
     assert desired_for(VariantKind.WAREHOUSE, stock, NORTH_AMERICA, rules) == Availability(True, 5)
     rules = StoreRules(mode=StoreMode.QUANTITY, safety_buffer=10)
     assert desired_for(VariantKind.WAREHOUSE, stock, NORTH_AMERICA, rules) == Availability(False, 0)
-    assert desired_for(VariantKind.WAREHOUSE, stock, NORTH_AMERICA, StoreRules(safety_buffer=7)) == Availability(False)
+    assert desired_for(
+        VariantKind.WAREHOUSE, stock, NORTH_AMERICA, StoreRules(safety_buffer=7)
+    ) == Availability(False)
 
 
 def test_warehouse_out_of_stock_facility_counts_zero_and_uncounted_is_unknown() -> None:

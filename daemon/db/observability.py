@@ -1,0 +1,16 @@
+"""Read-only figures for metrics and readiness: per-store freshness, open drift per platform."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from daemon.db.pool import Pool
+from daemon.db.queries import query
+
+
+async def store_freshness(pool: Pool) -> list[dict[str, Any]]:
+    return [dict(r) for r in await pool.fetch(query("store_freshness"))]
+
+
+async def open_drift_counts(pool: Pool) -> list[dict[str, Any]]:
+    return [dict(r) for r in await pool.fetch(query("open_drift_counts"))]
