@@ -1,0 +1,412 @@
+"""Import files (CSV or JSON) parsed and validated into typed rows, each remembering its physical line.
+
+Pure: reads one file, never the database. Checks that need the database (does a referenced id exist,
+is a variant pod or warehouse) are pure functions here too, fed with what the db layer looked up.
+Errors name FILE:LINE, the column and the reason; a credential or settings value is never echoed.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import io
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from daemon.errors import InputError
+from daemon.model import DriftPolicy, StockStatus, StoreMode, VariantKind
+
+KINDS = ("facilities", "regions", "variants", "stock", "stores", "mappings")
+
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+_STORE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # the stores.id CHECK of the schema
+# The syntax of daemon.credentials._NAME, capped at 64 characters: a longer "name" is most likely a
+# pasted token, and the error must then not echo it.
+_CREDENTIAL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+_DIGITS = re.compile(r"^[0-9]+$")
+_INT_MAX = 2**31 - 1  # PostgreSQL integer
+_JSON_SPACE = " \t\r\n"
+_SHOWN_CHARS = 40
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRow:
+    """One validated row: its physical line in the file and its typed values by column."""
+
+    line: int
+    values: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ImportCounts:
+    """What an import did: rows in the file, of which newly inserted and updated; the rest unchanged."""
+
+    rows: int
+    new: int = 0
+    updated: int = 0
+
+    @property
+    def unchanged(self) -> int:
+        return self.rows - self.new - self.updated
+
+    def summary(self, file_name: str) -> str:
+        return (
+            f"imported {file_name}: {self.rows} rows "
+            f"({self.new} new, {self.updated} updated, {self.unchanged} unchanged)"
+        )
+
+
+Converter = Callable[[Any], Any]
+
+
+class _BadValue(Exception):
+    """A converter's reason for refusing a value; becomes an InputError naming file, line and column."""
+
+
+def _empty(raw: Any) -> bool:
+    return raw is None or (isinstance(raw, str) and raw.strip() == "")
+
+
+def _shown(raw: Any) -> str:
+    text = raw if isinstance(raw, str) else json.dumps(raw)
+    return repr(text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS] + "…")
+
+
+def _text(raw: Any) -> str:
+    if not isinstance(raw, str):
+        raise _BadValue("must be a string")
+    return raw.strip()
+
+
+def _required_text(raw: Any) -> str:
+    if _empty(raw):
+        raise _BadValue("must not be empty")
+    return _text(raw)
+
+
+def _optional_text(raw: Any) -> str:
+    return "" if _empty(raw) else _text(raw)
+
+
+def _country(raw: Any) -> str:
+    value = _required_text(raw)
+    if not _COUNTRY.match(value):
+        raise _BadValue(f"{_shown(value)} is not an ISO 3166 alpha-2 code in upper case (e.g. US)")
+    return value
+
+
+def _store_id(raw: Any) -> str:
+    value = _required_text(raw)
+    if not _STORE_ID.match(value):
+        raise _BadValue(
+            f"{_shown(value)} is not a store id (letters, digits, _ . -; starts with a letter or digit; "
+            "at most 64 characters)"
+        )
+    return value
+
+
+def _choice(enum: type[StrEnum], default: StrEnum | None = None) -> Converter:
+    allowed = "|".join(member.value for member in enum)
+
+    def convert(raw: Any) -> StrEnum:
+        if _empty(raw):
+            if default is None:
+                raise _BadValue(f"must not be empty (one of {allowed})")
+            return default
+        try:
+            return enum(_text(raw))
+        except ValueError:
+            raise _BadValue(f"{_shown(raw)} is not one of {allowed}") from None
+
+    return convert
+
+
+def _whole_number(raw: Any, minimum: int) -> int:
+    if isinstance(raw, bool):
+        raise _BadValue(f"must be a whole number >= {minimum}")
+    if isinstance(raw, int):
+        value = raw
+    elif isinstance(raw, str) and _DIGITS.match(raw.strip()):
+        value = int(raw.strip())
+    else:
+        raise _BadValue(f"{_shown(raw)} is not a whole number >= {minimum}")
+    if not minimum <= value <= _INT_MAX:
+        raise _BadValue(f"{value} is out of range ({minimum}..{_INT_MAX})")
+    return value
+
+
+def _number(minimum: int, default: int | None) -> Converter:
+    """A whole number; empty gives `default` (None: the column is optional-valued)."""
+
+    def convert(raw: Any) -> int | None:
+        return default if _empty(raw) else _whole_number(raw, minimum)
+
+    return convert
+
+
+def _enabled(raw: Any) -> bool:
+    if _empty(raw):
+        return True
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().lower() in ("true", "false"):
+        return raw.strip().lower() == "true"
+    raise _BadValue(f"{_shown(raw)} is not true or false")
+
+
+def _settings(raw: Any) -> dict[str, Any]:
+    # The value is never shown: settings may hold things a user would not paste into a ticket.
+    if _empty(raw):
+        return {}
+    value = raw
+    if isinstance(raw, str):
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise _BadValue(f"not valid JSON ({exc.msg} at character {exc.pos + 1})") from None
+    if not isinstance(value, dict):
+        raise _BadValue('must be a JSON object, e.g. {"base_url": "https://…"}')
+    return value
+
+
+def _credential(raw: Any) -> str:
+    # Never echo the value: a wrong one is most likely the secret itself, pasted instead of its name.
+    if _empty(raw):
+        raise _BadValue("must not be empty (the name of a credential file)")
+    if not isinstance(raw, str) or not _CREDENTIAL_NAME.match(raw.strip()):
+        raise _BadValue(
+            "is not a credential name (letters, digits, _ . @ -, at most 64 characters); "
+            "put the secret in the credentials directory and give its file name here "
+            "(the value is not shown in case it is a secret)"
+        )
+    return raw.strip()
+
+
+def _known_platforms() -> frozenset[str]:
+    # Late and by name: the registry imports every platform module, which parsing other kinds of
+    # file should not pay for.
+    registry = importlib.import_module("reconcilers")
+    return frozenset(registry.known_platforms())
+
+
+def _platform(raw: Any) -> str:
+    value = _required_text(raw)
+    known = _known_platforms()
+    if value not in known:
+        raise _BadValue(f"{_shown(value)} is not a known platform ({', '.join(sorted(known))})")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class _Spec:
+    columns: Mapping[str, Converter]  # every column, in file order, with its converter
+    optional: frozenset[str]  # columns that may be absent from the header
+    key: tuple[str, ...]  # unique within one file
+
+
+_SPECS: Mapping[str, _Spec] = {
+    "facilities": _Spec(
+        {"id": _required_text, "country": _country, "name": _optional_text}, frozenset(), ("id",)
+    ),
+    "regions": _Spec(
+        {"region": _required_text, "facility_id": _required_text},
+        frozenset(),
+        ("region", "facility_id"),
+    ),
+    "variants": _Spec(
+        {"id": _required_text, "sku": _required_text, "kind": _choice(VariantKind)}, frozenset(), ("id",)
+    ),
+    "stock": _Spec(
+        {
+            "variant_id": _required_text,
+            "facility_id": _required_text,
+            "status": _choice(StockStatus),
+            "quantity": _number(0, None),
+        },
+        frozenset(),
+        ("variant_id", "facility_id"),
+    ),
+    "stores": _Spec(
+        {
+            "id": _store_id,
+            "platform": _platform,
+            "region": _required_text,
+            "drift_policy": _choice(DriftPolicy, DriftPolicy.PROTECT),
+            "mode": _choice(StoreMode, StoreMode.STATUS),
+            "safety_buffer": _number(0, 0),
+            "credential": _credential,
+            "settings": _settings,
+            "max_quantity": _number(1, None),
+            "pod_quantity": _number(1, 100),
+            "full_pass_interval_minutes": _number(1, 240),
+            "enabled": _enabled,
+        },
+        frozenset({"max_quantity", "pod_quantity", "full_pass_interval_minutes", "enabled"}),
+        ("id",),
+    ),
+    "mappings": _Spec(
+        {"store_id": _required_text, "external_id": _required_text, "variant_id": _required_text},
+        frozenset(),
+        ("store_id", "external_id"),
+    ),
+}
+
+
+def columns(kind: str) -> tuple[str, ...]:
+    """Every column a file of this kind may have, required ones first (for help texts and docs)."""
+    return tuple(_spec(kind, "import").columns)
+
+
+def _spec(kind: str, where: str) -> _Spec:
+    try:
+        return _SPECS[kind]
+    except KeyError:
+        raise InputError(where, "kind", f"{kind!r} is not one of {', '.join(KINDS)}") from None
+
+
+def read_rows(kind: str, path: Path) -> list[ImportRow]:
+    """Parse and validate a whole file; the first bad row raises InputError(where="FILE:LINE", …)."""
+    spec = _spec(kind, str(path))
+    records = _records(path)
+    rows: list[ImportRow] = []
+    first_seen: dict[tuple[Any, ...], int] = {}
+    for line, record in records:
+        row = _convert(spec, f"{path}:{line}", record, line)
+        key = tuple(row.values[c] for c in spec.key)
+        if key in first_seen:
+            raise InputError(
+                f"{path}:{line}",
+                ",".join(spec.key),
+                f"duplicate of line {first_seen[key]} ({', '.join(map(str, key))})",
+            )
+        first_seen[key] = line
+        rows.append(row)
+    return rows
+
+
+def _convert(spec: _Spec, where: str, record: Mapping[str, Any], line: int) -> ImportRow:
+    unknown = [name for name in record if name not in spec.columns]
+    if unknown:
+        raise InputError(where, ",".join(unknown), f"unknown column (expected: {', '.join(spec.columns)})")
+    values: dict[str, Any] = {}
+    for name, convert in spec.columns.items():
+        if name not in record and name not in spec.optional:
+            raise InputError(where, name, "missing required column")
+        try:
+            values[name] = convert(record.get(name))
+        except _BadValue as exc:
+            raise InputError(where, name, str(exc)) from None
+    return ImportRow(line, values)
+
+
+def _records(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".json"):
+        raise InputError(str(path), "file", "format is chosen by extension: use .csv or .json")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(str(path), "file", exc.strerror or "cannot be read") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InputError(f"{path}:{line}", "file", "not UTF-8 text") from None
+    return _csv_records(text, path) if suffix == ".csv" else list(_json_records(text, path))
+
+
+def _csv_records(text: str, path: Path) -> list[tuple[int, dict[str, Any]]]:
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    records: list[tuple[int, dict[str, Any]]] = []
+    try:
+        header = [name.strip() for name in next(reader, [])]
+        if not any(header):
+            raise InputError(f"{path}:1", "header", "missing header row (the first line names the columns)")
+        _check_header(header, path)
+        start = reader.line_num + 1
+        for fields in reader:
+            if fields and any(f.strip() for f in fields):
+                if len(fields) != len(header):
+                    raise InputError(
+                        f"{path}:{start}", "row", f"has {len(fields)} fields, the header has {len(header)}"
+                    )
+                records.append((start, dict(zip(header, fields, strict=True))))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise InputError(f"{path}:{reader.line_num}", "csv", str(exc)) from None
+    return records
+
+
+def _check_header(header: Sequence[str], path: Path) -> None:
+    seen: set[str] = set()
+    for name in header:
+        if not name:
+            raise InputError(f"{path}:1", "header", "a column has no name")
+        if name in seen:
+            raise InputError(f"{path}:1", name, "column appears twice in the header")
+        seen.add(name)
+
+
+def _json_records(text: str, path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The objects of a top-level array, each with the line its `{` is on."""
+    decoder = json.JSONDecoder()
+
+    def line_at(index: int) -> int:
+        return text.count("\n", 0, index) + 1
+
+    def skip(index: int) -> int:
+        while index < len(text) and text[index] in _JSON_SPACE:
+            index += 1
+        return index
+
+    def fail(index: int, reason: str) -> InputError:
+        return InputError(f"{path}:{line_at(index)}", "json", reason)
+
+    i = skip(0)
+    if text[i : i + 1] != "[":
+        raise fail(i, "expected an array of objects: [{...}, {...}]")
+    i = skip(i + 1)
+    closed = text[i : i + 1] == "]"
+    while not closed:
+        try:
+            value, end = decoder.raw_decode(text, i)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path}:{exc.lineno}", "json", exc.msg) from None
+        if not isinstance(value, dict):
+            raise fail(i, "each element must be an object")
+        yield line_at(i), value
+        i = skip(end)
+        if text[i : i + 1] not in (",", "]"):
+            raise fail(i, "expected ',' or ']' after an object")
+        closed = text[i] == "]"
+        i = skip(i + 1) if not closed else i
+    if skip(i + 1) != len(text):
+        raise fail(skip(i + 1), "unexpected text after the array")
+
+
+def check_references(
+    rows: Sequence[ImportRow], column: str, existing: Mapping[str, Any] | set[str], what: str, source: str
+) -> None:
+    """Raise at the first row whose `column` names an id absent from `existing` (looked up by the caller)."""
+    for row in rows:
+        value = row.values[column]
+        if value not in existing:
+            raise InputError(f"{source}:{row.line}", column, f"unknown {what} {_shown(value)}")
+
+
+def check_stock_quantities(rows: Sequence[ImportRow], kinds: Mapping[str, str], source: str) -> None:
+    """Warehouse variants need a quantity; pod variants are made to order and must have none."""
+    for row in rows:
+        kind = kinds[row.values["variant_id"]]
+        quantity = row.values["quantity"]
+        if kind == VariantKind.WAREHOUSE and quantity is None:
+            raise InputError(
+                f"{source}:{row.line}", "quantity", "required for a warehouse variant (a whole number >= 0)"
+            )
+        if kind == VariantKind.POD and quantity is not None:
+            raise InputError(f"{source}:{row.line}", "quantity", "must be empty for a pod variant")
