@@ -258,8 +258,9 @@ _SPECS: Mapping[str, _Spec] = {
 
 
 def columns(kind: str) -> tuple[str, ...]:
-    """Every column a file of this kind may have, required ones first (for help texts and docs)."""
-    return tuple(_spec(kind, "import").columns)
+    """Every column a file of this kind may have, optional ones marked `[name]` (for help texts)."""
+    spec = _spec(kind, "import")
+    return tuple(f"[{name}]" if name in spec.optional else name for name in spec.columns)
 
 
 def _spec(kind: str, where: str) -> _Spec:

@@ -14,6 +14,7 @@ from daemon.importer import (
     ImportRow,
     check_references,
     check_stock_quantities,
+    columns,
     read_rows,
 )
 from daemon.model import DriftPolicy, StockStatus, StoreMode, VariantKind
@@ -271,3 +272,13 @@ def test_check_references_names_the_first_missing_id() -> None:
 def test_summary_line() -> None:
     counts = ImportCounts(3, new=1, updated=1)
     assert counts.summary("stores.csv") == "imported stores.csv: 3 rows (1 new, 1 updated, 1 unchanged)"
+
+
+def test_columns_mark_the_optional_ones() -> None:
+    assert columns("stock") == ("variant_id", "facility_id", "status", "quantity")
+    assert columns("stores")[-4:] == (
+        "[max_quantity]",
+        "[pod_quantity]",
+        "[full_pass_interval_minutes]",
+        "[enabled]",
+    )
