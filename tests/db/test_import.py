@@ -246,3 +246,35 @@ async def test_load_store_and_list_stores_round_trip(pool: Pool, tmp_path: Path)
 async def test_empty_file_imports_nothing(pool: Pool, tmp_path: Path) -> None:
     counts = await load(pool, "variants", write(tmp_path, "variants.csv", "id,sku,kind\n"))
     assert counts == ImportCounts(0)
+
+
+class CountingConnection:
+    """Forwards to a real connection and counts statements, to prove lookups are set-based."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+        self.statements = 0
+
+    async def fetch(self, *args: Any) -> Any:
+        self.statements += 1
+        return await self._conn.fetch(*args)
+
+    async def execute(self, *args: Any) -> Any:
+        self.statements += 1
+        return await self._conn.execute(*args)
+
+
+async def test_lookups_and_writes_are_set_based(pool: Pool, tmp_path: Path) -> None:
+    await load_all(pool)
+    lines = ["variant_id,facility_id,status,quantity"]
+    lines += [f"v{i},us1,in_stock,{i}" for i in range(500)]
+    variants = write(
+        tmp_path, "variants.csv", "id,sku,kind\n" + "".join(f"v{i},V{i},warehouse\n" for i in range(500))
+    )
+    await load(pool, "variants", variants)
+    rows = read_rows("stock", write(tmp_path, "stock.csv", "\n".join(lines) + "\n"))
+    async with pool.acquire() as conn, conn.transaction():
+        counting = CountingConnection(conn)
+        counts = await import_rows(counting, "stock", rows, source="stock.csv")  # type: ignore[arg-type]
+    assert counts == ImportCounts(500, new=500)
+    assert counting.statements == 3  # variant kinds, facilities, one upsert
