@@ -7,6 +7,9 @@ import base64
 import hashlib
 import hmac
 import json
+import signal
+import socket
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +24,7 @@ from reconcilers.sandbox_server import SandboxConfig, SandboxStore
 TOKEN = "sandbox-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 SECRET = "whsec-test"
+REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -332,3 +336,37 @@ async def test_control_clear_and_stats(make_store: StoreFactory, client: aiohttp
     assert stats["requests"]["POST /control/items"] == 1
     assert stats["requests"]["DELETE /control/items"] == 1
     assert store.items == {}
+
+
+async def test_serve_forever_stops_cleanly_on_sigterm_and_flushes_state(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a free loopback port for the child to bind
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    state = tmp_path / "state.json"
+    script = (
+        "import asyncio, pathlib\n"
+        "from reconcilers.sandbox_server import SandboxConfig, serve_forever\n"
+        f"cfg = SandboxConfig(token={TOKEN!r}, state_file=pathlib.Path({str(state)!r}))\n"
+        f"asyncio.run(serve_forever(cfg, '127.0.0.1', {port}))\n"
+    )
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, cwd=REPO, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        async with aiohttp.ClientSession(headers=AUTH) as session:
+            for _ in range(100):
+                try:
+                    await seed(session, f"http://127.0.0.1:{port}", 2)
+                    break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.05)
+            else:
+                pytest.fail("the sandbox server never answered")
+        child.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(child.communicate(), timeout=10)
+    finally:
+        if child.returncode is None:
+            child.kill()
+            await child.wait()
+    assert child.returncode == 0, stderr.decode()
+    assert sorted(json.loads(state.read_text())["items"]) == ["v0000", "v0001"]
