@@ -1,1 +1,73 @@
-"""Store platforms behind one interface; the registry of platform name → reconciler lives here."""
+"""Store platforms behind one interface; this registry is the only place that lists platforms."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib import import_module
+from typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from daemon.credentials import Secret
+    from daemon.model import StoreConfig
+    from reconcilers.interface import Reconciler
+    from reconcilers.ratelimit import PacerRegistry
+    from reconcilers.transport import RequestRecord, RetryPolicy
+
+_PLATFORMS: dict[str, str] = {  # name -> "module:Class", imported when first used
+    "sandbox": "reconcilers.sandbox:SandboxReconciler",
+    "shopify": "reconcilers.shopify:ShopifyReconciler",
+    "woocommerce": "reconcilers.woocommerce:WooCommerceReconciler",
+    "hubrise": "reconcilers.hubrise:HubRiseReconciler",
+}
+
+
+def known_platforms() -> frozenset[str]:
+    return frozenset(_PLATFORMS)
+
+
+def reconciler_class(platform: str) -> type[Reconciler]:
+    target = _PLATFORMS.get(platform)
+    if target is None:
+        raise ValueError(f"unknown platform {platform!r} (known: {', '.join(sorted(_PLATFORMS))})")
+    module_name, _, class_name = target.partition(":")
+    return cast("type[Reconciler]", getattr(import_module(module_name), class_name))
+
+
+class ReconcilerFactory:
+    """Builds a store's reconciler on the shared session with that store's own pacer."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        pacers: PacerRegistry | None = None,
+        retry: RetryPolicy | None = None,
+        timeout_s: float = 30.0,
+        observer: Callable[[RequestRecord], None] | None = None,
+    ) -> None:
+        from reconcilers.ratelimit import PacerRegistry
+        from reconcilers.transport import RetryPolicy
+
+        self._session = session
+        self._pacers = pacers or PacerRegistry()
+        self._retry = retry or RetryPolicy()
+        self._timeout_s = timeout_s
+        self._observer = observer
+
+    def build(self, store: StoreConfig, credential: Secret) -> Reconciler:
+        from reconcilers.interface import ReconcilerContext
+        from reconcilers.transport import Transport
+
+        cls = reconciler_class(store.platform)
+        transport = Transport(
+            self._session,
+            platform=store.platform,
+            store_id=store.id,
+            pacer=self._pacers.get(store.id, cls.capabilities.rate_budget),
+            retry=self._retry,
+            timeout_s=self._timeout_s,
+            observer=self._observer,
+        )
+        return cls(ReconcilerContext(store, transport, credential))

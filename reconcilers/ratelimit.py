@@ -1,0 +1,125 @@
+"""Per-store pacing fed by the platform's own signals, so steady state sees no 429.
+
+- LeakyBucketPacer: a documented requests/s + burst (aiolimiter), plus a pause after a 429.
+- CostPointsPacer: a query-cost bucket (Shopify GraphQL) that the platform's throttle status keeps
+  in line with its own accounting.
+A PacerRegistry keeps one pacer per store across passes: the budget belongs to the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Protocol
+
+from aiolimiter import AsyncLimiter
+
+from reconcilers.capabilities import PacingModel, RateBudget
+
+if TYPE_CHECKING:
+    from reconcilers.transport import Response
+
+
+class Pacer(Protocol):
+    async def acquire(self, cost: float = 1.0) -> None: ...
+
+    def feed(self, response: Response) -> None: ...
+
+    def penalize(self, delay_s: float) -> None: ...
+
+
+class _Pause:
+    """Hold every request of a store until a deadline (after a 429)."""
+
+    def __init__(self) -> None:
+        self._until = 0.0
+
+    def extend(self, delay_s: float) -> None:
+        self._until = max(self._until, time.monotonic() + max(delay_s, 0.0))
+
+    async def wait(self) -> None:
+        while (remaining := self._until - time.monotonic()) > 0:  # noqa: ASYNC110 - deadline may move
+            await asyncio.sleep(remaining)
+
+
+class LeakyBucketPacer:
+    def __init__(self, requests_per_second: float, burst: int = 1) -> None:
+        if requests_per_second <= 0:
+            raise ValueError("requests_per_second must be positive")
+        burst = max(1, burst)
+        self._limiter = AsyncLimiter(burst, burst / requests_per_second)
+        self._pause = _Pause()
+        self.acquired = 0
+
+    async def acquire(self, cost: float = 1.0) -> None:
+        await self._pause.wait()
+        await self._limiter.acquire(min(max(cost, 0.0), self._limiter.max_rate))
+        self.acquired += 1
+
+    def feed(self, response: Response) -> None:
+        """Platforms that announce an empty budget (`X-RateLimit-Remaining: 0`) get a short pause."""
+        remaining = response.headers.get("X-RateLimit-Remaining")
+        if remaining is not None and remaining.strip() == "0":
+            self._pause.extend(1.0 / max(self._limiter.max_rate / self._limiter.time_period, 1e-6))
+
+    def penalize(self, delay_s: float) -> None:
+        self._pause.extend(delay_s)
+
+
+class CostPointsPacer:
+    """Estimates available points between platform reports; waits until a request's cost fits."""
+
+    def __init__(self, bucket_size: float, restore_rate: float) -> None:
+        if bucket_size <= 0 or restore_rate <= 0:
+            raise ValueError("bucket_size and restore_rate must be positive")
+        self.maximum = bucket_size
+        self.restore_rate = restore_rate
+        self._available = bucket_size
+        self._stamp = time.monotonic()
+        self._pause = _Pause()
+        self._lock = asyncio.Lock()
+
+    @property
+    def available(self) -> float:
+        elapsed = time.monotonic() - self._stamp
+        return min(self.maximum, self._available + elapsed * self.restore_rate)
+
+    async def acquire(self, cost: float = 1.0) -> None:
+        cost = min(cost, self.maximum)
+        async with self._lock:
+            await self._pause.wait()
+            shortfall = cost - self.available
+            if shortfall > 0:
+                await asyncio.sleep(shortfall / self.restore_rate)
+            self._available = self.available - cost
+            self._stamp = time.monotonic()
+
+    def update(self, *, currently_available: float, maximum_available: float, restore_rate: float) -> None:
+        """The platform's own accounting wins over our estimate."""
+        self.maximum = max(maximum_available, 1.0)
+        self.restore_rate = max(restore_rate, 1e-6)
+        self._available = min(currently_available, self.maximum)
+        self._stamp = time.monotonic()
+
+    def feed(self, response: Response) -> None:
+        return None  # the reconciler parses its platform's throttle status and calls update()
+
+    def penalize(self, delay_s: float) -> None:
+        self._pause.extend(delay_s)
+
+
+def build_pacer(budget: RateBudget) -> Pacer:
+    if budget.model is PacingModel.COST_POINTS:
+        return CostPointsPacer(budget.bucket_size, budget.restore_rate)
+    return LeakyBucketPacer(budget.requests_per_second, budget.burst)
+
+
+class PacerRegistry:
+    def __init__(self) -> None:
+        self._pacers: dict[str, Pacer] = {}
+
+    def get(self, store_id: str, budget: RateBudget) -> Pacer:
+        pacer = self._pacers.get(store_id)
+        if pacer is None:
+            pacer = self._pacers[store_id] = build_pacer(budget)
+        return pacer

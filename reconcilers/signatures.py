@@ -1,0 +1,67 @@
+"""HMAC helpers for webhook signatures, always compared in constant time.
+
+Also stocksync's own upstream scheme: `X-Stocksync-Signature: sha256=<hex>` over
+`<X-Stocksync-Timestamp>.<raw body>`, timestamp within a tolerance (replays of old requests refused).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+
+
+def _key(secret: str | bytes) -> bytes:
+    return secret.encode() if isinstance(secret, str) else secret
+
+
+def hmac_sha256(secret: str | bytes, message: bytes) -> bytes:
+    return hmac.new(_key(secret), message, hashlib.sha256).digest()
+
+
+def verify_hex(secret: str | bytes, message: bytes, signature: str | None) -> bool:
+    if not signature:
+        return False
+    try:
+        presented = bytes.fromhex(signature.strip())
+    except ValueError:
+        return False
+    return hmac.compare_digest(presented, hmac_sha256(secret, message))
+
+
+def verify_base64(secret: str | bytes, message: bytes, signature: str | None) -> bool:
+    if not signature:
+        return False
+    try:
+        presented = base64.b64decode(signature.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return hmac.compare_digest(presented, hmac_sha256(secret, message))
+
+
+def sign_stocksync(secret: str | bytes, timestamp: int, body: bytes) -> str:
+    return "sha256=" + hmac_sha256(secret, f"{timestamp}.".encode() + body).hex()
+
+
+def check_stocksync(
+    secret: str | bytes,
+    timestamp: str | None,
+    signature: str | None,
+    body: bytes,
+    now: float,
+    tolerance_s: float = 300.0,
+) -> str | None:
+    """None when the request is authentic and fresh, else the reason to refuse it."""
+    if not timestamp:
+        return "missing timestamp"
+    if not timestamp.strip().isdigit():
+        return "bad timestamp"
+    if abs(now - int(timestamp)) > tolerance_s:
+        return "stale timestamp"
+    if not signature:
+        return "missing signature"
+    scheme, _, digest = signature.strip().partition("=")
+    if scheme != "sha256" or not verify_hex(secret, f"{timestamp.strip()}.".encode() + body, digest):
+        return "bad signature"
+    return None
