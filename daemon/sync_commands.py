@@ -114,12 +114,13 @@ def format_report(report: PassReport, fmt: str) -> str:
             },
             indent=2,
         )
-    verb = "would write" if report.dry_run else "wrote"
+    planned_only = report.dry_run or report.outcome == "held"
+    verb = "would write" if planned_only else "wrote"
     lines = [
         f"store {report.store_id}: {report.outcome}"
         + (f" — {report.held_reason}" if report.held_reason else "")
         + (f" — {report.error}" if report.error else ""),
-        f"  checked {report.counts.checked}, {verb} {len(report.writes) if report.dry_run else report.counts.changed}, "
+        f"  checked {report.counts.checked}, {verb} {len(report.writes) if planned_only else report.counts.changed}, "
         f"drifted {report.counts.drifted}, unknown {report.counts.unknown}, failed {report.counts.failed}, "
         f"not found {report.counts.not_found}",
     ]

@@ -120,6 +120,7 @@ async def test_guard_holds_a_pass_that_would_zero_the_store(pool: Pool, tmp_path
         assert report.outcome == "held" and "10 of 10" in str(report.held_reason)
         assert w.writes("na") == []
         run = await pool.fetchrow("SELECT outcome, held_reason FROM sync_runs")
+        assert run is not None
         assert run["outcome"] == "held" and "guard" in run["held_reason"]
         assert await pool.fetchval("SELECT guard_held_at IS NOT NULL FROM store_schedule") is True
         confirmed = await w.engine.run_pass("na", confirm_guard=True)
