@@ -60,6 +60,7 @@ async def test_older_event_does_not_overwrite_newer_stock(pool: Pool) -> None:
         )
     assert late.new == 1 and late.applied == 0
     row = await pool.fetchrow("SELECT status, quantity FROM facility_stock WHERE variant_id = 'socks'")
+    assert row is not None
     assert (row["status"], row["quantity"]) == ("in_stock", 7)
     assert await pool.fetchval("SELECT applied FROM inbox_events WHERE event_id = 'old'") is False
 

@@ -45,12 +45,14 @@ async def test_retry_backs_off_and_fails_after_max_attempts(pool: Pool) -> None:
         row = await conn.fetchrow(
             "SELECT status, not_before > now() + interval '50 seconds' AS later FROM work_queue"
         )
+        assert row is not None
         assert (row["status"], row["later"]) == ("queued", True)
         assert await wq.claim_items(conn, "na", "r1") == []  # not before its back-off
         await conn.execute("UPDATE work_queue SET not_before = now()")
         items = await wq.claim_items(conn, "na", "r1")
         await wq.retry(conn, "na", [i.id for i in items], "HTTP 503", max_attempts=2, base_delay_s=60)
         row = await conn.fetchrow("SELECT status, last_error FROM work_queue")
+        assert row is not None
         assert (row["status"], row["last_error"]) == ("failed", "HTTP 503")
 
 

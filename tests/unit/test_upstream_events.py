@@ -10,7 +10,7 @@ from daemon.errors import InputError
 from daemon.model import StockStatus
 from daemon.upstream_events import parse_stock_events
 
-GOOD = {
+GOOD: dict[str, object] = {
     "event_id": "e1",
     "variant_id": "tee",
     "facility_id": "us1",
