@@ -1,0 +1,147 @@
+"""Run the real `stocksync run` in a subprocess against a test database; sign requests like a sender."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from reconcilers.signatures import sign_stocksync
+
+ADMIN_TOKEN = "test-admin-token"
+WEBHOOK_SECRET = "test-upstream-secret"
+STOCKSYNC = str(Path(sys.executable).with_name("stocksync"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Daemon:
+    url: str
+    process: asyncio.subprocess.Process
+    session: aiohttp.ClientSession
+    log_path: Path
+
+    async def post_events(
+        self,
+        events: list[dict[str, Any]],
+        *,
+        timestamp: int | None = None,
+        signature: str | None = None,
+        raw: bytes | None = None,
+    ) -> tuple[int, Any]:
+        body = raw if raw is not None else json.dumps({"events": events}).encode()
+        ts = int(time.time()) if timestamp is None else timestamp
+        headers = {
+            "Content-Type": "application/json",
+            "X-Stocksync-Timestamp": str(ts),
+            "X-Stocksync-Signature": signature
+            if signature is not None
+            else sign_stocksync(WEBHOOK_SECRET, ts, body),
+        }
+        payload = io.BytesIO(body)  # aiohttp warns about large raw bytes bodies
+        async with self.session.post(self.url + "/v1/stock-events", data=payload, headers=headers) as response:
+            return response.status, await response.json(content_type=None)
+
+    async def admin(self, method: str, path: str, token: str | None = ADMIN_TOKEN) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with self.session.request(method, self.url + path, headers=headers) as response:
+            return response.status, await response.json(content_type=None)
+
+    async def get(self, path: str) -> tuple[int, str]:
+        async with self.session.get(self.url + path) as response:
+            return response.status, await response.text()
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def daemon_env(dsn: str, credentials: Path, port: int, **sync: Any) -> dict[str, str]:
+    (credentials / "admin-token").write_text(ADMIN_TOKEN)
+    (credentials / "webhook-secret").write_text(WEBHOOK_SECRET)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKSYNC_")}
+    env.update(
+        STOCKSYNC_DATABASE__DSN=dsn,
+        STOCKSYNC_HTTP__LISTEN=f"127.0.0.1:{port}",
+        STOCKSYNC_CREDENTIALS__DIRECTORY=str(credentials),
+        STOCKSYNC_LOGGING__FORMAT="json",
+        STOCKSYNC_SYNC__POLL_INTERVAL_S="0.2",
+        STOCKSYNC_SYNC__SCHEDULER_TICK_S="0.5",
+        STOCKSYNC_SYNC__LEASE_TTL_S="3",
+        STOCKSYNC_SYNC__GRACE_PERIOD_S="5",
+        STOCKSYNC_SYNC__ITEM_RETRY_BASE_S="0.05",
+    )
+    env.update({f"STOCKSYNC_SYNC__{k.upper()}": str(v) for k, v in sync.items()})
+    env.pop("NOTIFY_SOCKET", None)
+    return env
+
+
+@asynccontextmanager
+async def running_daemon(
+    dsn: str, workdir: Path, credentials: Path, *, port: int | None = None, **sync: Any
+) -> AsyncIterator[Daemon]:
+    port = port or free_port()
+    log_path = workdir / f"daemon-{port}.log"
+    with log_path.open("wb") as log:
+        process = await asyncio.create_subprocess_exec(
+            STOCKSYNC,
+            "run",
+            env=daemon_env(dsn, credentials, port, **sync),
+            stdout=log,
+            stderr=log,
+            cwd=workdir,
+        )
+    async with aiohttp.ClientSession() as session:
+        daemon = Daemon(f"http://127.0.0.1:{port}", process, session, log_path)
+        try:
+            await wait_ready(daemon)
+            yield daemon
+        finally:
+            if process.returncode is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    await asyncio.wait_for(process.wait(), 20)
+                except TimeoutError:
+                    process.kill()
+                    await process.wait()
+
+
+async def wait_ready(daemon: Daemon, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if daemon.process.returncode is not None:
+            raise AssertionError(f"daemon exited {daemon.process.returncode}:\n{daemon.logs()[-3000:]}")
+        try:
+            status, _ = await daemon.get("/readyz")
+            if status == 200:
+                return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"daemon not ready in {timeout_s} s:\n{daemon.logs()[-3000:]}")
+
+
+async def eventually(check: Any, timeout_s: float = 10.0, interval_s: float = 0.05) -> Any:
+    """Poll an async predicate until it returns a truthy value (correctness, not a timing assertion)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = await check()
+        if value or time.monotonic() > deadline:
+            return value
+        await asyncio.sleep(interval_s)

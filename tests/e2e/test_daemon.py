@@ -1,0 +1,175 @@
+"""The real daemon in a subprocess: signed events become writes, refusals store nothing, triggers work."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from daemon.db.pool import Pool
+from tests.e2e.daemon_process import eventually, free_port, running_daemon
+from tests.e2e.harness import World, world
+
+IN, OUT = "in_stock", "out_of_stock"
+
+
+def event(
+    eid: str, variant: str, facility: str, status: str, at: datetime, quantity: int | None = None
+) -> dict[str, object]:
+    return {
+        "event_id": eid,
+        "variant_id": variant,
+        "facility_id": facility,
+        "status": status,
+        "quantity": quantity,
+        "occurred_at": at.isoformat(),
+    }
+
+
+async def catalog(
+    w: World, store: str = "na", webhook_url: str | None = None, policy: str = "protect"
+) -> None:
+    await w.add_store(store, webhook_url=webhook_url, policy=policy)
+    await w.variant("tee", stock={"us1": IN})
+    await w.variant("mug", stock={"us1": IN})
+    await w.map(store, "E-TEE", "tee", (True, None))
+    await w.map(store, "E-MUG", "mug", (True, None))
+
+
+async def no_periodic_passes(pool: Pool) -> None:
+    await pool.execute("UPDATE store_schedule SET next_pass_at = now() + interval '1 day'")
+
+
+async def test_signed_event_is_written_to_the_store(pool: Pool, db_dsn: str, tmp_path: Path) -> None:
+    async with world(pool, tmp_path) as w:
+        await catalog(w)
+        await no_periodic_passes(pool)
+        async with running_daemon(db_dsn, tmp_path, w.credentials_dir) as daemon:
+            sent = time.monotonic()
+            status, body = await daemon.post_events([event("e1", "tee", "us1", OUT, datetime.now(UTC))])
+            assert status == 202 and body == {"received": 1, "new": 1, "applied": 1, "queued": 1}
+            assert await eventually(lambda: _written(w, "E-TEE"))
+            print(f"event → sandbox write: {time.monotonic() - sent:.3f} s")
+            assert w.writes("na") == ["E-TEE"] and w.shown("na", "E-TEE")[0] is False
+            duplicate, _ = await daemon.post_events([event("e1", "tee", "us1", OUT, datetime.now(UTC))])
+            older, body = await daemon.post_events(
+                [event("e0", "tee", "us1", IN, datetime.now(UTC) - timedelta(hours=1))]
+            )
+            assert duplicate == 202 and older == 202 and body["applied"] == 0
+            status, metrics = await daemon.get("/metrics")
+            assert status == 200 and "stocksync_event_to_write_seconds_count" in metrics
+        assert w.writes("na") == ["E-TEE"]  # neither the duplicate nor the older event wrote anything
+        assert await pool.fetchval("SELECT status FROM facility_stock WHERE variant_id = 'tee'") == OUT
+
+
+async def _written(w: World, external_id: str) -> bool:
+    return external_id in w.writes("na")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "raw", "expected_status", "message"),
+    [
+        ({"signature": "sha256=" + "0" * 64}, None, 401, "bad signature"),
+        ({"timestamp": int(time.time()) - 3600}, None, 401, "stale timestamp"),
+        ({"signature": ""}, None, 401, "missing signature"),
+        ({}, b'{"events": [{"event_id": "x"}]}', 400, "events[0]: status"),
+        ({}, b"{not json", 400, "body: json"),
+        (
+            {},
+            json.dumps(
+                {
+                    "events": [
+                        {
+                            "event_id": "u",
+                            "variant_id": "nope",
+                            "facility_id": "us1",
+                            "status": "in_stock",
+                            "quantity": None,
+                            "occurred_at": "2026-01-01T00:00:00Z",
+                        }
+                    ]
+                }
+            ).encode(),
+            400,
+            "unknown variant",
+        ),
+        ({}, b'{"events": [' + b" " * 1_100_000 + b"]}", 413, "larger than"),
+    ],
+)
+async def test_refused_requests_store_nothing(
+    pool: Pool,
+    db_dsn: str,
+    tmp_path: Path,
+    kwargs: dict[str, object],
+    raw: bytes | None,
+    expected_status: int,
+    message: str,
+) -> None:
+    async with world(pool, tmp_path) as w:
+        await catalog(w)
+        await no_periodic_passes(pool)
+        async with running_daemon(db_dsn, tmp_path, w.credentials_dir) as daemon:
+            events = [event("e1", "tee", "us1", OUT, datetime.now(UTC))]
+            status, body = await daemon.post_events(events, raw=raw, **kwargs)  # type: ignore[arg-type]
+            assert status == expected_status and message in body["error"]
+        assert await pool.fetchval("SELECT count(*) FROM inbox_events") == 0
+        assert await pool.fetchval("SELECT status FROM facility_stock WHERE variant_id = 'tee'") == IN
+        assert await pool.fetchval("SELECT count(*) FROM work_queue") == 0
+
+
+async def test_due_store_is_passed_and_manual_sync_runs_a_pass(
+    pool: Pool, db_dsn: str, tmp_path: Path
+) -> None:
+    async with world(pool, tmp_path) as w:
+        await catalog(w)
+        await w.set_stock("mug", {"us1": OUT})
+        async with running_daemon(db_dsn, tmp_path, w.credentials_dir) as daemon:
+            periodic = await eventually(
+                lambda: pool.fetchval(
+                    "SELECT count(*) FROM sync_runs WHERE trigger = 'periodic' AND outcome = 'ok'"
+                )
+            )
+            assert periodic >= 1 and w.writes("na") == ["E-MUG"]
+            refused, _ = await daemon.admin("POST", "/v1/stores/na/sync", token="wrong")
+            missing, _ = await daemon.admin("POST", "/v1/stores/na/sync", token=None)
+            assert refused == missing == 401
+            status, body = await daemon.admin("POST", "/v1/stores/na/sync")
+            assert status == 202 and body["store_id"] == "na"
+            manual = await eventually(
+                lambda: pool.fetchval(
+                    "SELECT count(*) FROM sync_runs WHERE trigger = 'manual' AND outcome = 'ok'"
+                )
+            )
+            assert manual == 1
+            unknown, body = await daemon.admin("POST", "/v1/stores/nope/sync")
+            assert unknown == 404
+            process = daemon.process
+        assert process.returncode == 0  # SIGTERM: drained and exited cleanly
+
+
+async def test_manual_edit_is_flagged_through_the_store_webhook(
+    pool: Pool, db_dsn: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    async with world(pool, tmp_path) as w:
+        await catalog(w, webhook_url=f"http://127.0.0.1:{port}/v1/stores/na/webhook", policy="report")
+        async with running_daemon(db_dsn, tmp_path, w.credentials_dir, port=port):
+            await eventually(lambda: pool.fetchval("SELECT count(*) FROM sync_runs WHERE outcome = 'ok'"))
+            await no_periodic_passes(pool)
+            runs_before = await pool.fetchval("SELECT count(*) FROM sync_runs")
+            await w.control("na", "POST", "/control/edit", {"external_id": "E-TEE", "available": False})
+            drift = await eventually(
+                lambda: pool.fetchrow("SELECT detected_via, status, store_available FROM drift_records")
+            )
+            assert drift is not None
+            assert (drift["detected_via"], drift["status"], drift["store_available"]) == (
+                "webhook",
+                "open",
+                False,
+            )
+            assert (
+                await pool.fetchval("SELECT count(*) FROM sync_runs") == runs_before
+            )  # before any full pass
