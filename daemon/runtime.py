@@ -143,13 +143,17 @@ async def _listen_for_work(pool: Pool, wake: Callable[[], None], stop: asyncio.E
     while not stop.is_set():
         try:
             async with pool.acquire() as conn:
-                await conn.add_listener(WORK_CHANNEL, lambda *_: wake())
+
+                def on_notify(*_: object) -> None:
+                    wake()
+
+                await conn.add_listener(WORK_CHANNEL, on_notify)
                 wake()  # work may have arrived while we were not listening
                 while not stop.is_set() and not conn.is_closed():
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), timeout=1.0)
                 if not conn.is_closed():
-                    await conn.remove_listener(WORK_CHANNEL, lambda *_: wake())
+                    await conn.remove_listener(WORK_CHANNEL, on_notify)
         except DATABASE_UNAVAILABLE:
             await asyncio.sleep(retry_s)
 

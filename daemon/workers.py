@@ -96,6 +96,7 @@ class StoreWorkers:
             renewer.cancel()
             with contextlib.suppress(*DATABASE_UNAVAILABLE):
                 await asyncio.shield(work_queue.release_lease(self._pool, store_id, self._owner))
+            self._wake.set()  # work queued for this store while we held it can be claimed now
 
     async def _run(self, store_id: str, items: list[WorkItem]) -> None:
         full = [i for i in items if i.kind == "full_pass"]

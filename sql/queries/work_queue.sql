@@ -35,8 +35,10 @@ WITH candidate AS (
     SELECT sch.store_id
     FROM work_queue q
     JOIN store_schedule sch ON sch.store_id = q.store_id
-    WHERE q.status = 'queued' AND q.not_before <= now()
-      AND (sch.lease_expires_at IS NULL OR sch.lease_expires_at < now() OR sch.lease_owner = $1)
+    -- ready items, or items a replica whose lease has expired left running (it died mid-work)
+    WHERE ((q.status = 'queued' AND q.not_before <= now()) OR (q.status = 'running' AND q.claimed_by <> $1))
+      -- a held lease is never re-claimed, not even by its owner's other workers (one pass per store)
+      AND (sch.lease_expires_at IS NULL OR sch.lease_expires_at < now())
       AND (sch.circuit_open_until IS NULL OR sch.circuit_open_until <= now())
     ORDER BY q.not_before, q.id
     LIMIT 1

@@ -56,7 +56,9 @@ class Daemon:
             else sign_stocksync(WEBHOOK_SECRET, ts, body),
         }
         payload = io.BytesIO(body)  # aiohttp warns about large raw bytes bodies
-        async with self.session.post(self.url + "/v1/stock-events", data=payload, headers=headers) as response:
+        async with self.session.post(
+            self.url + "/v1/stock-events", data=payload, headers=headers
+        ) as response:
             return response.status, await response.json(content_type=None)
 
     async def admin(self, method: str, path: str, token: str | None = ADMIN_TOKEN) -> tuple[int, Any]:

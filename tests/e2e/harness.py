@@ -54,6 +54,7 @@ class World:
         page_size: int = 100,
         webhook_url: str | None = None,
         rate_per_s: float | None = None,
+        latency_ms: int = 0,
     ) -> SandboxStore:
         sandbox = SandboxStore(
             SandboxConfig(
@@ -63,6 +64,7 @@ class World:
                 webhook_url=webhook_url,
                 webhook_secret=WEBHOOK_SECRET,
                 rate_per_s=rate_per_s,
+                latency_ms=latency_ms,
             )
         )
         url = await sandbox.start()
