@@ -58,6 +58,7 @@ class ReconcilerFactory:
 
     def build(self, store: StoreConfig, credential: Secret) -> Reconciler:
         from reconcilers.interface import ReconcilerContext
+        from reconcilers.ratelimit import build_pacer
         from reconcilers.transport import Transport
 
         cls = reconciler_class(store.platform)
@@ -65,9 +66,12 @@ class ReconcilerFactory:
             self._session,
             platform=store.platform,
             store_id=store.id,
-            pacer=self._pacers.get(store.id, cls.capabilities.rate_budget),
+            pacer=build_pacer(cls.capabilities.rate_budget),  # replaced below once settings are known
             retry=self._retry,
             timeout_s=self._timeout_s,
             observer=self._observer,
         )
-        return cls(ReconcilerContext(store, transport, credential))
+        reconciler = cls(ReconcilerContext(store, transport, credential))
+        # the store's own budget (a reconciler may refine it from settings), kept across passes
+        transport.pacer = self._pacers.get(store.id, reconciler.capabilities.rate_budget)
+        return reconciler

@@ -116,10 +116,11 @@ def build_pacer(budget: RateBudget) -> Pacer:
 
 class PacerRegistry:
     def __init__(self) -> None:
-        self._pacers: dict[str, Pacer] = {}
+        self._pacers: dict[str, tuple[RateBudget, Pacer]] = {}
 
     def get(self, store_id: str, budget: RateBudget) -> Pacer:
-        pacer = self._pacers.get(store_id)
-        if pacer is None:
-            pacer = self._pacers[store_id] = build_pacer(budget)
-        return pacer
+        """The store's pacer; a changed budget (store settings re-imported) starts a fresh one."""
+        known = self._pacers.get(store_id)
+        if known is None or known[0] != budget:
+            known = self._pacers[store_id] = (budget, build_pacer(budget))
+        return known[1]

@@ -49,6 +49,7 @@ def test_registry_keeps_one_pacer_per_store() -> None:
     budget = RateBudget(10, 5)
     assert registry.get("a", budget) is registry.get("a", budget)
     assert registry.get("a", budget) is not registry.get("b", budget)
+    assert registry.get("a", RateBudget(5, 5)) is not registry.get("a", budget)  # settings changed
     assert isinstance(registry.get("c", RateBudget(1, 1, PacingModel.COST_POINTS, 1000, 50)), CostPointsPacer)
 
 
