@@ -12,6 +12,7 @@ import os
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -75,38 +76,38 @@ def template_db(server_dsn: str) -> Iterator[str]:
     asyncio.run(drop())
 
 
+async def _admin(server_dsn: str, statement: str) -> None:
+    admin = await asyncpg.connect(server_dsn)
+    try:
+        await admin.execute(statement)
+    finally:
+        await admin.close()
+
+
+@asynccontextmanager
+async def temporary_database(server_dsn: str, prefix: str, template: str | None = None) -> AsyncIterator[str]:
+    """A database that lives for one test: cloned from a template, or empty."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    clause = f' TEMPLATE "{template}"' if template else ""
+    await _admin(server_dsn, f'CREATE DATABASE "{name}"{clause}')
+    try:
+        yield with_database(server_dsn, name)
+    finally:
+        await _admin(server_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture
 async def db_dsn(server_dsn: str, template_db: str) -> AsyncIterator[str]:
     """A fresh, migrated database for this test only."""
-    name = f"stocksync_t_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(server_dsn)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
-    finally:
-        await admin.close()
-    yield with_database(server_dsn, name)
-    admin = await asyncpg.connect(server_dsn)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with temporary_database(server_dsn, "stocksync_t", template_db) as dsn:
+        yield dsn
 
 
 @pytest.fixture
 async def empty_db_dsn(server_dsn: str) -> AsyncIterator[str]:
     """A fresh database with no schema at all (for migration tests)."""
-    name = f"stocksync_e_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(server_dsn)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    yield with_database(server_dsn, name)
-    admin = await asyncpg.connect(server_dsn)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with temporary_database(server_dsn, "stocksync_e") as dsn:
+        yield dsn
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
@@ -75,14 +76,7 @@ async def count_synced(conn: Connection | Pool, store_id: str) -> int:
 async def upsert_observed(conn: Connection, store_id: str, observed: Sequence[Observed]) -> None:
     if not observed:
         return
-    await conn.execute(
-        query("upsert_observed"),
-        store_id,
-        [o.external_id for o in observed],
-        [o.available for o in observed],
-        [o.quantity for o in observed],
-        [dict(o.platform_ref) if o.platform_ref is not None else None for o in observed],
-    )
+    await conn.execute(query("upsert_observed"), store_id, *_observed_columns(observed))
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,13 +105,16 @@ async def record_decisions(conn: Connection, store_id: str, updates: Sequence[St
 async def record_applied(conn: Connection, store_id: str, confirmed: Sequence[Observed]) -> None:
     if not confirmed:
         return
-    await conn.execute(
-        query("record_applied"),
-        store_id,
-        [c.external_id for c in confirmed],
-        [c.available for c in confirmed],
-        [c.quantity for c in confirmed],
-        [dict(c.platform_ref) if c.platform_ref is not None else None for c in confirmed],
+    await conn.execute(query("record_applied"), store_id, *_observed_columns(confirmed))
+
+
+def _observed_columns(values: Sequence[Observed]) -> tuple[list[Any], ...]:
+    """Observed values as the column arrays the unnest() upserts take."""
+    return (
+        [v.external_id for v in values],
+        [v.available for v in values],
+        [v.quantity for v in values],
+        [dict(v.platform_ref) if v.platform_ref is not None else None for v in values],
     )
 
 

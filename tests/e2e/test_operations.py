@@ -12,6 +12,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from daemon.config import Config, DatabaseConfig
@@ -28,7 +29,9 @@ SECRET = "ops-secret"
 
 
 @asynccontextmanager
-async def client_through(dsn: str, credentials: Path) -> AsyncIterator[tuple[TestClient, Liveness]]:
+async def client_through(
+    dsn: str, credentials: Path
+) -> AsyncIterator[tuple[TestClient[web.Request, web.Application], Liveness]]:
     (credentials / "webhook-secret").write_text(SECRET)
     config = Config(database=DatabaseConfig(dsn=dsn, pool_min=1, pool_max=3, statement_timeout_s=5))
     pool = await create_pool(dsn, config.database)
@@ -43,7 +46,7 @@ async def client_through(dsn: str, credentials: Path) -> AsyncIterator[tuple[Tes
         pool.terminate()
 
 
-async def signed_post(client: TestClient, body: bytes) -> int:
+async def signed_post(client: TestClient[web.Request, web.Application], body: bytes) -> int:
     now = int(time.time())
     headers = {"X-Stocksync-Timestamp": str(now), "X-Stocksync-Signature": sign_stocksync(SECRET, now, body)}
     async with client.post("/v1/stock-events", data=body, headers=headers) as response:
