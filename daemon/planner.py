@@ -83,11 +83,11 @@ class Decision:
 def decide(state: VariantState, observed: Observed | None, settings: PlanSettings, now: datetime) -> Decision:
     """Decide what to do for one variant after observing the store."""
     ext = state.external_id
+    if not state.sync_enabled:  # paused variants are not even observed
+        return _untouched(state, Verdict.PAUSED, "syncing paused for this variant")
     if observed is None:
         return _untouched(state, Verdict.NOT_FOUND, "not found in the store")
     shown = observed.as_availability()
-    if not state.sync_enabled:
-        return _untouched(state, Verdict.PAUSED, "syncing paused for this variant")
     if _is_drift(shown, state, settings.mode):
         assert shown is not None and state.applied is not None
         return _on_drift(state, observed, shown, settings, now)

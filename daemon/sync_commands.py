@@ -32,6 +32,11 @@ def register(commands: Any) -> None:
         action="store_true",
         help="operator confirms a pass the mass-unavailable guard held",
     )
+    sync.add_argument(
+        "--via-daemon",
+        action="store_true",
+        help="ask the running daemon to queue a full pass now (admin API)",
+    )
 
     show = commands.add_parser("show", help="show computed values")
     show_sub = show.add_subparsers(dest="show_command", required=True, metavar="WHAT")
@@ -211,7 +216,7 @@ async def _resolve(args: argparse.Namespace, config: Config) -> int:
     async with checked_pool(config) as pool:
         async with pool.acquire() as conn:
             store_id, external_id = await drift_db.resolve(conn, args.id, resolution, args.by)
-        print(f"drift {args.id} ({store_id} {external_id}): {resolution}ed")
+        print(f"drift {args.id} ({store_id} {external_id}): {'accepted' if args.accept else 'reapplied'}")
         if resolution == "reapply":
             async with engine_for(config, pool) as engine:
                 report = await engine.run_pass(store_id, trigger="manual", only=[external_id])

@@ -35,6 +35,7 @@ def free_port() -> int:
 class Daemon:
     url: str
     process: asyncio.subprocess.Process
+    env: dict[str, str]
     session: aiohttp.ClientSession
     log_path: Path
 
@@ -96,21 +97,28 @@ def daemon_env(dsn: str, credentials: Path, port: int, **sync: Any) -> dict[str,
 
 @asynccontextmanager
 async def running_daemon(
-    dsn: str, workdir: Path, credentials: Path, *, port: int | None = None, **sync: Any
+    dsn: str,
+    workdir: Path,
+    credentials: Path,
+    *,
+    port: int | None = None,
+    extra_env: dict[str, str] | None = None,
+    **sync: Any,
 ) -> AsyncIterator[Daemon]:
     port = port or free_port()
+    env = daemon_env(dsn, credentials, port, **sync) | (extra_env or {})
     log_path = workdir / f"daemon-{port}.log"
     with log_path.open("wb") as log:
         process = await asyncio.create_subprocess_exec(
             STOCKSYNC,
             "run",
-            env=daemon_env(dsn, credentials, port, **sync),
+            env=env,
             stdout=log,
             stderr=log,
             cwd=workdir,
         )
     async with aiohttp.ClientSession() as session:
-        daemon = Daemon(f"http://127.0.0.1:{port}", process, session, log_path)
+        daemon = Daemon(f"http://127.0.0.1:{port}", process, env, session, log_path)
         try:
             await wait_ready(daemon)
             yield daemon

@@ -40,6 +40,7 @@ class World:
     session: aiohttp.ClientSession
     credentials_dir: Path
     sandboxes: dict[str, SandboxStore] = field(default_factory=dict)
+    dsn: str = ""  # set by tests that run the CLI or a daemon against the same database
     urls: dict[str, str] = field(default_factory=dict)
 
     async def add_store(

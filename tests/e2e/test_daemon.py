@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from daemon.db.pool import Pool
-from tests.e2e.daemon_process import eventually, free_port, running_daemon
+from tests.e2e.daemon_process import STOCKSYNC, eventually, free_port, running_daemon
 from tests.e2e.harness import World, world
 
 IN, OUT = "in_stock", "out_of_stock"
@@ -146,6 +148,16 @@ async def test_due_store_is_passed_and_manual_sync_runs_a_pass(
             assert manual == 1
             unknown, body = await daemon.admin("POST", "/v1/stores/nope/sync")
             assert unknown == 404
+            cli = await asyncio.create_subprocess_exec(
+                STOCKSYNC, "sync", "na", "--via-daemon", env=daemon.env, stdout=asyncio.subprocess.PIPE
+            )
+            out, _ = await cli.communicate()
+            assert cli.returncode == 0 and b"queued in the running daemon" in out
+            assert await eventually(
+                lambda: pool.fetchval(
+                    "SELECT count(*) = 2 FROM sync_runs WHERE trigger = 'manual' AND outcome = 'ok'"
+                )
+            )
             process = daemon.process
         assert process.returncode == 0  # SIGTERM: drained and exited cleanly
 
@@ -173,3 +185,29 @@ async def test_manual_edit_is_flagged_through_the_store_webhook(
             assert (
                 await pool.fetchval("SELECT count(*) FROM sync_runs") == runs_before
             )  # before any full pass
+
+
+async def test_systemd_notifications_from_a_real_daemon(pool: Pool, db_dsn: str, tmp_path: Path) -> None:
+    path = tmp_path / "notify.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(str(path))
+        sock.setblocking(False)
+        env = {"NOTIFY_SOCKET": str(path), "WATCHDOG_USEC": "1000000"}
+        async with world(pool, tmp_path) as w:
+            await catalog(w)
+            async with running_daemon(db_dsn, tmp_path, w.credentials_dir, extra_env=env) as daemon:
+                await asyncio.sleep(1.2)  # at least two watchdog periods of 0.5 s
+                process = daemon.process
+        assert process.returncode == 0
+        messages = []
+        while True:
+            try:
+                messages.append(sock.recv(4096).decode())
+            except BlockingIOError:
+                break
+    ready = [m for m in messages if m.startswith("READY=1")]
+    assert ready and ready[0].startswith("READY=1\nSTATUS=serving on 127.0.0.1:")
+    assert f"MAINPID={process.pid}" in ready[0]
+    assert messages.index(ready[0]) < messages.index("WATCHDOG=1")
+    assert messages.count("WATCHDOG=1") >= 2
+    assert any(m.startswith("STOPPING=1") for m in messages)

@@ -45,6 +45,7 @@ def test_unknown_desired_is_never_written() -> None:
 def test_not_found_and_paused() -> None:
     assert decide(state(YES), None, settings(), NOW).verdict is Verdict.NOT_FOUND
     assert decide(state(YES, sync_enabled=False), seen(False), settings(), NOW).verdict is Verdict.PAUSED
+    assert decide(state(YES, sync_enabled=False), None, settings(), NOW).verdict is Verdict.PAUSED
 
 
 def test_echo_of_our_write_is_not_drift() -> None:

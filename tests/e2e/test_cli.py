@@ -1,0 +1,98 @@
+"""The `stocksync` command line as a user runs it: subprocesses against a test database and a sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+
+from daemon.db.pool import Pool
+from tests.e2e.daemon_process import STOCKSYNC
+from tests.e2e.harness import World, world
+
+
+async def cli(w: World, *args: str) -> tuple[int, str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKSYNC_")}
+    env.update(STOCKSYNC_DATABASE__DSN=w.dsn, STOCKSYNC_CREDENTIALS__DIRECTORY=str(w.credentials_dir))
+    process = await asyncio.create_subprocess_exec(
+        STOCKSYNC, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def setup(w: World) -> None:
+    await w.add_store("na", policy="report")
+    await w.variant("tee", stock={"us1": "out_of_stock"})
+    await w.variant("mug", stock={"us1": "in_stock"})
+    await w.variant("tote", stock={"au1": "in_stock"})
+    await w.map("na", "E-TEE", "tee", (True, None))
+    await w.map("na", "E-MUG", "mug", (True, None))
+    await w.map("na", "E-TOTE", "tote", (True, None))
+
+
+async def test_show_desired_dry_run_sync_and_drift_commands(pool: Pool, db_dsn: str, tmp_path: Path) -> None:
+    async with world(pool, tmp_path) as w:
+        w.dsn = db_dsn
+        await setup(w)
+        code, out, _ = await cli(w, "show", "desired", "--store", "na", "--format", "json")
+        assert code == 0
+        desired = {row["external_id"]: (row["available"], row["quantity"]) for row in json.loads(out)}
+        assert desired == {"E-TEE": (False, None), "E-MUG": (True, None), "E-TOTE": (None, None)}
+
+        code, out, _ = await cli(w, "sync", "na", "--dry-run", "--format", "json")
+        plan = json.loads(out)
+        assert code == 0 and plan["dry_run"] and [p["external_id"] for p in plan["writes"]] == ["E-TEE"]
+        assert w.writes("na") == [] and await pool.fetchval("SELECT count(*) FROM sync_runs") == 0
+
+        code, out, _ = await cli(w, "sync", "na")
+        assert code == 0 and "wrote 1" in out and w.writes("na") == ["E-TEE"]
+
+        await w.control("na", "POST", "/control/edit", {"external_id": "E-MUG", "available": False})
+        await cli(w, "sync", "na")
+        code, out, _ = await cli(w, "drift", "list", "--store", "na", "--format", "json")
+        [record] = json.loads(out)
+        assert code == 0 and record["external_id"] == "E-MUG" and record["status"] == "open"
+        code, out, _ = await cli(w, "drift", "report", "--format", "csv")
+        assert out.splitlines()[0].startswith("id,store_id,sku,external_id") and "E-MUG" in out
+
+        code, out, _ = await cli(w, "drift", "resolve", str(record["id"]), "--reapply")
+        assert code == 0 and "reapplied" in out
+        assert w.shown("na", "E-MUG")[0] is True  # the desired value was written back
+        code, _, err = await cli(w, "drift", "resolve", str(record["id"]), "--accept")
+        assert code == 1 and "no open drift record" in err
+
+
+async def test_accept_pauses_the_variant(pool: Pool, db_dsn: str, tmp_path: Path) -> None:
+    async with world(pool, tmp_path) as w:
+        w.dsn = db_dsn
+        await setup(w)
+        await cli(w, "sync", "na")
+        await w.control("na", "POST", "/control/edit", {"external_id": "E-MUG", "available": False})
+        await cli(w, "sync", "na")
+        drift_id = await pool.fetchval("SELECT id FROM drift_records")
+        code, _, _ = await cli(w, "drift", "resolve", str(drift_id), "--accept")
+        assert code == 0
+        assert (
+            await pool.fetchval("SELECT sync_enabled FROM synced_variants WHERE external_id = 'E-MUG'")
+            is False
+        )
+        await w.set_stock("mug", {"us1": "out_of_stock"})
+        await w.set_stock("mug", {"us1": "in_stock"})
+        code, out, _ = await cli(w, "sync", "na")
+        assert "paused 1" in out and w.shown("na", "E-MUG")[0] is False  # the store's value is kept
+
+
+async def test_bad_input_exits_2_naming_the_problem(pool: Pool, db_dsn: str, tmp_path: Path) -> None:
+    async with world(pool, tmp_path) as w:
+        w.dsn = db_dsn
+        code, _, err = await cli(w, "sync", "nope")
+        assert code == 1 and "nope" in err
+        config = tmp_path / "bad.toml"
+        config.write_text("[sync]\nworkers = 0\n")
+        code, _, err = await cli(w, "--config", str(config), "config", "check")
+        assert code == 2 and "sync.workers" in err
+        code, out, _ = await cli(w, "config", "check")
+        assert code == 0 and json.loads(out)["http"]["listen"] == "127.0.0.1:8787"
