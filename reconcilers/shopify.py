@@ -187,7 +187,9 @@ class ShopifyReconciler:
         if available is not None and (isinstance(available, bool) or not isinstance(available, int)):
             raise InputError("webhook", "available", "must be a whole number or null")
         item = ITEM_GID + item_id
-        ref = {"inventory_item_id": item, "location_id": location}
+        # inventory_item_id only: the engine stores this ref and resolves later notifications by each
+        # of its keys, and a location id (shared by every variant) would match the wrong variant
+        ref = {"inventory_item_id": item}
         if available is None:  # untracked: Shopify ignores quantities
             return [Observed(item, None, None, ref)]
         return [Observed(item, available > 0, available, ref)]
