@@ -143,7 +143,9 @@ class Engine:
         log.info("pass_finished", outcome=report.outcome, **dataclasses.asdict(report.counts))
         return report
 
-    async def take_notification(self, store_id: str, notified: Sequence[Observed]) -> NotificationResult:
+    async def take_notification(
+        self, store_id: str, notified: Sequence[Observed], ref_key: str | None = None
+    ) -> NotificationResult:
         """A store told us what it shows now (webhook): detect drift at once; queue needed writes.
 
         Echoes of our own writes equal applied and are not drift. Writes are left to a worker so the
@@ -153,7 +155,7 @@ class Engine:
             store = await load_store(conn, store_id)
         by_id: dict[str, Observed] = {}
         for item in notified:
-            external_id = await self._synced_id(store.id, item)
+            external_id = await self._synced_id(store.id, item, ref_key)
             if external_id is not None:
                 by_id[external_id] = replace(item, external_id=external_id)
         if not by_id:
@@ -168,16 +170,13 @@ class Engine:
             await work_queue.enqueue_variants(self._pool, store.id, writes, "webhook")
         return NotificationResult(len(by_id), plan.drift_opened, len(writes))
 
-    async def _synced_id(self, store_id: str, item: Observed) -> str | None:
-        """The synced external id a notification names, directly or through a platform ref."""
+    async def _synced_id(self, store_id: str, item: Observed, ref_key: str | None) -> str | None:
+        """The synced external id a notification names: directly, or through the platform's declared
+        ref key only (a shared value such as a location id must never match another variant)."""
         found = await state_db.external_id_for(self._pool, store_id, item.external_id, "")
-        if found is not None:
+        if found is not None or ref_key is None or not item.platform_ref or ref_key not in item.platform_ref:
             return found
-        for key, value in (item.platform_ref or {}).items():
-            found = await state_db.external_id_for(self._pool, store_id, str(value), key)
-            if found is not None:
-                return found
-        return None
+        return await state_db.external_id_for(self._pool, store_id, str(item.platform_ref[ref_key]), ref_key)
 
     async def _observe_and_plan(
         self,

@@ -49,3 +49,7 @@ class Capabilities:
     webhook_scheme: str | None
     compare_and_set: bool = False
     source: str = ""  # documentation pages (and the date they were read) the numbers come from
+    # the platform_ref key a store notification names an item by, when it cannot name the external id
+    notification_ref: str | None = (
+        None  # documentation pages (and the date they were read) the numbers come from
+    )

@@ -77,6 +77,7 @@ class ShopifyReconciler:
             restore_rate=100.0,  # Standard plan, the lowest documented restore rate
         ),
         webhook_scheme="X-Shopify-Hmac-Sha256 base64 HMAC-SHA256 of the raw body (app client secret)",
+        notification_ref="inventory_item_id",  # inventory_levels/update names the item, not the variant
         compare_and_set=True,
         source=(
             "shopify.dev admin-graphql inventorySetQuantities, InventoryQuantityInput, "

@@ -72,7 +72,9 @@ async def store_webhook(request: web.Request) -> web.Response:
     if not reconciler.verify_webhook(request.headers, body):
         return error_body(401, f"signature does not verify for store {store.id}")
     observed = reconciler.parse_webhook(request.headers, body)
-    result = await services.engine.take_notification(store.id, observed)
+    result = await services.engine.take_notification(
+        store.id, observed, reconciler.capabilities.notification_ref
+    )
     return web.json_response(
         {"matched": result.matched, "drift_opened": result.drift_opened, "queued": result.queued}, status=200
     )

@@ -1,0 +1,98 @@
+"""Shopify end to end: a real daemon, the Shopify fake, a full pass, an event write and webhook drift."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from daemon.db.pool import Pool
+from reconcilers.shopify import API_VERSION
+from tests.e2e.daemon_process import eventually, free_port, running_daemon
+from tests.reconcilers.fakes.shopify_fake import ShopifyFake
+
+TOKEN, SECRET = "shpat_e2e", "e2e-client-secret"
+CATALOG = """
+INSERT INTO facilities VALUES ('us1', 'US', '');
+INSERT INTO regions VALUES ('north_america');
+INSERT INTO region_facilities VALUES ('north_america', 'us1');
+INSERT INTO variants VALUES ('v1', 'V1', 'pod'), ('v2', 'V2', 'pod'), ('v3', 'V3', 'pod');
+INSERT INTO facility_stock (variant_id, facility_id, status) VALUES
+    ('v1', 'us1', 'in_stock'), ('v2', 'us1', 'in_stock'), ('v3', 'us1', 'in_stock');
+"""
+
+
+def gid(number: int) -> str:
+    return f"gid://shopify/ProductVariant/{number}"
+
+
+async def test_shopify_full_pass_event_write_and_webhook_drift(
+    pool: Pool, db_dsn: str, tmp_path: Path
+) -> None:
+    fake = ShopifyFake(token=TOKEN, client_secret=SECRET, version=API_VERSION)
+    base_url = await fake.start()
+    port = free_port()
+    fake.webhook_url = f"http://127.0.0.1:{port}/v1/stores/shop/webhook"
+    fake.add_variant(1, 0)  # shows sold out; upstream has it → written back to sellable
+    fake.add_variant(2, 5)  # in line
+    fake.add_variant(3, 5)  # an event will sell it out
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "shop-token").write_text(json.dumps({"access_token": TOKEN, "client_secret": SECRET}))
+    await pool.execute(CATALOG)
+    settings = {"base_url": base_url, "location_id": "gid://shopify/Location/77", "in_stock_quantity": 25}
+    await pool.execute(
+        "INSERT INTO stores (id, platform, region_id, credential, settings) VALUES"
+        " ('shop', 'shopify', 'north_america', 'shop-token', $1)",
+        settings,
+    )
+    await pool.execute("INSERT INTO store_schedule (store_id) VALUES ('shop')")
+    for number in (1, 2, 3):
+        await pool.execute(
+            "INSERT INTO synced_variants (store_id, external_id, variant_id) VALUES ('shop', $1, $2)",
+            gid(number),
+            f"v{number}",
+        )
+    try:
+        async with running_daemon(db_dsn, tmp_path, credentials, port=port) as daemon:
+            assert await eventually(
+                lambda: pool.fetchval(
+                    "SELECT count(*) FROM sync_runs WHERE trigger = 'periodic' AND outcome = 'ok'"
+                ),
+                20,
+            )
+            assert fake.variants[1].levels[77] == 25 and fake.variants[2].levels[77] == 5
+            await pool.execute("UPDATE store_schedule SET next_pass_at = now() + interval '1 day'")
+
+            status, _ = await daemon.post_events(
+                [
+                    {
+                        "event_id": "e1",
+                        "variant_id": "v3",
+                        "facility_id": "us1",
+                        "status": "out_of_stock",
+                        "quantity": None,
+                        "occurred_at": datetime.now(UTC).isoformat(),
+                    }
+                ]
+            )
+            assert status == 202
+            assert await eventually(lambda: _level_is(fake, 3, 0), 20)
+
+            await fake.manual_edit(2, 0)  # the merchant hides a variant upstream still has
+            drift = await eventually(
+                lambda: pool.fetchrow("SELECT external_id, detected_via, status FROM drift_records"), 20
+            )
+            assert drift is not None
+            assert (drift["external_id"], drift["detected_via"], drift["status"]) == (
+                gid(2),
+                "webhook",
+                "open",
+            )
+            assert fake.stats.throttled == 0
+    finally:
+        await fake.close()
+
+
+async def _level_is(fake: ShopifyFake, number: int, level: int) -> bool:
+    return fake.variants[number].levels.get(77) == level
