@@ -53,10 +53,11 @@ from dataclasses import replace
 from typing import Any
 
 import aiohttp
+from multidict import CIMultiDict
 from yarl import URL
 
 from daemon.errors import ConfigError, CredentialError, InputError
-from daemon.model import ApplyResult, Change, ItemFailure, Observed, SyncedVariant
+from daemon.model import ApplyResult, Change, ItemFailure, Observed, StoreConfig, SyncedVariant
 from reconcilers.batching import chunked, merge_results
 from reconcilers.capabilities import Capabilities, RateBudget, StockModel
 from reconcilers.interface import ReconcilerContext
@@ -101,13 +102,8 @@ class WooCommerceReconciler:
         store = context.store
         self._transport = context.transport
         self._api = _api_root(store.settings, store.id)
-        quantity = store.settings.get("in_stock_quantity", store.rules.pod_quantity)
-        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
-            raise ConfigError(f"stores.{store.id}.settings.in_stock_quantity", "must be a whole number > 0")
-        self._in_stock_quantity = quantity
-        rate = store.settings.get("requests_per_second", DEFAULT_REQUESTS_PER_SECOND)
-        if isinstance(rate, bool) or not isinstance(rate, int | float) or rate <= 0:
-            raise ConfigError(f"stores.{store.id}.settings.requests_per_second", "must be a number > 0")
+        self._in_stock_quantity = int(_positive(store, "in_stock_quantity", store.rules.pod_quantity, int))
+        rate = _positive(store, "requests_per_second", DEFAULT_REQUESTS_PER_SECOND, float)
         self.capabilities = replace(
             type(self).capabilities, rate_budget=RateBudget(requests_per_second=float(rate), burst=1)
         )
@@ -329,8 +325,17 @@ def _is_ping(body: bytes) -> bool:
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
-    wanted = name.lower()
-    return next((v for k, v in headers.items() if k.lower() == wanted), None)
+    return CIMultiDict(headers).get(name)
+
+
+def _positive(store: StoreConfig, name: str, default: float, kind: type[int] | type[float]) -> float:
+    """A number > 0 from the store settings (`kind` int: whole numbers only)."""
+    value = store.settings.get(name, default)
+    allowed = int if kind is int else int | float
+    if isinstance(value, bool) or not isinstance(value, allowed) or value <= 0:
+        what = "a whole number" if kind is int else "a number"
+        raise ConfigError(f"stores.{store.id}.settings.{name}", f"must be {what} > 0")
+    return float(value)
 
 
 def _api_root(settings: Mapping[str, Any], store_id: str) -> str:

@@ -171,3 +171,16 @@ async def test_webhook_from_the_fake_is_verified_and_parsed(
         [],
         [Observed("10000:10002", True, None, {"manage_stock": False, "backorders": "no"})],
     ]
+
+
+async def test_fake_refuses_batches_over_the_documented_maximum(
+    fake: WooCommerceFake, session: aiohttp.ClientSession
+) -> None:
+    """The limit the reconciler chunks by is the one the store enforces (core check_batch_limit)."""
+    body = {"update": [{"id": n, "stock_status": "instock"} for n in range(1, 102)]}
+    auth = aiohttp.BasicAuth(KEY, CS)
+    async with session.post(f"{fake.base_url}/wp-json/wc/v3/products/batch", json=body, auth=auth) as answer:
+        assert answer.status == 413
+        assert (await answer.json())["code"] == "woocommerce_rest_request_entity_too_large"
+    async with session.get(f"{fake.base_url}/wp-json/wc/v3/products?per_page=101", auth=auth) as answer:
+        assert answer.status == 400
