@@ -11,6 +11,7 @@ from aiohttp import web
 
 from daemon.credentials import Secret
 from daemon.model import Availability, Change, Observed, StoreConfig, SyncedVariant
+from reconcilers import ReconcilerFactory
 from reconcilers.interface import ReconcilerContext
 from reconcilers.ratelimit import LeakyBucketPacer
 from reconcilers.transport import AuthError, RequestRecord, RetryPolicy, Transport
@@ -184,3 +185,16 @@ async def test_fake_refuses_batches_over_the_documented_maximum(
         assert (await answer.json())["code"] == "woocommerce_rest_request_entity_too_large"
     async with session.get(f"{fake.base_url}/wp-json/wc/v3/products?per_page=101", auth=auth) as answer:
         assert answer.status == 400
+
+
+async def test_the_registry_builds_it_with_the_store_budget(
+    fake: WooCommerceFake, session: aiohttp.ClientSession
+) -> None:
+    settings = {"base_url": fake.base_url, "requests_per_second": 50}
+    store = StoreConfig("w9", "woocommerce", "europe", "woo", settings=settings)
+    credential = Secret("woo", json.dumps({"consumer_key": KEY, "consumer_secret": CS}))
+    reconciler = ReconcilerFactory(session).build(store, credential)
+    assert isinstance(reconciler, WooCommerceReconciler)
+    assert reconciler.capabilities.rate_budget.requests_per_second == 50.0
+    fake.add(FakeItem(1, manage_stock=True, stock_quantity=2))
+    assert [o.quantity for o in await reconciler.observe([SyncedVariant("w9", "1", "v1")])] == [2]
