@@ -9,7 +9,7 @@ it maps to available=True. With managed stock WooCommerce *derives* stock_status
 outofstock), so a written stock_status alone would be overridden: writes for managed items set the
 quantity, and "unavailable" also sets backorders "no" so the storefront really stops selling.
 - quantity mode: manage_stock true + stock_quantity (+ the matching stock_status, + backorders "no"
-  when the target is unsellable).
+  when the target is unsellable); a variation managed by its parent then manages its own count.
 - status mode: unmanaged items get stock_status instock/outofstock; managed items get stock_quantity
   (`in_stock_quantity`, default the store's POD quantity) or 0 + backorders "no". A variation whose
   stock is managed by its parent (manage_stock "parent") is refused: writing it would change the
@@ -272,9 +272,9 @@ def _mapped(chunk: Sequence[tuple[Change, dict[str, Any]]], parent: int | None, 
             failed.append(_item_error(change.external_id, answer["error"]))
         else:
             shown = _observed(answer, parent)
-            if shown.available != change.target.available or (
-                change.target.quantity is not None and shown.quantity != max(change.target.quantity, 0)
-            ):
+            # every entry states the sellable state it means; managed stock may derive another one
+            meant = (entry["stock_status"] == "instock", entry.get("stock_quantity", shown.quantity))
+            if (shown.available, shown.quantity) != meant:
                 why = (
                     f"saved, but the store shows stock_status={answer.get('stock_status')!s:.20} "
                     f"stock_quantity={answer.get('stock_quantity')!s:.12} (derived from its stock settings)"

@@ -505,3 +505,23 @@ async def test_parse_malformed_names_the_field(
     with pytest.raises(InputError) as info:
         reconciler(session).parse_webhook({"X-WC-Webhook-Topic": "product.updated"}, body)
     assert field in str(info.value)
+
+
+async def test_apply_zero_count_marked_available_is_written_unsellable_and_confirmed(
+    session: aiohttp.ClientSession,
+) -> None:
+    sent = [
+        {
+            "id": 101,
+            "manage_stock": True,
+            "stock_quantity": 0,
+            "stock_status": "outofstock",
+            "backorders": "no",
+        }
+    ]
+    with aioresponses() as mocked:
+        mocked.post(f"{API}/products/batch", payload=_answer(sent))
+        result = await reconciler(session).apply([change("101", True, -3)])
+    [(_, call)] = calls(mocked, "POST")
+    assert call.kwargs["json"] == {"update": sent}  # never a negative count, never a sellable zero
+    assert [(o.available, o.quantity) for o in result.confirmed] == [(False, 0)]
