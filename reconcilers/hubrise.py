@@ -1,0 +1,281 @@
+"""HubRise (API v1): translates our Observed/Change to a location's catalog inventory and back.
+
+Stock model: one inventory per (catalog, location); each entry is {"sku_ref" | "option_ref", "stock"}
+with `stock` a decimal string (up to 3 decimals; older docs: a JSON number, both are parsed). "0" means
+out of stock; a SKU/option with NO entry has an unlimited supply (available, no count). External ids
+are "sku:<sku ref>" or "option:<option ref>" (catalog refs, not HubRise ids: inventory entries only
+reference refs, so items without a ref cannot be synced). A fractional stock is sellable when > 0
+and its quantity is rounded down.
+- status mode (target.quantity None): unavailable → stock "0"; available → stock null, which PATCH
+  documents as "remove the entry" = unlimited.
+- quantity mode: stock = str(quantity) ("0" when the target is unavailable).
+Writes use PATCH only: PUT replaces the WHOLE inventory and would wipe entries we do not own. There is
+no compare-and-set: last write wins. PATCH answers with the modified entries only (older docs: 204,
+no body), so an entry missing from the answer is confirmed as what we sent.
+
+It only maps shapes: every request goes through the shared transport (retries, 429 + Retry-After,
+errors) and it never decides what to write. Documentation read 2026-11-23 (github.com/HubRise/website):
+- content/developers/api/en/catalogs.md §14 (https://www.hubrise.com/developers/api/catalogs#inventories):
+  GET/PUT/PATCH /catalogs/:id/locations/:id/inventory; the response is the whole entry list (not
+  paginated); absent entry = unlimited; "0" = out of stock; PATCH `stock: null` removes the entry;
+  PATCH returns only modified entries. No maximum number of entries per request is documented.
+- content/developers/api/en/callbacks.md: resource `inventory`, events `update` (no state: re-read)
+  and `patch` (`state_change` = list of changed entries); X-HubRise-Hmac-SHA256 = hex HMAC-SHA256 of
+  the raw body keyed with the client secret; a client never receives events it generated.
+- content/developers/api/en/authentication.md: X-Access-Token header on every call.
+- content/developers/api/en/general-concepts.md (rate limiting, per /work/shared/platforms notes):
+  500 requests/min, 2,500/h, 10,000/day per connection, 429 when exceeded → a conservative
+  2 requests/s (burst 5) pace, plus the shared transport's Retry-After pause.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+from typing import Any
+
+from yarl import URL
+
+from daemon.errors import ConfigError, CredentialError, InputError
+from daemon.model import ApplyResult, Change, ItemFailure, Observed, SyncedVariant
+from reconcilers.batching import chunked, merge_results
+from reconcilers.capabilities import Capabilities, RateBudget, StockModel
+from reconcilers.interface import ReconcilerContext
+from reconcilers.signatures import verify_hex
+from reconcilers.transport import PermanentError, TemporaryError
+
+API_VERSION = "v1"
+DEFAULT_BASE_URL = f"https://api.hubrise.com/{API_VERSION}"
+SIGNATURE_HEADER = "X-HubRise-Hmac-SHA256"
+TOKEN_HEADER = "X-Access-Token"
+# not a documented maximum: a cap so one PATCH body stays reasonably small
+DEFAULT_WRITE_BATCH = 500
+_KINDS = {"sku": "sku_ref", "option": "option_ref"}
+
+
+class HubRiseReconciler:
+    """Reads a location's whole inventory in one GET and PATCHes only the entries we own."""
+
+    capabilities: Capabilities = Capabilities(
+        platform="hubrise",
+        stock_model=StockModel.BOTH,
+        max_read_batch=10_000,  # one GET returns the whole inventory whatever the number of variants
+        max_write_batch=DEFAULT_WRITE_BATCH,
+        rate_budget=RateBudget(requests_per_second=2.0, burst=5),
+        webhook_scheme=f"{SIGNATURE_HEADER} hex HMAC-SHA256 of the raw body (client secret)",
+        compare_and_set=False,
+        source=(
+            "github.com/HubRise/website content/developers/api/en/catalogs.md §14 Inventories, "
+            "callbacks.md, authentication.md, general-concepts.md (read 2026-11-23)"
+        ),
+    )
+
+    def __init__(self, context: ReconcilerContext) -> None:
+        store_id = context.store.id
+        settings = context.store.settings
+        base = settings.get("base_url", DEFAULT_BASE_URL)
+        if not isinstance(base, str) or not base.startswith(("http://", "https://")):
+            raise ConfigError(f"stores.{store_id}.settings.base_url", "an http(s) URL is required")
+        catalog_id = _setting_id(settings, "catalog_id", store_id)
+        self._location_id = _setting_id(settings, "location_id", store_id)
+        self._url = str(
+            URL(base.rstrip("/") + "/catalogs") / catalog_id / "locations" / self._location_id / "inventory"
+        )
+        self._transport = context.transport
+        batch = settings.get("batch_limit")
+        if batch is not None:
+            if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
+                raise ConfigError(f"stores.{store_id}.settings.batch_limit", "must be a whole number > 0")
+            self.capabilities = replace(type(self).capabilities, max_write_batch=batch)
+        self._token, self._client_secret = _read_credential(context)
+
+    async def observe(self, variants: Sequence[SyncedVariant]) -> list[Observed]:
+        wanted = {v.external_id: key for v in variants if (key := parse_external_id(v.external_id))}
+        if not wanted:
+            return []
+        response = await self._transport.request("GET", self._url, headers=self._headers())
+        if not isinstance(response.body, list):
+            raise TemporaryError("hubrise: inventory answer is not a JSON list")
+        stocks = _entries(response.body)
+        # an external id the inventory does not list has an unlimited supply: available, no count
+        return [_observed(eid, stocks.get(key, _UNLIMITED)) for eid, key in wanted.items()]
+
+    async def apply(self, changes: Sequence[Change]) -> ApplyResult:
+        failed = [
+            ItemFailure(c.external_id, "external id must be 'sku:<ref>' or 'option:<ref>'", permanent=True)
+            for c in changes
+            if parse_external_id(c.external_id) is None
+        ]
+        valid = [c for c in changes if parse_external_id(c.external_id) is not None]
+        results = [ApplyResult(failed=tuple(failed))]
+        results += [
+            await self._apply_batch(batch) for batch in chunked(valid, self.capabilities.max_write_batch)
+        ]
+        return merge_results(results)
+
+    async def _apply_batch(self, batch: Sequence[Change]) -> ApplyResult:
+        entries = [entry_for(c) for c in batch]
+        try:
+            response = await self._transport.request(
+                "PATCH", self._url, json=entries, headers=self._headers()
+            )
+        except PermanentError as exc:  # AuthError included: every item fails with the reason
+            return _all_failed(batch, str(exc), permanent=True)
+        except TemporaryError as exc:
+            return _all_failed(batch, str(exc), permanent=False)
+        answered = _entries(response.body) if isinstance(response.body, list) else {}
+        confirmed = []
+        for change, sent in zip(batch, entries, strict=True):
+            key = parse_external_id(change.external_id)
+            assert key is not None  # filtered in apply()
+            stock = answered.get(key, _UNLIMITED if sent["stock"] is None else Decimal(sent["stock"]))
+            confirmed.append(_observed(change.external_id, stock, change.platform_ref))
+        return ApplyResult(confirmed=tuple(confirmed))
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
+        if not self._client_secret:
+            return False
+        return verify_hex(self._client_secret, body, _header(headers, SIGNATURE_HEADER))
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[Observed]:
+        try:
+            event = json.loads(body)
+        except ValueError as exc:
+            raise InputError("webhook", "body", f"not valid JSON ({exc.__class__.__name__})") from None
+        if not isinstance(event, dict):
+            raise InputError("webhook", "body", "must be a JSON object")
+        if event.get("resource_type") != "inventory":
+            raise InputError(
+                "webhook", "resource_type", f"unsupported {str(event.get('resource_type'))[:40]!r}"
+            )
+        location = event.get("location_id")
+        if location is not None and location != self._location_id:
+            return []  # another location's inventory: not this store
+        if event.get("event_type") == "update":
+            return []  # documented without state: the next full pass re-reads the inventory
+        if event.get("event_type") != "patch":
+            raise InputError("webhook", "event_type", f"unsupported {str(event.get('event_type'))[:40]!r}")
+        changes = event.get("state_change")
+        if not isinstance(changes, list):
+            raise InputError("webhook", "state_change", "missing or not a list")
+        try:
+            stocks = _entries(changes, strict=True)
+        except _BadEntryError as exc:
+            raise InputError("webhook", "state_change", str(exc)) from None
+        return [_observed(f"{kind}:{ref}", stock) for (kind, ref), stock in stocks.items()]
+
+    def _headers(self) -> dict[str, str]:
+        return {TOKEN_HEADER: self._token}
+
+
+_UNLIMITED = None  # stock of an item the inventory does not list
+
+
+class _BadEntryError(Exception):
+    """An inventory entry we cannot read (the message says why)."""
+
+
+def parse_external_id(external_id: str) -> tuple[str, str] | None:
+    """("sku" | "option", ref) from "sku:<ref>" / "option:<ref>", None when malformed."""
+    kind, sep, ref = external_id.partition(":")
+    return (kind, ref) if sep and kind in _KINDS and ref else None
+
+
+def entry_for(change: Change) -> dict[str, Any]:
+    """The PATCH entry: stock "0" when unsellable, the count in quantity mode, null = unlimited."""
+    key = parse_external_id(change.external_id)
+    if key is None:
+        raise ValueError(f"bad external id {change.external_id!r}")
+    target = change.target
+    if not target.available:
+        stock: str | None = "0"
+    elif target.quantity is None:
+        stock = None
+    else:
+        stock = str(max(target.quantity, 0))
+    return {_KINDS[key[0]]: key[1], "stock": stock}
+
+
+def _entries(raw: Sequence[Any], strict: bool = False) -> dict[tuple[str, str], Decimal | None]:
+    """Inventory entries keyed by (kind, ref); strict mode raises _BadEntryError on a malformed entry."""
+    found: dict[tuple[str, str], Decimal | None] = {}
+    for index, entry in enumerate(raw):
+        try:
+            key, stock = _entry(entry)
+        except _BadEntryError as exc:
+            if strict:
+                raise _BadEntryError(f"entry {index}: {exc}") from None
+            continue  # an entry we cannot read cannot be one of ours either
+        found[key] = stock
+    return found
+
+
+def _entry(entry: Any) -> tuple[tuple[str, str], Decimal | None]:
+    if not isinstance(entry, dict):
+        raise _BadEntryError("not an object")
+    for kind, field in _KINDS.items():
+        ref = entry.get(field)
+        if isinstance(ref, str) and ref:
+            return (kind, ref), _stock(entry.get("stock"))
+    raise _BadEntryError("neither sku_ref nor option_ref")
+
+
+def _stock(value: Any) -> Decimal | None:
+    if value is None:
+        return None  # a removed entry (PATCH / state_change): unlimited
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise _BadEntryError("stock is not a decimal")
+    try:
+        stock = Decimal(str(value))
+    except InvalidOperation:
+        raise _BadEntryError("stock is not a decimal") from None
+    if not stock.is_finite() or stock < 0:
+        raise _BadEntryError("stock must be a decimal >= 0")
+    return stock
+
+
+def _observed(
+    external_id: str, stock: Decimal | None, platform_ref: Mapping[str, Any] | None = None
+) -> Observed:
+    if stock is None:
+        return Observed(external_id, True, None, platform_ref)
+    return Observed(external_id, stock > 0, int(stock.to_integral_value(ROUND_FLOOR)), platform_ref)
+
+
+def _all_failed(batch: Sequence[Change], reason: str, *, permanent: bool) -> ApplyResult:
+    return ApplyResult(failed=tuple(ItemFailure(c.external_id, reason, permanent=permanent) for c in batch))
+
+
+def _setting_id(settings: Mapping[str, Any], name: str, store_id: str) -> str:
+    value = settings.get(name)
+    if not isinstance(value, str) or not value or "/" in value:
+        raise ConfigError(f"stores.{store_id}.settings.{name}", "a HubRise id (non-empty string) is required")
+    return value
+
+
+def _read_credential(context: ReconcilerContext) -> tuple[str, str | None]:
+    """JSON {"access_token", "client_secret"} or a plain token; names the store, never the value."""
+    secret = context.credential
+    where = f"credential {secret.name!r} for store {context.store.id}"
+    try:
+        parsed = secret.json()
+    except CredentialError:
+        if not secret.reveal():
+            raise CredentialError(f"{where} is empty") from None
+        return secret.reveal(), None
+    token, client_secret = parsed.get("access_token"), parsed.get("client_secret")
+    if not isinstance(token, str) or not token:
+        raise CredentialError(f"{where}: 'access_token' is missing")
+    if client_secret is not None and not isinstance(client_secret, str):
+        raise CredentialError(f"{where}: 'client_secret' must be a string")
+    return token, client_secret
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name)
+    if value is None:  # a plain dict is case-sensitive; aiohttp's CIMultiDict is not
+        lowered = name.lower()
+        value = next((v for k, v in headers.items() if k.lower() == lowered), None)
+    return value

@@ -1,0 +1,278 @@
+"""HubRiseReconciler at the wire (aioresponses): exact requests and every documented answer shape."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aioresponses import aioresponses
+from yarl import URL
+
+from daemon.credentials import Secret
+from daemon.errors import ConfigError, CredentialError, InputError
+from daemon.model import Availability, Change, Observed, StoreConfig, SyncedVariant
+from reconcilers.capabilities import StockModel
+from reconcilers.hubrise import HubRiseReconciler, entry_for, parse_external_id
+from reconcilers.interface import ReconcilerContext
+from reconcilers.ratelimit import LeakyBucketPacer
+from reconcilers.transport import RetryPolicy, Transport
+
+FIXTURES = Path(__file__).parent / "fixtures" / "hubrise"
+TOKEN, CLIENT_SECRET = "hr-access-token-0123", "hr-client-secret-4567"
+CREDENTIAL = Secret("hubrise-loc", json.dumps({"access_token": TOKEN, "client_secret": CLIENT_SECRET}))
+URL_INV = "https://api.hubrise.com/v1/catalogs/87yu4/locations/3r4s3-1/inventory"
+
+
+def fixture(name: str) -> Any:
+    return json.loads((FIXTURES / f"{name}.json").read_text())
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as s:
+        yield s
+
+
+def reconciler(
+    session: aiohttp.ClientSession, credential: Secret = CREDENTIAL, **settings: Any
+) -> HubRiseReconciler:
+    store = StoreConfig(
+        "h1",
+        "hubrise",
+        "europe",
+        "hubrise-loc",
+        settings={"catalog_id": "87yu4", "location_id": "3r4s3-1", **settings},
+    )
+    transport = Transport(
+        session,
+        platform="hubrise",
+        store_id="h1",
+        pacer=LeakyBucketPacer(1000, 1000),
+        retry=RetryPolicy(attempts=3, base_delay=0.01),
+    )
+    return HubRiseReconciler(ReconcilerContext(store, transport, credential))
+
+
+def variants(*ids: str) -> list[SyncedVariant]:
+    return [SyncedVariant("h1", i, f"up-{i}") for i in ids]
+
+
+def calls(mocked: aioresponses, method: str) -> list[Any]:
+    return mocked.requests.get((method, URL(URL_INV)), [])
+
+
+def sign(body: bytes, secret: str = CLIENT_SECRET) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+async def test_observe_reads_the_whole_inventory_once_and_maps_entries(
+    session: aiohttp.ClientSession,
+) -> None:
+    with aioresponses() as m:
+        m.get(URL_INV, payload=fixture("full"))
+        got = await reconciler(session).observe(
+            variants("sku:COKE", "sku:PEPSI", "option:EGG", "sku:FLOUR", "sku:UNLISTED", "bad-id")
+        )
+    assert got == [
+        Observed("sku:COKE", True, 3),
+        Observed("sku:PEPSI", False, 0),
+        Observed("option:EGG", True, 1),
+        Observed("sku:FLOUR", True, 2),  # "2.500": sellable, count rounded down
+        Observed("sku:UNLISTED", True, None),  # absent from the inventory = unlimited
+    ]
+    (call,) = calls(m, "GET")
+    assert call.kwargs["headers"] == {"X-Access-Token": TOKEN}
+    assert call.kwargs["json"] is None and call.kwargs["params"] is None
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("minimal", [Observed("sku:COKE", True, None), Observed("option:EGG", True, None)]),
+        ("zero", [Observed("sku:COKE", False, 0), Observed("option:EGG", False, 0)]),
+        ("untracked", [Observed("sku:COKE", True, None), Observed("option:EGG", True, None)]),
+    ],
+)
+async def test_observe_shapes(session: aiohttp.ClientSession, name: str, expected: list[Observed]) -> None:
+    with aioresponses() as m:
+        m.get(URL_INV, payload=fixture(name))
+        assert await reconciler(session).observe(variants("sku:COKE", "option:EGG")) == expected
+
+
+async def test_observe_without_valid_ids_sends_nothing(session: aiohttp.ClientSession) -> None:
+    with aioresponses() as m:
+        assert await reconciler(session).observe(variants("COKE", "sku:", "variant:X")) == []
+        assert calls(m, "GET") == []
+
+
+async def test_observe_retries_5xx_and_a_429(session: aiohttp.ClientSession) -> None:
+    with aioresponses() as m:
+        m.get(URL_INV, status=503)
+        m.get(URL_INV, status=429, headers={"Retry-After": "0"}, payload={"error_type": "too_many_requests"})
+        m.get(URL_INV, payload=fixture("zero"))
+        assert await reconciler(session).observe(variants("sku:COKE")) == [Observed("sku:COKE", False, 0)]
+        assert len(calls(m, "GET")) == 3
+
+
+async def test_apply_patches_absolute_entries_in_both_modes(session: aiohttp.ClientSession) -> None:
+    changes = [
+        Change("sku:COKE", Availability(False, None)),  # status mode, unavailable → "0"
+        Change("option:EGG", Availability(True, None)),  # status mode, available → remove (unlimited)
+        Change("sku:PEPSI", Availability(True, 12)),  # quantity mode
+        Change("sku:FANTA", Availability(False, 0)),
+    ]
+    with aioresponses() as m:
+        # PATCH answers the modified entries only; the removed EGG entry is not listed
+        m.patch(URL_INV, payload=[{"sku_ref": "COKE", "stock": "0"}, {"sku_ref": "PEPSI", "stock": "12"}])
+        result = await reconciler(session).apply(changes)
+    (call,) = calls(m, "PATCH")
+    assert call.kwargs["headers"] == {"X-Access-Token": TOKEN}
+    assert call.kwargs["json"] == [
+        {"sku_ref": "COKE", "stock": "0"},
+        {"option_ref": "EGG", "stock": None},
+        {"sku_ref": "PEPSI", "stock": "12"},
+        {"sku_ref": "FANTA", "stock": "0"},
+    ]
+    assert result.failed == ()
+    assert result.confirmed == (
+        Observed("sku:COKE", False, 0),
+        Observed("option:EGG", True, None),
+        Observed("sku:PEPSI", True, 12),
+        Observed("sku:FANTA", False, 0),
+    )
+
+
+async def test_apply_accepts_the_older_204_answer(session: aiohttp.ClientSession) -> None:
+    with aioresponses() as m:
+        m.patch(URL_INV, status=204, body=b"")
+        result = await reconciler(session).apply([Change("sku:COKE", Availability(True, 4))])
+    assert result.confirmed == (Observed("sku:COKE", True, 4),)
+
+
+async def test_apply_chunks_at_the_batch_limit_and_refuses_bad_ids(session: aiohttp.ClientSession) -> None:
+    changes = [Change(f"sku:S{i}", Availability(False, 0)) for i in range(5)] + [
+        Change("no-kind", Availability(False, 0))
+    ]
+    with aioresponses() as m:
+        for _ in range(3):
+            m.patch(URL_INV, status=200, payload=[])
+        result = await reconciler(session, batch_limit=2).apply(changes)
+    assert [len(c.kwargs["json"]) for c in calls(m, "PATCH")] == [2, 2, 1]
+    assert len(result.confirmed) == 5
+    (failure,) = result.failed
+    assert failure.external_id == "no-kind" and failure.permanent
+
+
+async def test_whole_request_failures_fail_every_item(session: aiohttp.ClientSession) -> None:
+    changes = [Change("sku:A", Availability(False, 0)), Change("sku:B", Availability(True, None))]
+    with aioresponses() as m:
+        m.patch(URL_INV, status=422, payload=fixture("error"))
+        refused = await reconciler(session).apply(changes)
+        m.patch(URL_INV, status=401, payload={"error_type": "unauthorized", "message": "Invalid token"})
+        unauthorized = await reconciler(session).apply(changes)
+        for _ in range(3):
+            m.patch(URL_INV, status=502)
+        flaky = await reconciler(session).apply(changes)
+    assert [f.permanent for f in refused.failed] == [True, True]
+    assert "422" in refused.failed[0].reason and "Validation failed" in refused.failed[0].reason
+    assert [f.permanent for f in unauthorized.failed] == [True, True]
+    assert "401" in unauthorized.failed[0].reason
+    assert [f.permanent for f in flaky.failed] == [False, False]
+    assert all(TOKEN not in f.reason for f in refused.failed + unauthorized.failed + flaky.failed)
+
+
+def test_entry_mapping_and_external_ids() -> None:
+    assert parse_external_id("sku:A:B") == ("sku", "A:B")
+    assert parse_external_id("option:") is None and parse_external_id("product:X") is None
+    assert entry_for(Change("option:X", Availability(True, 0))) == {"option_ref": "X", "stock": "0"}
+    assert entry_for(Change("sku:X", Availability(False, 9))) == {"sku_ref": "X", "stock": "0"}
+
+
+def test_webhook_verify_accepts_hex_hmac_and_rejects_tampering() -> None:
+    body = json.dumps(fixture("webhook_patch")).encode()
+    r = reconciler_offline()
+    assert r.verify_webhook({"X-HubRise-Hmac-SHA256": sign(body)}, body) is True
+    assert r.verify_webhook({"x-hubrise-hmac-sha256": sign(body)}, body) is True
+    assert r.verify_webhook({"X-HubRise-Hmac-SHA256": sign(body)}, body + b" ") is False
+    assert r.verify_webhook({"X-HubRise-Hmac-SHA256": sign(body, "other")}, body) is False
+    b64 = base64.b64encode(bytes.fromhex(sign(body))).decode()
+    assert r.verify_webhook({"X-HubRise-Hmac-SHA256": b64}, body) is False  # hex, not base64
+    assert r.verify_webhook({}, body) is False
+    no_secret = reconciler_offline(Secret("c", TOKEN))
+    assert no_secret.verify_webhook({"X-HubRise-Hmac-SHA256": sign(body)}, body) is False
+
+
+def test_parse_inventory_patch_event() -> None:
+    body = json.dumps(fixture("webhook_patch")).encode()
+    assert reconciler_offline().parse_webhook({}, body) == [
+        Observed("sku:COKE", False, 0),
+        Observed("option:EGG", True, None),
+        Observed("sku:PEPSI", True, 12),
+    ]
+    event = fixture("webhook_patch")
+    update = {k: v for k, v in event.items() if k != "state_change"} | {"event_type": "update"}
+    assert reconciler_offline().parse_webhook({}, json.dumps(update).encode()) == []
+    elsewhere = event | {"location_id": "other-1"}
+    assert reconciler_offline().parse_webhook({}, json.dumps(elsewhere).encode()) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b"{not json", "body"),
+        (b"[]", "body"),
+        (b'{"resource_type": "order", "event_type": "create"}', "resource_type"),
+        (b'{"resource_type": "inventory", "event_type": "delete"}', "event_type"),
+        (b'{"resource_type": "inventory", "event_type": "patch"}', "state_change"),
+        (
+            b'{"resource_type": "inventory", "event_type": "patch", "state_change": [{"stock": "1"}]}',
+            "state_change",
+        ),
+        (
+            b'{"resource_type": "inventory", "event_type": "patch", "state_change": [{"sku_ref": "A", "stock": "x"}]}',
+            "state_change",
+        ),
+    ],
+)
+def test_parse_webhook_names_the_bad_field(body: bytes, field: str) -> None:
+    with pytest.raises(InputError) as caught:
+        reconciler_offline().parse_webhook({}, body)
+    assert caught.value.field == field
+
+
+def test_settings_and_credentials_are_validated() -> None:
+    with pytest.raises(ConfigError, match=r"stores\.h1\.settings\.catalog_id"):
+        reconciler_offline(catalog_id="")
+    with pytest.raises(ConfigError, match="location_id"):
+        reconciler_offline(location_id=None)
+    with pytest.raises(ConfigError, match="base_url"):
+        reconciler_offline(base_url="ftp://x")
+    with pytest.raises(ConfigError, match="batch_limit"):
+        reconciler_offline(batch_limit=0)
+    with pytest.raises(CredentialError, match="access_token") as caught:
+        reconciler_offline(Secret("c", json.dumps({"client_secret": CLIENT_SECRET})))
+    assert CLIENT_SECRET not in str(caught.value)
+    caps = reconciler_offline(batch_limit=50).capabilities
+    assert caps.max_write_batch == 50 and caps.stock_model is StockModel.BOTH
+    assert HubRiseReconciler.capabilities.max_write_batch == 500
+    assert not HubRiseReconciler.capabilities.compare_and_set
+
+
+def reconciler_offline(credential: Secret = CREDENTIAL, **settings: Any) -> HubRiseReconciler:
+    """A reconciler whose transport is never used (webhooks, settings)."""
+    base = {"catalog_id": "87yu4", "location_id": "3r4s3-1"}
+    store = StoreConfig("h1", "hubrise", "europe", "hubrise-loc", settings=base | settings)
+    transport = Transport(
+        None,  # type: ignore[arg-type]  # never used by these tests
+        platform="hubrise",
+        store_id="h1",
+        pacer=LeakyBucketPacer(1000, 1000),
+    )
+    return HubRiseReconciler(ReconcilerContext(store, transport, credential))
