@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TypeVar
 
-from daemon.model import ApplyResult, ItemFailure, Observed
+from daemon.model import ApplyResult, Change, ItemFailure, Observed
 
 T = TypeVar("T")
 
@@ -24,3 +24,8 @@ def merge_results(results: Iterable[ApplyResult]) -> ApplyResult:
         confirmed.extend(result.confirmed)
         failed.extend(result.failed)
     return ApplyResult(tuple(confirmed), tuple(failed))
+
+
+def all_failed(changes: Iterable[Change], reason: str, *, permanent: bool) -> ApplyResult:
+    """Every change of a batch failed for one reason (a whole-request error)."""
+    return ApplyResult(failed=tuple(ItemFailure(c.external_id, reason, permanent=permanent) for c in changes))

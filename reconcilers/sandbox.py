@@ -13,10 +13,10 @@ from typing import Any
 
 from daemon.errors import ConfigError, CredentialError, InputError
 from daemon.model import ApplyResult, Change, ItemFailure, Observed, SyncedVariant
-from reconcilers.batching import chunked, merge_results
+from reconcilers.batching import all_failed, chunked, merge_results
 from reconcilers.capabilities import Capabilities, RateBudget, StockModel
 from reconcilers.interface import ReconcilerContext
-from reconcilers.signatures import verify_base64
+from reconcilers.signatures import header_value, verify_base64
 from reconcilers.transport import AuthError, PermanentError, TemporaryError
 
 SIGNATURE_HEADER = "X-Sandbox-Hmac-Sha256"
@@ -79,14 +79,14 @@ class SandboxReconciler:
         except AuthError:
             raise  # the store's credential is wrong: a store-level problem, not one per item
         except PermanentError as exc:
-            return _all_failed(batch, str(exc), permanent=True)
+            return all_failed(batch, str(exc), permanent=True)
         except TemporaryError as exc:
-            return _all_failed(batch, str(exc), permanent=False)
+            return all_failed(batch, str(exc), permanent=False)
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
         if not self._webhook_secret:
             return False
-        return verify_base64(self._webhook_secret, body, _header(headers, SIGNATURE_HEADER))
+        return verify_base64(self._webhook_secret, body, header_value(headers, SIGNATURE_HEADER))
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[Observed]:
         try:
@@ -178,10 +178,6 @@ def _mapped(batch: Sequence[Change], body: Any) -> ApplyResult:
     return ApplyResult(confirmed=tuple(confirmed), failed=tuple(failed))
 
 
-def _all_failed(batch: Sequence[Change], reason: str, *, permanent: bool) -> ApplyResult:
-    return ApplyResult(failed=tuple(ItemFailure(c.external_id, reason, permanent=permanent) for c in batch))
-
-
 def _observed(item: Any, where: str, prefix: str = "") -> Observed:
     if not isinstance(item, dict):
         raise _bad(where, prefix.rstrip(".") or "item", "must be a JSON object")
@@ -205,11 +201,3 @@ def _bad(where: str, field: str, reason: str) -> Exception:
     if where == "webhook":
         return InputError(where, field, reason)
     return TemporaryError(f"sandbox: {field}: {reason}")
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    value = headers.get(name)
-    if value is None:  # a plain dict is case-sensitive; aiohttp's CIMultiDict is not
-        lowered = name.lower()
-        value = next((v for k, v in headers.items() if k.lower() == lowered), None)
-    return value

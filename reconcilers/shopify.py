@@ -37,12 +37,12 @@ from urllib.parse import quote
 
 from daemon.errors import ConfigError, CredentialError, InputError
 from daemon.model import ApplyResult, Change, ItemFailure, Observed, SyncedVariant
-from reconcilers.batching import chunked, merge_results
+from reconcilers.batching import all_failed, chunked, merge_results
 from reconcilers.capabilities import Capabilities, PacingModel, RateBudget, StockModel
 from reconcilers.interface import ReconcilerContext
 from reconcilers.ratelimit import CostPointsPacer
 from reconcilers.shopify_queries import MUTATION_COST, OBSERVE_VARIANTS, SET_AVAILABLE, observe_cost
-from reconcilers.signatures import verify_base64
+from reconcilers.signatures import header_value, verify_base64
 from reconcilers.transport import AuthError, PermanentError, Response, TemporaryError
 
 # 2026-07: stable since 2026-07-01 and supported until at least 2027-07-01, so supported throughout
@@ -142,9 +142,9 @@ class ShopifyReconciler:
             data = await self._graphql(SET_AVAILABLE, variables, MUTATION_COST)
             result = _mapped(sent, entries, data.get("inventorySetQuantities"))
         except PermanentError as exc:  # AuthError included: no item of this batch can pass as is
-            result = _all_failed(sent, str(exc), permanent=True)
+            result = all_failed(sent, str(exc), permanent=True)
         except TemporaryError as exc:
-            result = _all_failed(sent, str(exc), permanent=False)
+            result = all_failed(sent, str(exc), permanent=False)
         return merge_results([result, ApplyResult(failed=tuple(failed))])
 
     def _entry(self, change: Change, item: str) -> dict[str, Any]:
@@ -165,13 +165,13 @@ class ShopifyReconciler:
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
         if not self._client_secret:
             return False
-        return verify_base64(self._client_secret, body, _header(headers, SIGNATURE_HEADER))
+        return verify_base64(self._client_secret, body, header_value(headers, SIGNATURE_HEADER))
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[Observed]:
-        topic = _header(headers, "X-Shopify-Topic")
+        topic = header_value(headers, "X-Shopify-Topic")
         if topic is not None and topic.strip().lower() != WEBHOOK_TOPIC:
             return []
-        shop = _header(headers, "X-Shopify-Shop-Domain")
+        shop = header_value(headers, "X-Shopify-Shop-Domain")
         if shop is not None and self._shop is not None and shop.strip().lower() != self._shop:
             raise InputError("webhook", "X-Shopify-Shop-Domain", "names another shop")
         try:
@@ -280,10 +280,6 @@ def _confirmed(change: Change, entry: Mapping[str, Any]) -> Observed:
     )
 
 
-def _all_failed(batch: Sequence[Change], reason: str, *, permanent: bool) -> ApplyResult:
-    return ApplyResult(failed=tuple(ItemFailure(c.external_id, reason, permanent=permanent) for c in batch))
-
-
 def _observed(node: dict[str, Any]) -> Observed:
     variant = str(node["id"])
     item = node.get("inventoryItem")
@@ -343,11 +339,6 @@ def _dig(obj: Any, *keys: str) -> Any:
     for key in keys:
         obj = obj.get(key) if isinstance(obj, dict) else None
     return obj
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    wanted = name.lower()
-    return next((v for k, v in headers.items() if k.lower() == wanted), None)
 
 
 def _numeric_id(payload: Mapping[str, Any], name: str) -> str:

@@ -10,6 +10,16 @@ import base64
 import binascii
 import hashlib
 import hmac
+from collections.abc import Mapping
+
+
+def header_value(headers: Mapping[str, str], name: str) -> str | None:
+    """A header by name, case-insensitively, whether `headers` is aiohttp's CIMultiDict or a plain dict."""
+    value = headers.get(name)
+    if value is None:
+        lowered = name.lower()
+        value = next((v for k, v in headers.items() if k.lower() == lowered), None)
+    return value
 
 
 def _key(secret: str | bytes) -> bytes:

@@ -53,16 +53,15 @@ from dataclasses import replace
 from typing import Any
 
 import aiohttp
-from multidict import CIMultiDict
 from yarl import URL
 
 from daemon.errors import ConfigError, CredentialError, InputError
 from daemon.model import ApplyResult, Change, ItemFailure, Observed, StoreConfig, SyncedVariant
-from reconcilers.batching import chunked, merge_results
+from reconcilers.batching import all_failed, chunked, merge_results
 from reconcilers.capabilities import Capabilities, RateBudget, StockModel
 from reconcilers.interface import ReconcilerContext
 from reconcilers.pagination import numbered_pages
-from reconcilers.signatures import verify_base64
+from reconcilers.signatures import header_value, verify_base64
 from reconcilers.transport import PermanentError, TemporaryError
 
 API_PATH = "/wp-json/wc/v3"  # the one place the API version is pinned
@@ -204,15 +203,15 @@ class WooCommerceReconciler:
                 "POST", url, json={"update": [entry for _, entry in chunk]}, auth=self._keys.basic()
             )
         except PermanentError as exc:  # AuthError included: no item of this batch can pass as is
-            return _all_failed(chunk, str(exc), permanent=True)
+            return all_failed((c for c, _ in chunk), str(exc), permanent=True)
         except TemporaryError as exc:
-            return _all_failed(chunk, str(exc), permanent=False)
+            return all_failed((c for c, _ in chunk), str(exc), permanent=False)
         return _mapped(chunk, parent, response.body)
 
     # --- webhooks --------------------------------------------------------------------------------
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
-        signature = _header(headers, SIGNATURE_HEADER)
+        signature = header_value(headers, SIGNATURE_HEADER)
         if signature is None and _is_ping(body):
             return True  # the unsigned creation ping carries nothing but the webhook id
         if not self._webhook_secret:
@@ -220,9 +219,9 @@ class WooCommerceReconciler:
         return verify_base64(self._webhook_secret, body, signature)
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[Observed]:
-        if _header(headers, SIGNATURE_HEADER) is None and _is_ping(body):
+        if header_value(headers, SIGNATURE_HEADER) is None and _is_ping(body):
             return []
-        topic = (_header(headers, "X-WC-Webhook-Topic") or "product.updated").strip().lower()
+        topic = (header_value(headers, "X-WC-Webhook-Topic") or "product.updated").strip().lower()
         if topic not in _PRODUCT_TOPICS:
             return []  # deletions carry only an id; other resources are not stock
         try:
@@ -260,7 +259,9 @@ def _mapped(chunk: Sequence[tuple[Change, dict[str, Any]]], parent: int | None, 
     """Per-item outcome of a batch: each `update` entry is the saved object or {"id", "error"}."""
     answers = body.get("update") if isinstance(body, dict) else None
     if not isinstance(answers, list):
-        return _all_failed(chunk, "woocommerce: the batch answer has no update list", permanent=False)
+        return all_failed(
+            (c for c, _ in chunk), "woocommerce: the batch answer has no update list", permanent=False
+        )
     by_id = {a.get("id"): a for a in answers if isinstance(a, dict)}
     confirmed: list[Observed] = []
     failed: list[ItemFailure] = []
@@ -295,12 +296,6 @@ def _item_error(external_id: str, error: Mapping[str, Any]) -> ItemFailure:
     return ItemFailure(external_id, f"{code}: {message}", permanent=permanent)
 
 
-def _all_failed(
-    chunk: Sequence[tuple[Change, dict[str, Any]]], reason: str, *, permanent: bool
-) -> ApplyResult:
-    return ApplyResult(failed=tuple(ItemFailure(c.external_id, reason, permanent) for c, _ in chunk))
-
-
 def _target(external_id: str) -> Target | None:
     """'12' → (12, None); '12:34' → (12, 34); anything else → None."""
     product, colon, variation = external_id.strip().partition(":")
@@ -322,10 +317,6 @@ def _numeric(payload: Mapping[str, Any], name: str) -> int:
 
 def _is_ping(body: bytes) -> bool:
     return _PING.fullmatch(body) is not None
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    return CIMultiDict(headers).get(name)
 
 
 def _positive(store: StoreConfig, name: str, default: float, kind: type[int] | type[float]) -> float:
