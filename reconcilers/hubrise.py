@@ -40,10 +40,10 @@ from yarl import URL
 
 from daemon.errors import ConfigError, CredentialError, InputError
 from daemon.model import ApplyResult, Change, ItemFailure, Observed, SyncedVariant
-from reconcilers.batching import chunked, merge_results
+from reconcilers.batching import all_failed, chunked, merge_results
 from reconcilers.capabilities import Capabilities, RateBudget, StockModel
 from reconcilers.interface import ReconcilerContext
-from reconcilers.signatures import verify_hex
+from reconcilers.signatures import header_value, verify_hex
 from reconcilers.transport import PermanentError, TemporaryError
 
 API_VERSION = "v1"
@@ -122,9 +122,9 @@ class HubRiseReconciler:
                 "PATCH", self._url, json=entries, headers=self._headers()
             )
         except PermanentError as exc:  # AuthError included: every item fails with the reason
-            return _all_failed(batch, str(exc), permanent=True)
+            return all_failed(batch, str(exc), permanent=True)
         except TemporaryError as exc:
-            return _all_failed(batch, str(exc), permanent=False)
+            return all_failed(batch, str(exc), permanent=False)
         answered = _entries(response.body) if isinstance(response.body, list) else {}
         confirmed = []
         for change, sent in zip(batch, entries, strict=True):
@@ -137,7 +137,7 @@ class HubRiseReconciler:
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
         if not self._client_secret:
             return False
-        return verify_hex(self._client_secret, body, _header(headers, SIGNATURE_HEADER))
+        return verify_hex(self._client_secret, body, header_value(headers, SIGNATURE_HEADER))
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[Observed]:
         try:
@@ -244,10 +244,6 @@ def _observed(
     return Observed(external_id, stock > 0, int(stock.to_integral_value(ROUND_FLOOR)), platform_ref)
 
 
-def _all_failed(batch: Sequence[Change], reason: str, *, permanent: bool) -> ApplyResult:
-    return ApplyResult(failed=tuple(ItemFailure(c.external_id, reason, permanent=permanent) for c in batch))
-
-
 def _setting_id(settings: Mapping[str, Any], name: str, store_id: str) -> str:
     value = settings.get(name)
     if not isinstance(value, str) or not value or "/" in value:
@@ -271,11 +267,3 @@ def _read_credential(context: ReconcilerContext) -> tuple[str, str | None]:
     if client_secret is not None and not isinstance(client_secret, str):
         raise CredentialError(f"{where}: 'client_secret' must be a string")
     return token, client_secret
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    value = headers.get(name)
-    if value is None:  # a plain dict is case-sensitive; aiohttp's CIMultiDict is not
-        lowered = name.lower()
-        value = next((v for k, v in headers.items() if k.lower() == lowered), None)
-    return value
