@@ -1,0 +1,154 @@
+"""Drift pages for support staff: sign in, list and filter drift, accept/reapply, CSV, variant history.
+
+Browsers authenticate with a signed session cookie (never the token itself) and every form POST carries
+a per-session CSRF token; scripts may send `Authorization: Bearer <admin-token>` instead.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from aiohttp import web
+
+from daemon.db import drift as drift_db
+from daemon.db import work_queue
+from daemon.db.history import variant_history
+from daemon.output import render
+from daemon.sync_commands import DRIFT_COLUMNS, drift_rows
+from daemon.web import pages, sessions
+from daemon.web.auth import ADMIN_TOKEN, admin_refusal
+from daemon.web.context import SERVICES
+
+HTML = "text/html"
+
+
+def _token(request: web.Request) -> str | None:
+    secret = request.app[SERVICES].credentials.load_optional(ADMIN_TOKEN)
+    return None if secret is None else secret.reveal()
+
+
+def _signed_in(request: web.Request) -> tuple[bool, str | None]:
+    """(allowed, session): a bearer script has no session; a browser has a valid cookie."""
+    token = _token(request)
+    if token is None:
+        return False, None
+    if request.headers.get("Authorization") and admin_refusal(request) is None:
+        return True, None
+    session = request.cookies.get(sessions.COOKIE)
+    return (True, session) if sessions.session_valid(token, session, time.time()) else (False, None)
+
+
+async def login_form(request: web.Request) -> web.Response:
+    return web.Response(text=pages.login_form(), content_type=HTML)
+
+
+async def login(request: web.Request) -> web.Response:
+    token = _token(request)
+    presented = str((await request.post()).get("token", ""))
+    if token is None or not hmac.compare_digest(presented.encode(), token.encode()):
+        return web.Response(text=pages.login_form("That token is not right."), content_type=HTML, status=401)
+    response = web.HTTPSeeOther("/drift")
+    response.set_cookie(
+        sessions.COOKIE,
+        sessions.new_session(token, time.time()),
+        max_age=sessions.TTL_S,
+        httponly=True,
+        samesite="Strict",
+        path="/",
+    )
+    raise response
+
+
+def _filters(request: web.Request) -> dict[str, str]:
+    status = request.query.get("status", "open")
+    age = request.query.get("age", "")
+    return {
+        "store": request.query.get("store", "").strip(),
+        "status": status if status in ("open", "resolved", "all") else "open",
+        "age": age if age.replace(".", "", 1).isdigit() else "",
+    }
+
+
+async def _records(request: web.Request, filters: dict[str, str]) -> list[dict[str, Any]]:
+    records = await drift_db.list_drift(
+        request.app[SERVICES].pool, store_id=filters["store"] or None, status=filters["status"]
+    )
+    if filters["age"]:
+        cutoff = datetime.now(UTC) - timedelta(hours=float(filters["age"]))
+        records = [r for r in records if r["detected_at"] <= cutoff]
+    return records
+
+
+async def drift_page(request: web.Request) -> web.Response:
+    allowed, session = _signed_in(request)
+    if not allowed:
+        raise web.HTTPSeeOther("/drift/login")
+    token = _token(request)
+    csrf = sessions.csrf_token(token, session) if token and session else None
+    filters = _filters(request)
+    return web.Response(
+        text=pages.drift_list(await _records(request, filters), filters, csrf), content_type=HTML
+    )
+
+
+async def drift_csv(request: web.Request) -> web.Response:
+    if not _signed_in(request)[0]:
+        raise web.HTTPUnauthorized(text="sign in at /drift/login or send the admin bearer token")
+    rows = drift_rows(await _records(request, _filters(request)))
+    return web.Response(
+        text=render(rows, "csv", DRIFT_COLUMNS) + "\n",
+        content_type="text/csv",
+        headers={"Content-Disposition": "attachment; filename=stocksync-drift.csv"},
+    )
+
+
+async def resolve(request: web.Request) -> web.Response:
+    allowed, session = _signed_in(request)
+    if not allowed:
+        raise web.HTTPUnauthorized(text="sign in at /drift/login or send the admin bearer token")
+    form = await request.post()
+    token = _token(request)
+    if session is not None and not (token and sessions.csrf_valid(token, session, str(form.get("csrf", "")))):
+        raise web.HTTPForbidden(text="missing or wrong CSRF token; reload the drift page")
+    action = request.match_info["action"]
+    drift_id = int(request.match_info["drift_id"])
+    pool = request.app[SERVICES].pool
+    async with pool.acquire() as conn:
+        store_id, external_id = await drift_db.resolve(conn, drift_id, action, "drift-page")
+    if action == "reapply":
+        await work_queue.enqueue_variants(pool, store_id, [external_id], "manual")
+    back = urlencode(parse_qsl(str(form.get("back", ""))))
+    raise web.HTTPSeeOther("/drift" + (f"?{back}" if back else ""))
+
+
+async def history_page(request: web.Request) -> web.Response:
+    if not _signed_in(request)[0]:
+        raise web.HTTPSeeOther("/drift/login")
+    history = await variant_history(
+        request.app[SERVICES].pool, request.match_info["store_id"], request.match_info["external_id"]
+    )
+    return web.Response(text=pages.variant_history(history), content_type=HTML)
+
+
+async def history_json(request: web.Request) -> web.Response:
+    if (refusal := admin_refusal(request)) is not None:
+        return refusal
+    history = await variant_history(
+        request.app[SERVICES].pool, request.match_info["store_id"], request.match_info["external_id"]
+    )
+    return web.json_response(history, dumps=lambda value: json.dumps(value, default=str))
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/drift/login", login_form)
+    app.router.add_post("/drift/login", login)
+    app.router.add_get("/drift", drift_page)
+    app.router.add_get("/drift.csv", drift_csv)
+    app.router.add_post(r"/drift/{drift_id:\d+}/{action:accept|reapply}", resolve)
+    app.router.add_get("/drift/stores/{store_id}/variants/{external_id}", history_page)
+    app.router.add_get("/v1/stores/{store_id}/variants/{external_id}/history", history_json)

@@ -1,0 +1,169 @@
+"""Server-rendered HTML for support staff (no build step, no JavaScript). Everything is escaped."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from html import escape
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from daemon.output import show_value
+
+_STYLE = (
+    "body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse}"
+    "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}th{background:#f4f4f4}"
+    ".open{color:#b00}form{display:inline}"
+)
+
+
+def page(title: str, body: str) -> str:
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}</title>"
+        f"<style>{_STYLE}</style></head><body><h1>{escape(title)}</h1>{body}</body></html>"
+    )
+
+
+def login_form(message: str = "") -> str:
+    note = f"<p class='open'>{escape(message)}</p>" if message else ""
+    return page(
+        "stocksync — sign in",
+        f"{note}<form method='post' action='/drift/login'><label>Admin token "
+        "<input type='password' name='token' autocomplete='off' required></label> "
+        "<button type='submit'>Sign in</button></form>",
+    )
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>" if rows else "<p>(none)</p>"
+
+
+def drift_list(records: Sequence[Mapping[str, Any]], filters: Mapping[str, str], csrf: str | None) -> str:
+    back = urlencode({k: v for k, v in filters.items() if v})
+    form = (
+        "<form method='get' action='/drift'>"
+        f"<label>Store <input name='store' value='{escape(filters.get('store', ''))}'></label> "
+        "<label>Status <select name='status'>"
+        + "".join(
+            f"<option{' selected' if filters.get('status', 'open') == s else ''}>{s}</option>"
+            for s in ("open", "resolved", "all")
+        )
+        + "</select></label> "
+        f"<label>Older than (hours) <input name='age' size='4' value='{escape(filters.get('age', ''))}'></label> "
+        f"<button type='submit'>Filter</button> <a href='/drift.csv?{escape(back)}'>CSV</a></form>"
+    )
+    rows = [_drift_row(r, csrf, back) for r in records]
+    headers = [
+        "id",
+        "store",
+        "SKU",
+        "external id",
+        "expected",
+        "store shows",
+        "status",
+        "policy did",
+        "seen",
+        "since",
+        "last seen",
+        "",
+    ]
+    return page("Drift in stores", form + _table(headers, rows))
+
+
+def _drift_row(r: Mapping[str, Any], csrf: str | None, back: str) -> list[str]:
+    history = f"/drift/stores/{quote(r['store_id'], safe='')}/variants/{quote(r['external_id'], safe='')}"
+    actions = ""
+    if r["status"] == "open":
+        hidden = f"<input type='hidden' name='csrf' value='{escape(csrf or '')}'>" + (
+            f"<input type='hidden' name='back' value='{escape(back)}'>"
+        )
+        actions = "".join(
+            f"<form method='post' action='/drift/{r['id']}/{action}'>{hidden}"
+            f"<button type='submit' name='do' value='{action}'>{label}</button></form> "
+            for action, label in (("accept", "Accept store value"), ("reapply", "Reapply desired"))
+        )
+    return [
+        str(r["id"]),
+        escape(r["store_id"]),
+        escape(r["sku"]),
+        f"<a href='{escape(history)}'>{escape(r['external_id'])}</a>",
+        escape(show_value(r["expected_available"], r["expected_quantity"])),
+        escape(show_value(r["store_available"], r["store_quantity"])),
+        f"<span class='{escape(r['status'])}'>{escape(r['status'])}</span>",
+        escape(r["action"]),
+        str(r["occurrences"]),
+        escape(str(r["detected_at"])[:19]),
+        escape(str(r["last_seen_at"])[:19]),
+        actions,
+    ]
+
+
+def variant_history(history: Mapping[str, Any]) -> str:
+    v = history["variant"]
+    desired = history["desired"]
+    summary = (
+        f"<p>SKU <b>{escape(v['sku'])}</b> ({escape(v['kind'])}) in store <b>{escape(v['store_id'])}</b>, region "
+        f"{escape(v['region_id'])}, {escape(v['mode'])} mode, {escape(v['drift_policy'])} policy. "
+        f"Desired now: <b>{escape(show_value(desired['available'], desired['quantity']) if desired else 'unknown (no upstream data for the region)')}</b>; "
+        f"store shows {escape(show_value(v['observed_available'], v['observed_quantity']))}; "
+        f"last applied {escape(show_value(v['applied_available'], v['applied_quantity']))}"
+        + ("" if v["sync_enabled"] else f"; <b>syncing paused</b> ({escape(v['paused_reason'] or '')})")
+        + "</p>"
+    )
+    facilities = _table(
+        ["facility", "country", "status", "quantity", "counts for this store", "upstream time"],
+        [
+            [
+                escape(f["facility_id"]),
+                escape(f["country"]),
+                escape(f["status"]),
+                escape(str(f["quantity"] or "-")),
+                "yes" if f["in_region"] else "no (outside the selling region)",
+                escape(str(f["source_updated_at"])[:19]),
+            ]
+            for f in history["facilities"]
+        ],
+    )
+    writes = _table(
+        ["when", "trigger", "before", "after", "reason", "outcome", "error"],
+        [
+            [
+                escape(str(w["created_at"])[:19]),
+                escape(w["trigger"] or ""),
+                escape(show_value(w["before_available"], w["before_quantity"])),
+                escape(show_value(w["after_available"], w["after_quantity"])),
+                escape(w["reason"]),
+                escape(w["outcome"]),
+                escape(w["error"] or ""),
+            ]
+            for w in history["writes"]
+        ],
+    )
+    drift = _table(
+        ["id", "detected", "via", "expected", "store showed", "status", "policy did", "resolved by"],
+        [
+            [
+                str(d["id"]),
+                escape(str(d["detected_at"])[:19]),
+                escape(d["detected_via"]),
+                escape(show_value(d["expected_available"], d["expected_quantity"])),
+                escape(show_value(d["store_available"], d["store_quantity"])),
+                escape(d["status"]),
+                escape(d["action"]),
+                escape(d["resolved_by"] or ""),
+            ]
+            for d in history["drift"]
+        ],
+    )
+    return page(
+        f"{v['sku']} in {v['store_id']}",
+        summary
+        + "<h2>Upstream facilities</h2>"
+        + facilities
+        + "<h2>Writes</h2>"
+        + writes
+        + "<h2>Drift</h2>"
+        + drift
+        + "<p><a href='/drift'>back to drift</a></p>",
+    )

@@ -1,0 +1,151 @@
+"""Drift pages: sign-in, CSRF, accept/reapply, CSV, variant history; and a real browser resolving a drift."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from daemon.config import Config
+from daemon.credentials import CredentialStore
+from daemon.db.pool import Pool
+from daemon.web.app import build_app
+from daemon.web.context import Liveness, Services
+from daemon.web.sessions import COOKIE
+from tests.e2e.harness import World, world
+
+ADMIN = "page-admin-token"
+Client = TestClient[web.Request, web.Application]
+
+
+@asynccontextmanager
+async def drift_site(pool: Pool, tmp_path: Path) -> AsyncIterator[tuple[World, Client, int]]:
+    async with world(pool, tmp_path) as w:
+        await w.add_store("na", policy="report")
+        await w.variant("tee", stock={"us1": "in_stock", "lv1": "out_of_stock"})
+        await w.variant("mug", stock={"us1": "in_stock"})
+        await w.pool.execute("UPDATE variants SET sku = '<b>TEE</b>' WHERE id = 'tee'")  # must be escaped
+        await w.map("na", "E-TEE", "tee", (True, None))
+        await w.map("na", "E-MUG", "mug", (True, None))
+        await w.engine.run_pass("na")
+        await w.control("na", "POST", "/control/edit", {"external_id": "E-TEE", "available": False})
+        await w.engine.run_pass("na")
+        drift_id = await pool.fetchval("SELECT id FROM drift_records")
+        (w.credentials_dir / "admin-token").write_text(ADMIN)
+        credentials = CredentialStore(str(w.credentials_dir))
+        app = build_app(Services(Config(), pool, w.engine, credentials, Liveness(scheduler_running=True)))
+        async with TestClient(TestServer(app)) as client:
+            yield w, client, drift_id
+
+
+async def sign_in(client: Client) -> None:
+    response = await client.post("/drift/login", data={"token": ADMIN}, allow_redirects=False)
+    assert response.status == 303
+    cookie = response.cookies[COOKIE]
+    assert ADMIN not in cookie.value and cookie["httponly"] and cookie["samesite"] == "Strict"
+
+
+async def test_sign_in_list_and_csrf_protected_accept(pool: Pool, tmp_path: Path) -> None:
+    async with drift_site(pool, tmp_path) as (_, client, drift_id):
+        redirect = await client.get("/drift", allow_redirects=False)
+        assert redirect.status == 303 and redirect.headers["Location"] == "/drift/login"
+        wrong = await client.post("/drift/login", data={"token": "nope"}, allow_redirects=False)
+        assert wrong.status == 401
+        await sign_in(client)
+        html = await (await client.get("/drift")).text()
+        assert "&lt;b&gt;TEE&lt;/b&gt;" in html and "<b>TEE</b>" not in html
+        assert "E-TEE" in html and "Accept store value" in html
+        forged = await client.post(
+            f"/drift/{drift_id}/accept", data={"csrf": "forged"}, allow_redirects=False
+        )
+        assert forged.status == 403
+        assert await pool.fetchval("SELECT status FROM drift_records") == "open"
+        csrf = html.split("name='csrf' value='")[1].split("'")[0]
+        accepted = await client.post(f"/drift/{drift_id}/accept", data={"csrf": csrf}, allow_redirects=False)
+        assert accepted.status == 303
+        assert await pool.fetchval("SELECT status FROM drift_records") == "accepted"
+        assert (
+            await pool.fetchval("SELECT sync_enabled FROM synced_variants WHERE external_id = 'E-TEE'")
+            is False
+        )
+
+
+async def test_reapply_by_script_queues_a_write_and_csv_exports(pool: Pool, tmp_path: Path) -> None:
+    async with drift_site(pool, tmp_path) as (_, client, drift_id):
+        bearer = {"Authorization": f"Bearer {ADMIN}"}
+        csv = await client.get("/drift.csv?status=all", headers=bearer)
+        text = await csv.text()
+        assert csv.status == 200 and csv.headers["Content-Type"].startswith("text/csv")
+        assert text.splitlines()[0].startswith("id,store_id,sku,external_id") and "E-TEE" in text
+        assert (await client.get("/drift.csv")).status == 401
+        reapplied = await client.post(f"/drift/{drift_id}/reapply", headers=bearer, allow_redirects=False)
+        assert reapplied.status == 303
+        queued = await pool.fetchval("SELECT external_id FROM work_queue WHERE status = 'queued'")
+        assert queued == "E-TEE"
+        again = await client.post(f"/drift/{drift_id}/reapply", headers=bearer, allow_redirects=False)
+        assert again.status == 404
+
+
+async def test_variant_history_explains_the_value(pool: Pool, tmp_path: Path) -> None:
+    async with drift_site(pool, tmp_path) as (_, client, _):
+        assert (await client.get("/v1/stores/na/variants/E-TEE/history")).status == 401
+        response = await client.get(
+            "/v1/stores/na/variants/E-TEE/history", headers={"Authorization": f"Bearer {ADMIN}"}
+        )
+        history = await response.json()
+        assert history["desired"] == {"available": True, "quantity": None}
+        assert {(f["facility_id"], f["status"], f["in_region"]) for f in history["facilities"]} == {
+            ("us1", "in_stock", True),
+            ("lv1", "out_of_stock", False),
+        }
+        assert history["drift"][0]["status"] == "open" and history["variant"]["observed_available"] is False
+        missing = await client.get(
+            "/v1/stores/na/variants/NOPE/history", headers={"Authorization": f"Bearer {ADMIN}"}
+        )
+        assert missing.status == 404
+        await sign_in(client)
+        page = await (await client.get("/drift/stores/na/variants/E-TEE")).text()
+        assert "outside the selling region" in page and "Desired now: <b>available</b>" in page
+
+
+CHROMIUM = shutil.which("chromium")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (.ci/run installs it)")
+async def test_support_agent_resolves_drift_in_a_real_browser(pool: Pool, tmp_path: Path) -> None:
+    playwright_api = pytest.importorskip("playwright.async_api")
+    async with drift_site(pool, tmp_path) as (_, client, _), playwright_api.async_playwright() as p:
+        browser = await p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        try:
+            page = await browser.new_page()
+            base = str(client.make_url("/"))
+            await page.goto(base + "drift")
+            assert page.url.endswith("/drift/login")
+            await page.fill("input[name=token]", ADMIN)
+            async with page.expect_navigation():
+                await page.click("button[type=submit]")
+            assert page.url.endswith("/drift")
+            assert "E-TEE" in await page.inner_text("table")
+            async with page.expect_navigation():
+                await page.click("button[value=reapply]")
+            assert "Reapply desired" not in await page.inner_text("body")  # no open drift left
+            await page.screenshot(path=str(tmp_path / "drift.png"))
+        finally:
+            await browser.close()
+    assert await pool.fetchval("SELECT status FROM drift_records") == "reapplied"
+    assert await pool.fetchval("SELECT count(*) FROM work_queue WHERE external_id = 'E-TEE'") == 1
