@@ -38,10 +38,11 @@ from typing import Any
 
 from yarl import URL
 
-from daemon.errors import ConfigError, CredentialError, InputError
+from daemon.errors import ConfigError, InputError
 from daemon.model import ApplyResult, Change, ItemFailure, Observed, SyncedVariant
 from reconcilers.batching import all_failed, chunked, merge_results
 from reconcilers.capabilities import Capabilities, RateBudget, StockModel
+from reconcilers.credential_fields import token_and_secret
 from reconcilers.interface import ReconcilerContext
 from reconcilers.signatures import header_value, verify_hex
 from reconcilers.transport import PermanentError, TemporaryError
@@ -89,7 +90,7 @@ class HubRiseReconciler:
             if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
                 raise ConfigError(f"stores.{store_id}.settings.batch_limit", "must be a whole number > 0")
             self.capabilities = replace(type(self).capabilities, max_write_batch=batch)
-        self._token, self._client_secret = _read_credential(context)
+        self._token, self._client_secret = token_and_secret(context, "access_token", "client_secret")
 
     async def observe(self, variants: Sequence[SyncedVariant]) -> list[Observed]:
         wanted = {v.external_id: key for v in variants if (key := parse_external_id(v.external_id))}
@@ -249,21 +250,3 @@ def _setting_id(settings: Mapping[str, Any], name: str, store_id: str) -> str:
     if not isinstance(value, str) or not value or "/" in value:
         raise ConfigError(f"stores.{store_id}.settings.{name}", "a HubRise id (non-empty string) is required")
     return value
-
-
-def _read_credential(context: ReconcilerContext) -> tuple[str, str | None]:
-    """JSON {"access_token", "client_secret"} or a plain token; names the store, never the value."""
-    secret = context.credential
-    where = f"credential {secret.name!r} for store {context.store.id}"
-    try:
-        parsed = secret.json()
-    except CredentialError:
-        if not secret.reveal():
-            raise CredentialError(f"{where} is empty") from None
-        return secret.reveal(), None
-    token, client_secret = parsed.get("access_token"), parsed.get("client_secret")
-    if not isinstance(token, str) or not token:
-        raise CredentialError(f"{where}: 'access_token' is missing")
-    if client_secret is not None and not isinstance(client_secret, str):
-        raise CredentialError(f"{where}: 'client_secret' must be a string")
-    return token, client_secret

@@ -11,10 +11,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from daemon.errors import ConfigError, CredentialError, InputError
+from daemon.errors import ConfigError, InputError
 from daemon.model import ApplyResult, Change, ItemFailure, Observed, SyncedVariant
 from reconcilers.batching import all_failed, chunked, merge_results
 from reconcilers.capabilities import Capabilities, RateBudget, StockModel
+from reconcilers.credential_fields import token_and_secret
 from reconcilers.interface import ReconcilerContext
 from reconcilers.signatures import header_value, verify_base64
 from reconcilers.transport import AuthError, PermanentError, TemporaryError
@@ -45,7 +46,7 @@ class SandboxReconciler:
             raise ConfigError(f"stores.{self._store_id}.settings.base_url", "an http(s) URL is required")
         self._base = base_url.rstrip("/")
         self.capabilities = _refined(type(self).capabilities, settings, self._store_id)
-        self._token, self._webhook_secret = _read_credential(context)
+        self._token, self._webhook_secret = token_and_secret(context, "token", "webhook_secret")
 
     async def observe(self, variants: Sequence[SyncedVariant]) -> list[Observed]:
         ids = list(dict.fromkeys(v.external_id for v in variants))
@@ -100,24 +101,6 @@ class SandboxReconciler:
 
     def _auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._token}"}
-
-
-def _read_credential(context: ReconcilerContext) -> tuple[str, str | None]:
-    """JSON {"token", "webhook_secret"} or a plain token; names the store on error, never the value."""
-    secret = context.credential
-    where = f"credential {secret.name!r} for store {context.store.id}"
-    try:
-        parsed = secret.json()
-    except CredentialError:
-        if not secret.reveal():
-            raise CredentialError(f"{where} is empty") from None
-        return secret.reveal(), None
-    token, webhook_secret = parsed.get("token"), parsed.get("webhook_secret")
-    if not isinstance(token, str) or not token:
-        raise CredentialError(f"{where}: 'token' is missing")
-    if webhook_secret is not None and not isinstance(webhook_secret, str):
-        raise CredentialError(f"{where}: 'webhook_secret' must be a string")
-    return token, webhook_secret
 
 
 def _refined(base: Capabilities, settings: Mapping[str, Any], store_id: str) -> Capabilities:

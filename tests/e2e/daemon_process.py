@@ -155,3 +155,37 @@ async def eventually(check: Any, timeout_s: float = 10.0, interval_s: float = 0.
         if value or time.monotonic() > deadline:
             return value
         await asyncio.sleep(interval_s)
+
+
+async def register_store(
+    pool: Any,
+    store_id: str,
+    platform: str,
+    region: str,
+    credential: str,
+    settings: dict[str, Any],
+    mappings: dict[str, str],
+) -> None:
+    """A store row, its schedule and its synced variants (external id → variant id), straight in SQL."""
+    await pool.execute(
+        "INSERT INTO stores (id, platform, region_id, credential, settings) VALUES ($1, $2, $3, $4, $5)",
+        store_id,
+        platform,
+        region,
+        credential,
+        settings,
+    )
+    await pool.execute("INSERT INTO store_schedule (store_id) VALUES ($1)", store_id)
+    await pool.executemany(
+        "INSERT INTO synced_variants (store_id, external_id, variant_id) VALUES ($1, $2, $3)",
+        [(store_id, external_id, variant_id) for external_id, variant_id in mappings.items()],
+    )
+
+
+async def after_first_periodic_pass(pool: Any) -> None:
+    """Wait for the daemon's first scheduled pass to succeed, then keep further passes away."""
+    assert await eventually(
+        lambda: pool.fetchval("SELECT count(*) FROM sync_runs WHERE trigger = 'periodic' AND outcome = 'ok'"),
+        20,
+    )
+    await pool.execute("UPDATE store_schedule SET next_pass_at = now() + interval '1 day'")

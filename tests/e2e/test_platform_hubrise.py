@@ -9,7 +9,13 @@ from pathlib import Path
 import aiohttp
 
 from daemon.db.pool import Pool
-from tests.e2e.daemon_process import eventually, free_port, running_daemon
+from tests.e2e.daemon_process import (
+    after_first_periodic_pass,
+    eventually,
+    free_port,
+    register_store,
+    running_daemon,
+)
 from tests.reconcilers.fakes.hubrise_fake import HubRiseFake
 
 TOKEN, SECRET = "hubrise-e2e-token", "hubrise-e2e-secret"
@@ -36,28 +42,19 @@ async def test_hubrise_full_pass_event_write_and_callback_drift(
     (credentials / "pos-token").write_text(json.dumps({"access_token": TOKEN, "client_secret": SECRET}))
     await pool.execute(CATALOG)
     settings = {"base_url": base_url, "catalog_id": "cat1", "location_id": "loc-1"}
-    await pool.execute(
-        "INSERT INTO stores (id, platform, region_id, credential, settings) VALUES"
-        " ('pos', 'hubrise', 'restaurant', 'pos-token', $1)",
+    await register_store(
+        pool,
+        "pos",
+        "hubrise",
+        "restaurant",
+        "pos-token",
         settings,
+        {f"sku:{ref}": ref.lower() for ref in ("A", "B", "C")},
     )
-    await pool.execute("INSERT INTO store_schedule (store_id) VALUES ('pos')")
-    for ref in ("A", "B", "C"):
-        await pool.execute(
-            "INSERT INTO synced_variants (store_id, external_id, variant_id) VALUES ('pos', $1, $2)",
-            f"sku:{ref}",
-            ref.lower(),
-        )
     try:
         async with running_daemon(db_dsn, tmp_path, credentials, port=port) as daemon:
-            assert await eventually(
-                lambda: pool.fetchval(
-                    "SELECT count(*) FROM sync_runs WHERE trigger = 'periodic' AND outcome = 'ok'"
-                ),
-                20,
-            )
+            await after_first_periodic_pass(pool)
             assert ("sku_ref", "A") not in fake.inventory  # entry removed: unlimited, i.e. available
-            await pool.execute("UPDATE store_schedule SET next_pass_at = now() + interval '1 day'")
 
             status, _ = await daemon.post_events(
                 [

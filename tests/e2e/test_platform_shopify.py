@@ -8,7 +8,13 @@ from pathlib import Path
 
 from daemon.db.pool import Pool
 from reconcilers.shopify import API_VERSION
-from tests.e2e.daemon_process import eventually, free_port, running_daemon
+from tests.e2e.daemon_process import (
+    after_first_periodic_pass,
+    eventually,
+    free_port,
+    register_store,
+    running_daemon,
+)
 from tests.reconcilers.fakes.shopify_fake import ShopifyFake
 
 TOKEN, SECRET = "shpat_e2e", "e2e-client-secret"
@@ -41,28 +47,19 @@ async def test_shopify_full_pass_event_write_and_webhook_drift(
     (credentials / "shop-token").write_text(json.dumps({"access_token": TOKEN, "client_secret": SECRET}))
     await pool.execute(CATALOG)
     settings = {"base_url": base_url, "location_id": "gid://shopify/Location/77", "in_stock_quantity": 25}
-    await pool.execute(
-        "INSERT INTO stores (id, platform, region_id, credential, settings) VALUES"
-        " ('shop', 'shopify', 'north_america', 'shop-token', $1)",
+    await register_store(
+        pool,
+        "shop",
+        "shopify",
+        "north_america",
+        "shop-token",
         settings,
+        {gid(number): f"v{number}" for number in (1, 2, 3)},
     )
-    await pool.execute("INSERT INTO store_schedule (store_id) VALUES ('shop')")
-    for number in (1, 2, 3):
-        await pool.execute(
-            "INSERT INTO synced_variants (store_id, external_id, variant_id) VALUES ('shop', $1, $2)",
-            gid(number),
-            f"v{number}",
-        )
     try:
         async with running_daemon(db_dsn, tmp_path, credentials, port=port) as daemon:
-            assert await eventually(
-                lambda: pool.fetchval(
-                    "SELECT count(*) FROM sync_runs WHERE trigger = 'periodic' AND outcome = 'ok'"
-                ),
-                20,
-            )
+            await after_first_periodic_pass(pool)
             assert fake.variants[1].levels[77] == 25 and fake.variants[2].levels[77] == 5
-            await pool.execute("UPDATE store_schedule SET next_pass_at = now() + interval '1 day'")
 
             status, _ = await daemon.post_events(
                 [

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from daemon.db.pool import Pool
-from tests.e2e.daemon_process import eventually, free_port, running_daemon
+from tests.e2e.daemon_process import after_first_periodic_pass, eventually, free_port, running_daemon
 from tests.reconcilers.fakes.woocommerce_fake import FakeItem, WooCommerceFake
 
 KEY, CS, HOOK = "ck_e2e", "cs_e2e", "e2e-webhook-secret"
@@ -52,14 +52,8 @@ async def test_woocommerce_full_pass_event_write_and_webhook_drift(
         )
     try:
         async with running_daemon(db_dsn, tmp_path, credentials, port=port) as daemon:
-            assert await eventually(
-                lambda: pool.fetchval(
-                    "SELECT count(*) FROM sync_runs WHERE trigger = 'periodic' AND outcome = 'ok'"
-                ),
-                20,
-            )
+            await after_first_periodic_pass(pool)
             assert fake.items[11].stock_status == "instock" and fake.items[21].stock_status == "instock"
-            await pool.execute("UPDATE store_schedule SET next_pass_at = now() + interval '1 day'")
 
             status, _ = await daemon.post_events(
                 [
