@@ -23,7 +23,7 @@ async def variant_history(pool: Pool, store_id: str, external_id: str) -> dict[s
     drift = await pool.fetch(query("variant_drift"), store_id, external_id)
     return {
         "variant": dict(overview),
-        "desired": None if desired is None else {"available": desired.available, "quantity": desired.quantity},
+        "desired": desired and {"available": desired.available, "quantity": desired.quantity},
         "facilities": [dict(r) for r in facilities],
         "writes": [dict(r) for r in writes],
         "drift": [dict(r) for r in drift],
