@@ -23,6 +23,7 @@ from daemon.sync_commands import DRIFT_COLUMNS, drift_rows
 from daemon.web import pages, sessions
 from daemon.web.auth import ADMIN_TOKEN, admin_refusal
 from daemon.web.context import SERVICES
+from daemon.web.metrics import DRIFT_RESOLVED
 
 HTML = "text/html"
 
@@ -120,6 +121,7 @@ async def resolve(request: web.Request) -> web.Response:
     pool = request.app[SERVICES].pool
     async with pool.acquire() as conn:
         store_id, external_id = await drift_db.resolve(conn, drift_id, action, "drift-page")
+    DRIFT_RESOLVED.labels(action).inc()
     if action == "reapply":
         await work_queue.enqueue_variants(pool, store_id, [external_id], "manual")
     back = urlencode(parse_qsl(str(form.get("back", ""))))

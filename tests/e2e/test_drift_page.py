@@ -16,6 +16,7 @@ from daemon.credentials import CredentialStore
 from daemon.db.pool import Pool
 from daemon.web.app import build_app
 from daemon.web.context import Liveness, Services
+from daemon.web.metrics import DRIFT_RESOLVED
 from daemon.web.sessions import COOKIE
 from tests.e2e.harness import World, world
 
@@ -83,8 +84,10 @@ async def test_reapply_by_script_queues_a_write_and_csv_exports(pool: Pool, tmp_
         assert csv.status == 200 and csv.headers["Content-Type"].startswith("text/csv")
         assert text.splitlines()[0].startswith("id,store_id,sku,external_id") and "E-TEE" in text
         assert (await client.get("/drift.csv")).status == 401
+        before = DRIFT_RESOLVED.labels("reapply")._value.get()
         reapplied = await client.post(f"/drift/{drift_id}/reapply", headers=bearer, allow_redirects=False)
         assert reapplied.status == 303
+        assert DRIFT_RESOLVED.labels("reapply")._value.get() == before + 1
         queued = await pool.fetchval("SELECT external_id FROM work_queue WHERE status = 'queued'")
         assert queued == "E-TEE"
         again = await client.post(f"/drift/{drift_id}/reapply", headers=bearer, allow_redirects=False)
