@@ -11,7 +11,9 @@ and its quantity is rounded down.
 - quantity mode: stock = str(quantity) ("0" when the target is unavailable).
 Writes use PATCH only: PUT replaces the WHOLE inventory and would wipe entries we do not own. There is
 no compare-and-set: last write wins. PATCH answers with the modified entries only (older docs: 204,
-no body), so an entry missing from the answer is confirmed as what we sent.
+no body), so an entry missing from the answer is confirmed as what we sent. A 422 refuses the whole
+PATCH without saying which entry is bad, so a refused batch is split in halves (at most
+SPLIT_REQUESTS extra requests per apply) to write the good entries and fail only the bad ones.
 
 It only maps shapes: every request goes through the shared transport (retries, 429 + Retry-After,
 errors) and it never decides what to write. Documentation read 2026-11-23 (github.com/HubRise/website):
@@ -23,9 +25,15 @@ errors) and it never decides what to write. Documentation read 2026-11-23 (githu
   and `patch` (`state_change` = list of changed entries); X-HubRise-Hmac-SHA256 = hex HMAC-SHA256 of
   the raw body keyed with the client secret; a client never receives events it generated.
 - content/developers/api/en/authentication.md: X-Access-Token header on every call.
-- content/developers/api/en/general-concepts.md (rate limiting, per /work/shared/platforms notes):
-  500 requests/min, 2,500/h, 10,000/day per connection, 429 when exceeded → a conservative
-  2 requests/s (burst 5) pace, plus the shared transport's Retry-After pause.
+- content/developers/api/en/general-concepts.md §3 Rate Limiting: 500 requests/min, 2,500/h and
+  10,000/day per connection, windows aligned on the round minute/hour/day, 429 when exceeded (no
+  Retry-After documented: the transport then backs off). Paced at the hourly limit (2,500/3,600 s,
+  burst 10, setting `requests_per_second`) so a busy hour never locks us out until the next one; the
+  daily limit is kept by design (one GET per pass, one PATCH per 500 changes). §7: 422 errors carry
+  `message` + `errors[{field, message}]`; 401 `message`.
+- content/blog/20231101-inventory-updates (2023-11-01) announces location-only routes
+  (`/location/inventory`) and an `until` field on PUT entries; the API reference above (the newer
+  text) still documents the catalog-scoped routes used here, so we follow the reference.
 """
 
 from __future__ import annotations
@@ -53,6 +61,10 @@ SIGNATURE_HEADER = "X-HubRise-Hmac-SHA256"
 TOKEN_HEADER = "X-Access-Token"
 # not a documented maximum: a cap so one PATCH body stays reasonably small
 DEFAULT_WRITE_BATCH = 500
+# the documented hourly limit (2,500 requests/h) as a steady pace: the per-minute limit is looser
+DEFAULT_REQUESTS_PER_SECOND = 2500 / 3600
+# extra PATCHes one apply() may spend isolating the entries a 422 refused (~2 per halving level)
+SPLIT_REQUESTS = 20
 _KINDS = {"sku": "sku_ref", "option": "option_ref"}
 
 
@@ -64,7 +76,7 @@ class HubRiseReconciler:
         stock_model=StockModel.BOTH,
         max_read_batch=10_000,  # one GET returns the whole inventory whatever the number of variants
         max_write_batch=DEFAULT_WRITE_BATCH,
-        rate_budget=RateBudget(requests_per_second=2.0, burst=5),
+        rate_budget=RateBudget(requests_per_second=DEFAULT_REQUESTS_PER_SECOND, burst=10),
         webhook_scheme=f"{SIGNATURE_HEADER} hex HMAC-SHA256 of the raw body (client secret)",
         compare_and_set=False,
         source=(
@@ -79,17 +91,20 @@ class HubRiseReconciler:
         base = settings.get("base_url", DEFAULT_BASE_URL)
         if not isinstance(base, str) or not base.startswith(("http://", "https://")):
             raise ConfigError(f"stores.{store_id}.settings.base_url", "an http(s) URL is required")
-        catalog_id = _setting_id(settings, "catalog_id", store_id)
+        self._catalog_id = _setting_id(settings, "catalog_id", store_id)
         self._location_id = _setting_id(settings, "location_id", store_id)
         self._url = str(
-            URL(base.rstrip("/") + "/catalogs") / catalog_id / "locations" / self._location_id / "inventory"
+            URL(base.rstrip("/") + "/catalogs")
+            / self._catalog_id
+            / "locations"
+            / self._location_id
+            / "inventory"
         )
         self._transport = context.transport
-        batch = settings.get("batch_limit")
-        if batch is not None:
-            if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
-                raise ConfigError(f"stores.{store_id}.settings.batch_limit", "must be a whole number > 0")
-            self.capabilities = replace(type(self).capabilities, max_write_batch=batch)
+        batch = _positive(settings, "batch_limit", DEFAULT_WRITE_BATCH, store_id, whole=True)
+        rate = _positive(settings, "requests_per_second", DEFAULT_REQUESTS_PER_SECOND, store_id)
+        budget = replace(type(self).capabilities.rate_budget, requests_per_second=rate)
+        self.capabilities = replace(type(self).capabilities, max_write_batch=int(batch), rate_budget=budget)
         self._token, self._client_secret = token_and_secret(context, "access_token", "client_secret")
 
     async def observe(self, variants: Sequence[SyncedVariant]) -> list[Observed]:
@@ -111,18 +126,29 @@ class HubRiseReconciler:
         ]
         valid = [c for c in changes if parse_external_id(c.external_id) is not None]
         results = [ApplyResult(failed=tuple(failed))]
+        splits = _SplitBudget(SPLIT_REQUESTS)
         results += [
-            await self._apply_batch(batch) for batch in chunked(valid, self.capabilities.max_write_batch)
+            await self._apply_batch(batch, splits)
+            for batch in chunked(valid, self.capabilities.max_write_batch)
         ]
         return merge_results(results)
 
-    async def _apply_batch(self, batch: Sequence[Change]) -> ApplyResult:
+    async def _apply_batch(self, batch: Sequence[Change], splits: _SplitBudget) -> ApplyResult:
         entries = [entry_for(c) for c in batch]
         try:
             response = await self._transport.request(
                 "PATCH", self._url, json=entries, headers=self._headers()
             )
         except PermanentError as exc:  # AuthError included: every item fails with the reason
+            if exc.status == 422 and len(batch) > 1 and splits.take(2):
+                # the whole PATCH was refused for some entry: halve to write the others
+                half = len(batch) // 2
+                return merge_results(
+                    [
+                        await self._apply_batch(batch[:half], splits),
+                        await self._apply_batch(batch[half:], splits),
+                    ]
+                )
             return all_failed(batch, str(exc), permanent=True)
         except TemporaryError as exc:
             return all_failed(batch, str(exc), permanent=False)
@@ -151,9 +177,11 @@ class HubRiseReconciler:
             raise InputError(
                 "webhook", "resource_type", f"unsupported {str(event.get('resource_type'))[:40]!r}"
             )
-        location = event.get("location_id")
-        if location is not None and location != self._location_id:
-            return []  # another location's inventory: not this store
+        # an inventory is per (catalog, location): another pair's entries are not this store's
+        if event.get("location_id", self._location_id) != self._location_id:
+            return []
+        if event.get("catalog_id", self._catalog_id) != self._catalog_id:
+            return []
         if event.get("event_type") == "update":
             return []  # documented without state: the next full pass re-reads the inventory
         if event.get("event_type") != "patch":
@@ -176,6 +204,19 @@ _UNLIMITED = None  # stock of an item the inventory does not list
 
 class _BadEntryError(Exception):
     """An inventory entry we cannot read (the message says why)."""
+
+
+class _SplitBudget:
+    """How many extra PATCHes one apply() may still spend halving 422-refused batches."""
+
+    def __init__(self, requests: int) -> None:
+        self._left = requests
+
+    def take(self, requests: int) -> bool:
+        if self._left < requests:
+            return False
+        self._left -= requests
+        return True
 
 
 def parse_external_id(external_id: str) -> tuple[str, str] | None:
@@ -243,6 +284,18 @@ def _observed(
     if stock is None:
         return Observed(external_id, True, None, platform_ref)
     return Observed(external_id, stock > 0, int(stock.to_integral_value(ROUND_FLOOR)), platform_ref)
+
+
+def _positive(
+    settings: Mapping[str, Any], name: str, default: float, store_id: str, *, whole: bool = False
+) -> float:
+    """A number > 0 from the store settings (whole: integers only)."""
+    value = settings.get(name, default)
+    allowed = int if whole else int | float
+    if isinstance(value, bool) or not isinstance(value, allowed) or value <= 0:
+        what = "a whole number" if whole else "a number"
+        raise ConfigError(f"stores.{store_id}.settings.{name}", f"must be {what} > 0")
+    return float(value)
 
 
 def _setting_id(settings: Mapping[str, Any], name: str, store_id: str) -> str:

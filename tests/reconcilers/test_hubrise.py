@@ -173,7 +173,8 @@ async def test_apply_chunks_at_the_batch_limit_and_refuses_bad_ids(session: aioh
 async def test_whole_request_failures_fail_every_item(session: aiohttp.ClientSession) -> None:
     changes = [Change("sku:A", Availability(False, 0)), Change("sku:B", Availability(True, None))]
     with aioresponses() as m:
-        m.patch(URL_INV, status=422, payload=fixture("error"))
+        for _ in range(3):  # the batch, then each half: all refused
+            m.patch(URL_INV, status=422, payload=fixture("error"))
         refused = await reconciler(session).apply(changes)
         m.patch(URL_INV, status=401, payload={"error_type": "unauthorized", "message": "Invalid token"})
         unauthorized = await reconciler(session).apply(changes)
@@ -186,6 +187,41 @@ async def test_whole_request_failures_fail_every_item(session: aiohttp.ClientSes
     assert "401" in unauthorized.failed[0].reason
     assert [f.permanent for f in flaky.failed] == [False, False]
     assert all(TOKEN not in f.reason for f in refused.failed + unauthorized.failed + flaky.failed)
+
+
+async def test_a_refused_batch_is_halved_to_write_the_good_entries(session: aiohttp.ClientSession) -> None:
+    changes = [Change(f"sku:S{i}", Availability(False, 0)) for i in range(4)]
+    with aioresponses() as m:
+        m.patch(URL_INV, status=422, payload=fixture("error"))  # S0..S3
+        m.patch(URL_INV, status=200, payload=[{"sku_ref": "S0", "stock": "0"}])  # S0, S1
+        m.patch(URL_INV, status=422, payload=fixture("error"))  # S2, S3
+        m.patch(URL_INV, status=200, payload=[])  # S2 (already "0": not modified)
+        m.patch(URL_INV, status=422, payload=fixture("error"))  # S3
+        result = await reconciler(session).apply(changes)
+        bodies = [c.kwargs["json"] for c in calls(m, "PATCH")]
+    assert [[e["sku_ref"] for e in body] for body in bodies] == [
+        ["S0", "S1", "S2", "S3"],
+        ["S0", "S1"],
+        ["S2", "S3"],
+        ["S2"],
+        ["S3"],
+    ]
+    assert [o.external_id for o in result.confirmed] == ["sku:S0", "sku:S1", "sku:S2"]
+    assert [(f.external_id, f.permanent) for f in result.failed] == [("sku:S3", True)]
+
+
+async def test_halving_stops_at_its_request_budget(
+    session: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("reconcilers.hubrise.SPLIT_REQUESTS", 2)
+    changes = [Change(f"sku:S{i}", Availability(False, 0)) for i in range(4)]
+    with aioresponses() as m:
+        for _ in range(3):
+            m.patch(URL_INV, status=422, payload=fixture("error"))
+        result = await reconciler(session).apply(changes)
+        sent = len(calls(m, "PATCH"))
+    assert sent == 3  # the batch and its two halves, no further halving
+    assert len(result.failed) == 4 and all(f.permanent for f in result.failed)
 
 
 def test_entry_mapping_and_external_ids() -> None:
@@ -221,6 +257,8 @@ def test_parse_inventory_patch_event() -> None:
     assert reconciler_offline().parse_webhook({}, json.dumps(update).encode()) == []
     elsewhere = event | {"location_id": "other-1"}
     assert reconciler_offline().parse_webhook({}, json.dumps(elsewhere).encode()) == []
+    other_catalog = event | {"catalog_id": "other-catalog"}  # same location, another inventory
+    assert reconciler_offline().parse_webhook({}, json.dumps(other_catalog).encode()) == []
 
 
 @pytest.mark.parametrize(
@@ -256,12 +294,17 @@ def test_settings_and_credentials_are_validated() -> None:
         reconciler_offline(base_url="ftp://x")
     with pytest.raises(ConfigError, match="batch_limit"):
         reconciler_offline(batch_limit=0)
+    with pytest.raises(ConfigError, match="requests_per_second"):
+        reconciler_offline(requests_per_second="fast")
     with pytest.raises(CredentialError, match="access_token") as caught:
         reconciler_offline(Secret("c", json.dumps({"client_secret": CLIENT_SECRET})))
     assert CLIENT_SECRET not in str(caught.value)
     caps = reconciler_offline(batch_limit=50).capabilities
     assert caps.max_write_batch == 50 and caps.stock_model is StockModel.BOTH
     assert HubRiseReconciler.capabilities.max_write_batch == 500
+    # paced at the documented hourly limit (2,500/h), the tightest one a steady pace can hit
+    assert HubRiseReconciler.capabilities.rate_budget.requests_per_second * 3600 == pytest.approx(2500)
+    assert reconciler_offline(requests_per_second=0.2).capabilities.rate_budget.requests_per_second == 0.2
     assert not HubRiseReconciler.capabilities.compare_and_set
 
 
