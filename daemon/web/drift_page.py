@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import math
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from aiohttp import web
 from daemon.db import drift as drift_db
 from daemon.db import work_queue
 from daemon.db.history import variant_history
+from daemon.errors import InputError, NotFoundError
 from daemon.output import render
 from daemon.sync_commands import DRIFT_COLUMNS, drift_rows
 from daemon.web import pages, sessions
@@ -26,6 +28,8 @@ from daemon.web.context import SERVICES
 from daemon.web.metrics import DRIFT_RESOLVED
 
 HTML = "text/html"
+MAX_AGE_H = 24 * 366 * 10  # beyond ten years the filter means nothing, and timedelta would overflow
+COOKIE_PATH = "/drift"  # the browser sends the session only to the drift pages (CSV: /drift/export.csv)
 
 
 def _token(request: web.Request) -> str | None:
@@ -60,19 +64,31 @@ async def login(request: web.Request) -> web.Response:
         max_age=sessions.TTL_S,
         httponly=True,
         samesite="Strict",
-        path="/",
+        path=COOKIE_PATH,
     )
     raise response
 
 
 def _filters(request: web.Request) -> dict[str, str]:
     status = request.query.get("status", "open")
-    age = request.query.get("age", "")
     return {
         "store": request.query.get("store", "").strip(),
         "status": status if status in ("open", "resolved", "all") else "open",
-        "age": age if age.replace(".", "", 1).isdigit() else "",
+        "age": _age(request.query.get("age", "").strip()),
     }
+
+
+def _age(raw: str) -> str:
+    """The `age` filter in hours, or "" for none; anything else is a 400 naming the field."""
+    if not raw:
+        return ""
+    try:
+        hours = float(raw)
+    except ValueError:
+        hours = math.nan
+    if not (math.isfinite(hours) and 0 <= hours <= MAX_AGE_H):
+        raise InputError("query", "age", f"expected a number of hours between 0 and {MAX_AGE_H}")
+    return raw
 
 
 async def _records(request: web.Request, filters: dict[str, str]) -> list[dict[str, Any]]:
@@ -119,8 +135,11 @@ async def resolve(request: web.Request) -> web.Response:
     action = request.match_info["action"]
     drift_id = int(request.match_info["drift_id"])
     pool = request.app[SERVICES].pool
-    async with pool.acquire() as conn:
-        store_id, external_id = await drift_db.resolve(conn, drift_id, action, "drift-page")
+    try:
+        async with pool.acquire() as conn:
+            store_id, external_id = await drift_db.resolve(conn, drift_id, action, "drift-page")
+    except NotFoundError as exc:
+        return _not_found(str(exc))
     DRIFT_RESOLVED.labels(action).inc()
     if action == "reapply":
         await work_queue.enqueue_variants(pool, store_id, [external_id], "manual")
@@ -131,10 +150,17 @@ async def resolve(request: web.Request) -> web.Response:
 async def history_page(request: web.Request) -> web.Response:
     if not _signed_in(request)[0]:
         raise web.HTTPSeeOther("/drift/login")
-    history = await variant_history(
-        request.app[SERVICES].pool, request.match_info["store_id"], request.match_info["external_id"]
-    )
+    try:
+        history = await variant_history(
+            request.app[SERVICES].pool, request.match_info["store_id"], request.match_info["external_id"]
+        )
+    except NotFoundError as exc:
+        return _not_found(str(exc))
     return web.Response(text=pages.variant_history(history), content_type=HTML)
+
+
+def _not_found(message: str) -> web.Response:
+    return web.Response(text=pages.not_found(message), content_type=HTML, status=404)
 
 
 async def history_json(request: web.Request) -> web.Response:
@@ -151,6 +177,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/drift/login", login)
     app.router.add_get("/drift", drift_page)
     app.router.add_get("/drift.csv", drift_csv)
-    app.router.add_post(r"/drift/{drift_id:\d+}/{action:accept|reapply}", resolve)
+    app.router.add_get("/drift/export.csv", drift_csv)  # under the cookie's path, for browsers
+    # ids are bigint: more than 18 digits cannot name a record (and would overflow the parameter)
+    app.router.add_post(r"/drift/{drift_id:\d{1,18}}/{action:accept|reapply}", resolve)
     app.router.add_get("/drift/stores/{store_id}/variants/{external_id}", history_page)
     app.router.add_get("/v1/stores/{store_id}/variants/{external_id}/history", history_json)

@@ -33,6 +33,10 @@ def login_form(message: str = "") -> str:
     )
 
 
+def not_found(message: str) -> str:
+    return page("Not found", f"<p>{escape(message)}</p><p><a href='/drift'>back to drift</a></p>")
+
+
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
@@ -51,7 +55,7 @@ def drift_list(records: Sequence[Mapping[str, Any]], filters: Mapping[str, str],
         )
         + "</select></label> "
         f"<label>Older than (hours) <input name='age' size='4' value='{escape(filters.get('age', ''))}'></label> "
-        f"<button type='submit'>Filter</button> <a href='/drift.csv?{escape(back)}'>CSV</a></form>"
+        f"<button type='submit'>Filter</button> <a href='/drift/export.csv?{escape(back)}'>CSV</a></form>"
     )
     rows = [_drift_row(r, csrf, back) for r in records]
     headers = [

@@ -49,6 +49,7 @@ async def sign_in(client: Client) -> None:
     assert response.status == 303
     cookie = response.cookies[COOKIE]
     assert ADMIN not in cookie.value and cookie["httponly"] and cookie["samesite"] == "Strict"
+    assert cookie["path"] == "/drift"
 
 
 async def test_sign_in_list_and_csrf_protected_accept(pool: Pool, tmp_path: Path) -> None:
@@ -114,6 +115,39 @@ async def test_variant_history_explains_the_value(pool: Pool, tmp_path: Path) ->
         await sign_in(client)
         page = await (await client.get("/drift/stores/na/variants/E-TEE")).text()
         assert "outside the selling region" in page and "Desired now: <b>available</b>" in page
+
+
+async def test_bad_filters_and_unknown_ids_are_refused_cleanly(pool: Pool, tmp_path: Path) -> None:
+    async with drift_site(pool, tmp_path) as (_, client, drift_id):
+        await sign_in(client)
+        for age in ("99999999999", "abc", "-1", "nan"):
+            response = await client.get(f"/drift?age={age}")
+            assert response.status == 400 and (await response.json())["field"] == "age"
+        assert (await client.get("/drift/export.csv?age=1e400")).status == 400
+        old_only = await (await client.get("/drift?age=1")).text()
+        assert "E-TEE" not in old_only  # detected seconds ago, so not older than an hour
+        html = await (await client.get("/drift")).text()
+        csrf = html.split("name='csrf' value='")[1].split("'")[0]
+        huge = await client.post("/drift/99999999999999999999/accept", data={"csrf": csrf})
+        assert huge.status == 404
+        unknown = await client.post(f"/drift/{drift_id + 1000}/accept", data={"csrf": csrf})
+        assert unknown.status == 404 and unknown.headers["Content-Type"].startswith("text/html")
+        assert f"no open drift record {drift_id + 1000}" in await unknown.text()
+        page = await client.get("/drift/stores/na/variants/%3Cscript%3E")
+        assert page.status == 404 and "&lt;script&gt;" in await page.text()
+        assert "<script>" not in await page.text()
+
+
+async def test_browser_csv_link_uses_the_session_cookie(pool: Pool, tmp_path: Path) -> None:
+    async with drift_site(pool, tmp_path) as (_, client, _):
+        assert (await client.get("/drift/export.csv")).status == 401
+        await sign_in(client)
+        html = await (await client.get("/drift?store=na")).text()
+        assert "href='/drift/export.csv?store=na&amp;status=open'" in html
+        csv = await client.get("/drift/export.csv?store=na&status=open")
+        assert csv.status == 200 and "attachment" in csv.headers["Content-Disposition"]
+        assert "E-TEE" in await csv.text()
+        assert (await client.get("/drift.csv")).status == 401  # outside the cookie's path
 
 
 CHROMIUM = shutil.which("chromium")
