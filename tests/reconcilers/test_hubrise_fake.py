@@ -96,6 +96,16 @@ async def test_a_429_is_honoured_without_error(session: aiohttp.ClientSession, f
     assert server.stats.throttled_429 == 1 and server.stats.patches == 1
 
 
+async def test_a_429_without_retry_after_backs_off_and_succeeds(
+    session: aiohttp.ClientSession, fake: Any
+) -> None:
+    server, base = fake
+    server.throttle_next, server.retry_after = 2, None  # the docs promise no Retry-After header
+    observed = await build(session, base).observe([SyncedVariant("h1", "sku:A", "u")])
+    assert observed == [Observed("sku:A", True, None)]
+    assert server.stats.throttled_429 == 2 and server.stats.gets == 1
+
+
 async def test_wrong_token_fails_every_item_permanently(session: aiohttp.ClientSession, fake: Any) -> None:
     server, base = fake
     server.token = "rotated"

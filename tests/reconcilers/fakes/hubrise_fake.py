@@ -4,7 +4,8 @@
 - Stocks are decimal strings; no entry = unlimited. PATCH `stock: null` removes the entry and the
   answer lists only the modified entries; an entry without exactly one ref or with a stock that is not
   a decimal >= 0 refuses the whole request with 422 (nothing written).
-- `throttle_next` answers that many requests with 429 + Retry-After.
+- `throttle_next` answers that many requests with 429 (`retry_after` None: no Retry-After header, as
+  documented; a string: the header is sent, as some gateways do).
 - `manual_patch()` is another client's PATCH: it changes the state and POSTs an inventory.patch
   callback signed X-HubRise-Hmac-SHA256 (hex HMAC-SHA256 of the raw body, client secret).
 It is a test double only; it never talks to anything but loopback.
@@ -42,7 +43,7 @@ class HubRiseFake:
         self.inventory: dict[tuple[str, str], str] = {}  # (ref field, ref) -> stock
         self.stats = HubRiseStats()
         self.throttle_next = 0
-        self.retry_after = "1"
+        self.retry_after: str | None = "1"
         self.callback_url: str | None = None
         self._runner: web.AppRunner | None = None
 
@@ -70,7 +71,7 @@ class HubRiseFake:
             return web.json_response(
                 {"error_type": "too_many_requests", "message": "Rate limit exceeded"},
                 status=429,
-                headers={"Retry-After": self.retry_after},
+                headers={} if self.retry_after is None else {"Retry-After": self.retry_after},
             )
         if request.method == "GET":
             self.stats.gets += 1
