@@ -29,12 +29,25 @@ from daemon.web.metrics import DRIFT_RESOLVED
 
 HTML = "text/html"
 MAX_AGE_H = 24 * 366 * 10  # beyond ten years the filter means nothing, and timedelta would overflow
+# No script runs on these pages and none may frame them (the buttons change the store); nothing is cached.
+NO_SCRIPT = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
 COOKIE_PATH = "/drift"  # the browser sends the session only to the drift pages (CSV: /drift/export.csv)
 
 
 def _token(request: web.Request) -> str | None:
     secret = request.app[SERVICES].credentials.load_optional(ADMIN_TOKEN)
     return None if secret is None else secret.reveal()
+
+
+def _html(text: str, status: int = 200) -> web.Response:
+    return web.Response(text=text, content_type=HTML, status=status, headers=NO_SCRIPT)
 
 
 def _signed_in(request: web.Request) -> tuple[bool, str | None]:
@@ -49,14 +62,14 @@ def _signed_in(request: web.Request) -> tuple[bool, str | None]:
 
 
 async def login_form(request: web.Request) -> web.Response:
-    return web.Response(text=pages.login_form(), content_type=HTML)
+    return _html(pages.login_form())
 
 
 async def login(request: web.Request) -> web.Response:
     token = _token(request)
     presented = str((await request.post()).get("token", ""))
     if token is None or not hmac.compare_digest(presented.encode(), token.encode()):
-        return web.Response(text=pages.login_form("That token is not right."), content_type=HTML, status=401)
+        return _html(pages.login_form("That token is not right."), 401)
     response = web.HTTPSeeOther("/drift")
     response.set_cookie(
         sessions.COOKIE,
@@ -108,9 +121,7 @@ async def drift_page(request: web.Request) -> web.Response:
     token = _token(request)
     csrf = sessions.csrf_token(token, session) if token and session else None
     filters = _filters(request)
-    return web.Response(
-        text=pages.drift_list(await _records(request, filters), filters, csrf), content_type=HTML
-    )
+    return _html(pages.drift_list(await _records(request, filters), filters, csrf))
 
 
 async def drift_csv(request: web.Request) -> web.Response:
@@ -120,7 +131,10 @@ async def drift_csv(request: web.Request) -> web.Response:
     return web.Response(
         text=render(rows, "csv", DRIFT_COLUMNS) + "\n",
         content_type="text/csv",
-        headers={"Content-Disposition": "attachment; filename=stocksync-drift.csv"},
+        headers={
+            "Content-Disposition": "attachment; filename=stocksync-drift.csv",
+            "Cache-Control": "no-store",
+        },
     )
 
 
@@ -156,11 +170,11 @@ async def history_page(request: web.Request) -> web.Response:
         )
     except NotFoundError as exc:
         return _not_found(str(exc))
-    return web.Response(text=pages.variant_history(history), content_type=HTML)
+    return _html(pages.variant_history(history))
 
 
 def _not_found(message: str) -> web.Response:
-    return web.Response(text=pages.not_found(message), content_type=HTML, status=404)
+    return _html(pages.not_found(message), 404)
 
 
 async def history_json(request: web.Request) -> web.Response:

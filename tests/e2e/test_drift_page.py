@@ -59,7 +59,10 @@ async def test_sign_in_list_and_csrf_protected_accept(pool: Pool, tmp_path: Path
         wrong = await client.post("/drift/login", data={"token": "nope"}, allow_redirects=False)
         assert wrong.status == 401
         await sign_in(client)
-        html = await (await client.get("/drift")).text()
+        listing = await client.get("/drift")
+        assert "frame-ancestors 'none'" in listing.headers["Content-Security-Policy"]
+        assert listing.headers["Cache-Control"] == "no-store"
+        html = await listing.text()
         assert "&lt;b&gt;TEE&lt;/b&gt;" in html and "<b>TEE</b>" not in html
         assert "E-TEE" in html and "Accept store value" in html
         forged = await client.post(
