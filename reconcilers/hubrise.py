@@ -32,8 +32,9 @@ errors) and it never decides what to write. Documentation read 2026-11-23 (githu
   daily limit is kept by design (one GET per pass, one PATCH per 500 changes). §7: 422 errors carry
   `message` + `errors[{field, message}]`; 401 `message`.
 - content/blog/20231101-inventory-updates (2023-11-01) announces location-only routes
-  (`/location/inventory`) and an `until` field on PUT entries; the API reference above (the newer
-  text) still documents the catalog-scoped routes used here, so we follow the reference.
+  (`/location/inventory`) and an `until` field on PUT entries; the reference version read (the one
+  that documents PATCH) still documents only the catalog-scoped routes, so we follow the reference
+  (a route change would touch only the URL built in __init__).
 """
 
 from __future__ import annotations
