@@ -4,6 +4,8 @@
 - CostPointsPacer: a query-cost bucket (Shopify GraphQL) that the platform's throttle status keeps
   in line with its own accounting.
 A PacerRegistry keeps one pacer per store across passes: the budget belongs to the store.
+Pacers only wait; they never send, retry or log. Time is the event loop's clock (what asyncio.sleep
+and aiolimiter use), so a test loop with virtual time checks pacing exactly.
 """
 
 from __future__ import annotations
@@ -28,6 +30,13 @@ class Pacer(Protocol):
     def penalize(self, delay_s: float) -> None: ...
 
 
+def _now() -> float:
+    try:
+        return asyncio.get_running_loop().time()
+    except RuntimeError:  # called outside a loop (e.g. a synchronous test): same clock as the loop's
+        return time.monotonic()
+
+
 class _Pause:
     """Hold every request of a store until a deadline (after a 429)."""
 
@@ -35,14 +44,16 @@ class _Pause:
         self._until = 0.0
 
     def extend(self, delay_s: float) -> None:
-        self._until = max(self._until, time.monotonic() + max(delay_s, 0.0))
+        self._until = max(self._until, _now() + max(delay_s, 0.0))
 
     async def wait(self) -> None:
-        while (remaining := self._until - time.monotonic()) > 0:  # noqa: ASYNC110 - deadline may move
+        while (remaining := self._until - _now()) > 0:  # noqa: ASYNC110 - deadline may move
             await asyncio.sleep(remaining)
 
 
 class LeakyBucketPacer:
+    """A documented requests/s with a burst; a 429 (penalize) or an empty budget header pauses all."""
+
     def __init__(self, requests_per_second: float, burst: int = 1) -> None:
         if requests_per_second <= 0:
             raise ValueError("requests_per_second must be positive")
@@ -75,31 +86,32 @@ class CostPointsPacer:
         self.maximum = bucket_size
         self.restore_rate = restore_rate
         self._available = bucket_size
-        self._stamp = time.monotonic()
+        self._stamp = _now()
         self._pause = _Pause()
         self._lock = asyncio.Lock()
 
     @property
     def available(self) -> float:
-        elapsed = time.monotonic() - self._stamp
+        elapsed = max(0.0, _now() - self._stamp)
         return min(self.maximum, self._available + elapsed * self.restore_rate)
 
     async def acquire(self, cost: float = 1.0) -> None:
         cost = min(cost, self.maximum)
         async with self._lock:
             await self._pause.wait()
-            shortfall = cost - self.available
-            if shortfall > 0:
+            # a loop, not one sleep: update() or penalize() may lower the estimate while we wait
+            while (shortfall := cost - self.available) > 0:  # noqa: ASYNC110 - the estimate may move
                 await asyncio.sleep(shortfall / self.restore_rate)
+                await self._pause.wait()
             self._available = self.available - cost
-            self._stamp = time.monotonic()
+            self._stamp = _now()
 
     def update(self, *, currently_available: float, maximum_available: float, restore_rate: float) -> None:
         """The platform's own accounting wins over our estimate."""
         self.maximum = max(maximum_available, 1.0)
         self.restore_rate = max(restore_rate, 1e-6)
-        self._available = min(currently_available, self.maximum)
-        self._stamp = time.monotonic()
+        self._available = min(max(currently_available, 0.0), self.maximum)
+        self._stamp = _now()
 
     def feed(self, response: Response) -> None:
         return None  # the reconciler parses its platform's throttle status and calls update()
@@ -115,6 +127,8 @@ def build_pacer(budget: RateBudget) -> Pacer:
 
 
 class PacerRegistry:
+    """One pacer per store id, kept across passes so a store's budget persists between them."""
+
     def __init__(self) -> None:
         self._pacers: dict[str, tuple[RateBudget, Pacer]] = {}
 

@@ -2,6 +2,7 @@
 
 Also stocksync's own upstream scheme: `X-Stocksync-Signature: sha256=<hex>` over
 `<X-Stocksync-Timestamp>.<raw body>`, timestamp within a tolerance (replays of old requests refused).
+Verifiers answer True/False (or a reason) for any input, never raise, and never echo a secret.
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping
+
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")  # unix seconds; ASCII only, bounded (int() of huge strings raises)
 
 
 def header_value(headers: Mapping[str, str], name: str) -> str | None:
@@ -65,13 +69,14 @@ def check_stocksync(
     """None when the request is authentic and fresh, else the reason to refuse it."""
     if not timestamp:
         return "missing timestamp"
-    if not timestamp.strip().isdigit():
+    timestamp = timestamp.strip()
+    if not _TIMESTAMP.fullmatch(timestamp):
         return "bad timestamp"
     if abs(now - int(timestamp)) > tolerance_s:
         return "stale timestamp"
     if not signature:
         return "missing signature"
     scheme, _, digest = signature.strip().partition("=")
-    if scheme != "sha256" or not verify_hex(secret, f"{timestamp.strip()}.".encode() + body, digest):
+    if scheme.lower() != "sha256" or not verify_hex(secret, f"{timestamp}.".encode() + body, digest):
         return "bad signature"
     return None

@@ -1,11 +1,16 @@
 """The ONE request function every platform uses: pacing, timeouts, retries, error mapping.
 
-- 429: the store's pacer is paused for Retry-After (seconds or HTTP-date), then the request retries.
-- 5xx, timeouts, connection resets, unparseable bodies: exponential back-off with full jitter.
+- 429: the store's pacer is paused for Retry-After (seconds or HTTP-date; back-off when absent), so
+  every request of that store waits, then the request retries. Other stores are not held.
+- 5xx, timeouts, connection resets, unparseable bodies: exponential back-off with full jitter (a 5xx's
+  own Retry-After wins when given).
 - 401/403 → AuthError, other 4xx → PermanentError, immediately (retrying cannot help).
 - a 2xx that the platform marks as throttled (Shopify's THROTTLED) retries via `retry_if`.
-Messages carry the method and URL *path* only: never header values or query strings (WooCommerce
-and others may put keys there).
+Retries are a small explicit loop rather than tenacity: the wait comes from the answer (Retry-After,
+`retry_if`) and must also pause the store's pacer, which tenacity's wait strategies cannot see cleanly.
+Messages carry the method and URL *path* only: never header values, query strings or credentials
+(WooCommerce and others put keys in the query); values the request carried are redacted from any
+platform text quoted in a message. No logging per request: the observer (metrics) counts them.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import asyncio
 import json as jsonlib
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
@@ -25,6 +30,9 @@ from yarl import URL
 
 if TYPE_CHECKING:
     from reconcilers.ratelimit import Pacer
+
+_MIN_REDACTED = 6  # shorter request values (ids, page numbers) are not secrets and stay readable
+_PLAIN_HEADERS = frozenset({"accept", "content-type", "user-agent", "content-length"})
 
 
 class TransportError(Exception):
@@ -54,9 +62,9 @@ class AuthError(PermanentError):
 @dataclass(frozen=True, slots=True)
 class Response:
     status: int
-    headers: Mapping[str, str]
-    body: Any
-    url: str  # scheme://host/path, no query string
+    headers: Mapping[str, str]  # case-insensitive
+    body: Any  # parsed JSON, None for an empty body
+    url: str  # scheme://host/path: no query string, no user info
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +73,10 @@ class RetryPolicy:
     base_delay: float = 0.5
     max_delay: float = 30.0
     max_retry_after: float = 300.0
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ValueError("RetryPolicy.attempts must be at least 1")
 
     def backoff(self, attempt: int) -> float:
         """Full jitter: uniform in [0, min(max, base * 2**attempt)]."""
@@ -88,21 +100,58 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if seconds == seconds else None  # NaN is not a delay
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # "-0000" dates parse naive; HTTP-dates are GMT by definition
         return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 class _Retry(Exception):
-    def __init__(self, reason: str, status: int | None, delay: float | None) -> None:
+    """One attempt failed in a way worth retrying; `delay` is the wait the platform asked for."""
+
+    def __init__(self, reason: str, outcome: str, status: int | None, delay: float | None) -> None:
         super().__init__(reason)
+        self.outcome = outcome
         self.status = status
         self.delay = delay
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """One logical request, as sent on every attempt."""
+
+    method: str
+    url: str
+    params: Mapping[str, str] | None
+    json: Any
+    data: bytes | None
+    headers: Mapping[str, str] | None
+    auth: aiohttp.BasicAuth | None
+    retry_if: Callable[[Response], float | None] | None
+
+    @property
+    def where(self) -> str:
+        return f"{self.method} {_path(self.url)}"
+
+    def redact(self, text: str) -> str:
+        """Drop every value this request carried (tokens, keys, passwords) from platform text."""
+        headers = self.headers or {}
+        values = [*(self.params or {}).values()]
+        values += [v for k, v in headers.items() if k.lower() not in _PLAIN_HEADERS]
+        values += URL(self.url).query.values()
+        if self.auth is not None:
+            values += [self.auth.login, self.auth.password]
+        for value in sorted(_secret_like(values), key=len, reverse=True):
+            text = text.replace(value, "***")
+        return text
 
 
 class Transport:
@@ -120,7 +169,7 @@ class Transport:
         self._session = session
         self.platform = platform
         self.store_id = store_id
-        self.pacer = pacer
+        self.pacer = pacer  # public: the factory swaps in the store's kept pacer, reconcilers feed it
         self._retry = retry
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._observer = observer
@@ -138,7 +187,7 @@ class Transport:
         cost: float = 1.0,
         retry_if: Callable[[Response], float | None] | None = None,
     ) -> Response:
-        where = f"{method} {_path(url)}"
+        call = _Call(method, url, params, json, data, headers, auth, retry_if)
         last: _Retry | None = None
         for attempt in range(self._retry.attempts):
             if last is not None:
@@ -147,61 +196,39 @@ class Transport:
                 )
             await self.pacer.acquire(cost)
             try:
-                response = await self._once(where, method, url, params, json, data, headers, auth, attempt)
+                return await self._attempt(call, attempt)
             except _Retry as retry:
                 last = retry
-                continue
-            delay = retry_if(response) if retry_if is not None else None
-            if delay is None:
-                return response
-            last = _Retry(
-                "throttled by the platform", response.status, min(delay, self._retry.max_retry_after)
-            )
-        assert last is not None
+        assert last is not None  # attempts >= 1 and every failed attempt sets it
         raise TemporaryError(
-            f"{where}: {last} after {self._retry.attempts} attempts", last.status, last.delay
+            f"{call.where}: {last} after {self._retry.attempts} attempts", last.status, last.delay
         )
 
-    async def _once(
-        self,
-        where: str,
-        method: str,
-        url: str,
-        params: Mapping[str, str] | None,
-        json: Any,
-        data: bytes | None,
-        headers: Mapping[str, str] | None,
-        auth: aiohttp.BasicAuth | None,
-        attempt: int,
-    ) -> Response:
+    async def _attempt(self, call: _Call, attempt: int) -> Response:
         started = time.monotonic()
         status: int | None = None
         outcome = "network_error"
         try:
             async with self._session.request(
-                method,
-                url,
-                params=params,
-                json=json,
-                data=data,
-                headers=headers,
-                auth=auth,
+                call.method,
+                call.url,
+                params=call.params,
+                json=call.json,
+                data=call.data,
+                headers=call.headers,
+                auth=call.auth,
                 timeout=self._timeout,
             ) as answer:
                 status = answer.status
                 raw = await answer.read()
                 response_headers = CIMultiDict(answer.headers)
-            outcome, response = self._classify(where, status, response_headers, raw, url)
-            self.pacer.feed(response)
+            response = self._classify(call, status, response_headers, raw, attempt)
+            outcome = "ok"
             return response
         except (TimeoutError, aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
-            raise _Retry(f"{type(exc).__name__}", None, None) from None
+            raise _Retry(type(exc).__name__, "network_error", None, None) from None
         except _Retry as retry:
-            outcome = (
-                "throttled"
-                if retry.status == 429
-                else ("bad_body" if retry.status and retry.status < 300 else "server_error")
-            )
+            outcome = retry.outcome
             raise
         except AuthError:
             outcome = "auth_error"
@@ -209,38 +236,49 @@ class Transport:
         except PermanentError:
             outcome = "client_error"
             raise
+        except asyncio.CancelledError:
+            outcome = ""  # cancelled by our side: not a platform answer worth counting
+            raise
         finally:
-            if self._observer is not None:
+            if self._observer is not None and outcome:
+                elapsed = time.monotonic() - started
                 self._observer(
                     RequestRecord(
-                        self.platform,
-                        self.store_id,
-                        method,
-                        status,
-                        outcome,
-                        time.monotonic() - started,
-                        attempt,
+                        self.platform, self.store_id, call.method, status, outcome, elapsed, attempt
                     )
                 )
 
     def _classify(
-        self, where: str, status: int, headers: CIMultiDict[str], raw: bytes, url: str
-    ) -> tuple[str, Response]:
-        if status == 429:
-            delay = parse_retry_after(headers.get("Retry-After"))
-            delay = min(delay, self._retry.max_retry_after) if delay is not None else None
-            self.pacer.penalize(delay if delay is not None else self._retry.base_delay)
-            raise _Retry("HTTP 429 (rate limited)", status, delay)
-        if status >= 500:
-            raise _Retry(f"HTTP {status}", status, None)
+        self, call: _Call, status: int, headers: CIMultiDict[str], raw: bytes, attempt: int
+    ) -> Response:
         body = _parse(raw)
+        response = Response(status, headers, None if body is _UNPARSEABLE else body, _public_url(call.url))
+        self.pacer.feed(response)  # every answer teaches the pacer, throttled or not
+        if status == 429:
+            delay = self._retry_after(headers)
+            if delay is None:
+                delay = self._retry.backoff(attempt)
+            self.pacer.penalize(delay)  # the whole store waits, not only this request
+            raise _Retry("HTTP 429 (rate limited)", "throttled", status, delay)
+        if status >= 500:
+            raise _Retry(f"HTTP {status}", "server_error", status, self._retry_after(headers))
         if status in (401, 403):
-            raise AuthError(f"{where}: HTTP {status}: {_message(body, raw)}", status)
+            raise AuthError(f"{call.where}: HTTP {status}: {call.redact(_message(body, raw))}", status)
         if status >= 400:
-            raise PermanentError(f"{where}: HTTP {status}: {_message(body, raw)}", status)
+            raise PermanentError(f"{call.where}: HTTP {status}: {call.redact(_message(body, raw))}", status)
         if body is _UNPARSEABLE:
-            raise _Retry("unparseable JSON body", status, None)
-        return "ok", Response(status, headers, body, _path(url, keep_host=True))
+            raise _Retry("unparseable JSON body", "bad_body", status, None)
+        delay = call.retry_if(response) if call.retry_if is not None else None
+        if delay is not None:
+            raise _Retry("throttled by the platform", "throttled", status, self._cap(delay))
+        return response
+
+    def _retry_after(self, headers: Mapping[str, str]) -> float | None:
+        delay = parse_retry_after(headers.get("Retry-After"))
+        return None if delay is None else self._cap(delay)
+
+    def _cap(self, delay: float) -> float:
+        return min(max(delay, 0.0), self._retry.max_retry_after)
 
 
 _UNPARSEABLE = object()
@@ -256,21 +294,27 @@ def _parse(raw: bytes) -> Any:
 
 
 def _message(body: Any, raw: bytes) -> str:
-    """A short human message from an error body, whatever its shape."""
+    """A short human message from an error body, whatever its shape (max 200 characters)."""
+    text: str | None = None
     if isinstance(body, dict):
         for key in ("message", "error_description", "error", "errors", "code"):
             if key in body:
                 value = body[key]
                 text = value if isinstance(value, str) else jsonlib.dumps(value)
-                return text[:200]
-    if body is _UNPARSEABLE or body is None:
-        return raw[:200].decode("utf-8", "replace")
-    return jsonlib.dumps(body)[:200]
+                break
+    if text is None:
+        text = raw.decode("utf-8", "replace") if body is _UNPARSEABLE or body is None else jsonlib.dumps(body)
+    return " ".join(text.split())[:200] or "(empty body)"
 
 
-def _path(url: str, keep_host: bool = False) -> str:
+def _secret_like(values: Iterable[object]) -> set[str]:
+    return {v for v in values if isinstance(v, str) and len(v) >= _MIN_REDACTED}
+
+
+def _path(url: str) -> str:
+    return URL(url).path or "/"
+
+
+def _public_url(url: str) -> str:
     parsed = URL(url)
-    path = parsed.path or "/"
-    if keep_host and parsed.host:
-        return str(parsed.with_query(None).with_fragment(None))
-    return path
+    return str(parsed.with_user(None).with_query(None).with_fragment(None))

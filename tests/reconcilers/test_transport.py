@@ -1,7 +1,11 @@
-"""The shared transport: retries, Retry-After, error mapping, observer, and no secret in any message."""
+"""The shared transport: retries, Retry-After, error mapping, observer, and no secret in any message.
+
+Waits that matter (Retry-After, retry_if) run on the virtual-time loop from test_ratelimit.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 
@@ -9,16 +13,18 @@ import aiohttp
 import pytest
 from aioresponses import aioresponses
 
-from reconcilers.ratelimit import LeakyBucketPacer
+from reconcilers.ratelimit import LeakyBucketPacer, Pacer
 from reconcilers.transport import (
     AuthError,
     PermanentError,
     RequestRecord,
+    Response,
     RetryPolicy,
     TemporaryError,
     Transport,
     parse_retry_after,
 )
+from tests.reconcilers.test_ratelimit import run_virtual
 
 URL = "https://shop.example.test/api/items"
 
@@ -140,3 +146,193 @@ def test_retry_after_parsing() -> None:
     assert parse_retry_after("1.5") == 1.5
     assert parse_retry_after(None) is None and parse_retry_after("soon") is None
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == pytest.approx(10.0)
+
+
+class RecordingPacer:
+    """Lets everything through and remembers what the transport told it."""
+
+    def __init__(self) -> None:
+        self.costs: list[float] = []
+        self.fed: list[int] = []
+        self.penalties: list[float] = []
+
+    async def acquire(self, cost: float = 1.0) -> None:
+        self.costs.append(cost)
+
+    def feed(self, response: Response) -> None:
+        self.fed.append(response.status)
+
+    def penalize(self, delay_s: float) -> None:
+        self.penalties.append(delay_s)
+
+
+def on(
+    session: aiohttp.ClientSession, pacer: Pacer, records: list[RequestRecord], **retry: float
+) -> Transport:
+    policy = RetryPolicy(**{"attempts": 4, "base_delay": 0.001, "max_delay": 0.01, **retry})  # type: ignore[arg-type]
+    return Transport(
+        session, platform="test", store_id="s1", pacer=pacer, retry=policy, observer=records.append
+    )
+
+
+async def test_5xx_then_success_counts_attempts_and_feeds_every_answer(
+    session: aiohttp.ClientSession,
+) -> None:
+    pacer, records = RecordingPacer(), list[RequestRecord]()
+    with aioresponses() as mocked:
+        mocked.put(URL, status=500, body=b"oops")
+        mocked.put(URL, status=502, body=b"")
+        mocked.put(URL, payload={"done": True})
+        response = await on(session, pacer, records).request("PUT", URL, json={"a": 1}, cost=3)
+    assert response.body == {"done": True}
+    assert [(r.attempt, r.status, r.outcome) for r in records] == [
+        (0, 500, "server_error"),
+        (1, 502, "server_error"),
+        (2, 200, "ok"),
+    ]
+    assert all(r.platform == "test" and r.store_id == "s1" and r.method == "PUT" for r in records)
+    assert pacer.costs == [3, 3, 3]  # the pacer is asked before every attempt
+    assert pacer.fed == [500, 502, 200] and pacer.penalties == []
+
+
+async def test_connection_errors_are_retried_then_temporary(session: aiohttp.ClientSession) -> None:
+    records: list[RequestRecord] = []
+    with aioresponses() as mocked:
+        for _ in range(4):
+            mocked.get(URL, exception=aiohttp.ClientConnectionError("reset by shop.example.test"))
+        with pytest.raises(TemporaryError, match=r"GET /api/items: ClientConnectionError after 4 attempts"):
+            await on(session, RecordingPacer(), records).request("GET", URL)
+    assert [r.outcome for r in records] == ["network_error"] * 4 and records[0].status is None
+
+
+async def test_429_without_retry_after_penalizes_with_backoff_until_exhausted(
+    session: aiohttp.ClientSession,
+) -> None:
+    pacer, records = RecordingPacer(), list[RequestRecord]()
+    with aioresponses() as mocked:
+        for _ in range(4):
+            mocked.get(URL, status=429, payload={"message": "slow down"})
+        with pytest.raises(TemporaryError, match="HTTP 429") as caught:
+            await on(session, pacer, records).request("GET", URL)
+    assert caught.value.status == 429
+    assert caught.value.retry_after == pacer.penalties[-1]  # the last wait asked for is reported
+    assert len(pacer.penalties) == 4 and all(0 <= p <= 0.01 for p in pacer.penalties)
+    assert [r.outcome for r in records] == ["throttled"] * 4
+
+
+async def test_retry_after_is_capped(session: aiohttp.ClientSession) -> None:
+    pacer: RecordingPacer = RecordingPacer()
+    with aioresponses() as mocked:
+        mocked.get(URL, status=429, headers={"Retry-After": "3600"})
+        with pytest.raises(TemporaryError) as caught:
+            await on(session, pacer, [], attempts=1, max_retry_after=0.05).request("GET", URL)
+    assert pacer.penalties == [0.05] and caught.value.retry_after == 0.05
+
+
+def test_429_retry_after_pauses_only_that_store() -> None:
+    async def main() -> dict[str, float]:
+        done: dict[str, float] = {}
+        async with aiohttp.ClientSession() as s:
+            throttled = Transport(s, platform="test", store_id="a", pacer=LeakyBucketPacer(100, 10))
+            other = Transport(s, platform="test", store_id="b", pacer=LeakyBucketPacer(100, 10))
+
+            async def call(name: str, transport: Transport, url: str, delay: float = 0.0) -> None:
+                await asyncio.sleep(delay)
+                await transport.request("GET", url)
+                done[name] = asyncio.get_running_loop().time()
+
+            with aioresponses() as mocked:
+                mocked.get("https://a.test/x", status=429, headers={"Retry-After": "1"})
+                mocked.get("https://a.test/x", payload={})
+                mocked.get("https://a.test/y", payload={})
+                mocked.get("https://b.test/z", payload={})
+                await asyncio.gather(
+                    call("a retried", throttled, "https://a.test/x"),
+                    call("a other", throttled, "https://a.test/y", delay=0.5),  # asked during the pause
+                    call("b", other, "https://b.test/z", delay=0.5),
+                )
+        return done
+
+    done = run_virtual(main)
+    assert done["a retried"] == pytest.approx(1.0)
+    assert done["a other"] == pytest.approx(1.0)  # held by the store's pause, not only the 429'd call
+    assert done["b"] == pytest.approx(0.5)  # another store is never held
+
+
+def test_503_retry_after_is_honoured_and_retry_if_delay_is_slept() -> None:
+    async def main() -> tuple[float, list[RequestRecord]]:
+        records: list[RequestRecord] = []
+        async with aiohttp.ClientSession() as s:
+            t = on(s, RecordingPacer(), records)
+            with aioresponses() as mocked:
+                mocked.post(URL, status=503, headers={"Retry-After": "2"})
+                mocked.post(URL, payload={"throttled": True})
+                mocked.post(URL, payload={"throttled": False})
+                await t.request("POST", URL, retry_if=lambda r: 0.5 if r.body["throttled"] else None)
+        return asyncio.get_running_loop().time(), records
+
+    finished, records = run_virtual(main)
+    assert finished == pytest.approx(2.5)
+    assert [r.outcome for r in records] == ["server_error", "throttled", "ok"]
+
+
+async def test_platform_text_never_echoes_what_the_request_carried(session: aiohttp.ClientSession) -> None:
+    echo = "invalid consumer_key ck_0123456789abcdef / secret cs_fedcba9876543210 / token tok_ABCDEFGH"
+    with aioresponses() as mocked:
+        mocked.get(re.compile(r".*"), status=401, payload={"message": echo})
+        mocked.get(re.compile(r".*"), status=422, body=f"<html>  {echo}\n</html>".encode())
+        for status in (401, 422):
+            with pytest.raises(PermanentError) as caught:
+                await on(session, RecordingPacer(), []).request(
+                    "GET",
+                    "https://user:pw_SECRETPW@shop.example.test/api/items?consumer_key=ck_0123456789abcdef",
+                    params={"extra": "tok_ABCDEFGH"},
+                    auth=aiohttp.BasicAuth("someone", "cs_fedcba9876543210"),
+                )
+            text = str(caught.value)
+            assert text.startswith(f"GET /api/items: HTTP {status}: ")
+            for secret in ("ck_0123456789abcdef", "cs_fedcba9876543210", "tok_ABCDEFGH", "SECRETPW"):
+                assert secret not in text
+            assert "invalid consumer_key ***" in text
+
+
+async def test_client_error_message_is_short_and_on_one_line(session: aiohttp.ClientSession) -> None:
+    with aioresponses() as mocked:
+        mocked.post(URL, status=422, payload={"message": "quantity must be\n\t a number; " * 50})
+        with pytest.raises(PermanentError) as caught:
+            await on(session, RecordingPacer(), []).request("POST", URL, json={})
+    detail = str(caught.value).split("HTTP 422: ", 1)[1]
+    assert (
+        len(detail) == 200 and "\n" not in detail and detail.startswith("quantity must be a number; quantity")
+    )
+    assert caught.value.status == 422 and not isinstance(caught.value, AuthError)
+
+
+async def test_403_is_auth_error(session: aiohttp.ClientSession) -> None:
+    with aioresponses() as mocked:
+        mocked.get(URL, status=403, payload={"errors": "missing scope write_inventory"})
+        with pytest.raises(AuthError, match="HTTP 403: missing scope write_inventory"):
+            await on(session, RecordingPacer(), []).request("GET", URL)
+
+
+async def test_response_url_has_no_user_info_query_or_fragment(session: aiohttp.ClientSession) -> None:
+    with aioresponses() as mocked:
+        mocked.get(re.compile(r".*"), payload={})
+        response = await on(session, RecordingPacer(), []).request(
+            "GET", "https://key:SECRET@shop.example.test:8443/api/items?consumer_secret=SECRET#frag"
+        )
+    assert response.url == "https://shop.example.test:8443/api/items"
+
+
+def test_retry_policy_needs_an_attempt_and_backoff_is_bounded() -> None:
+    with pytest.raises(ValueError, match="attempts"):
+        RetryPolicy(attempts=0)
+    policy = RetryPolicy(base_delay=1.0, max_delay=4.0)
+    assert all(0 <= policy.backoff(n) <= min(4.0, 2.0**n) for n in range(8) for _ in range(20))
+
+
+def test_retry_after_edge_cases() -> None:
+    assert parse_retry_after("-5") == 0.0
+    assert parse_retry_after("nan") is None
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412500.0) == 0.0  # in the past
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 -0000", now=1445412470.0) is None  # no zone
