@@ -141,7 +141,7 @@ class WooCommerceReconciler:
                 raise TemporaryError(f"woocommerce: GET {URL(url).path} did not answer a list")
             total = response.headers.get("X-WP-TotalPages")
             items = [o for o in response.body if isinstance(o, dict)]
-            return items, int(total) if total is not None and total.strip().isdigit() else None
+            return items, _id(total.strip()) if total is not None else None
 
         return [item async for items in numbered_pages(page) for item in items]
 
@@ -297,15 +297,21 @@ def _item_error(external_id: str, error: Mapping[str, Any]) -> ItemFailure:
 
 
 def _target(external_id: str) -> Target | None:
-    """'12' → (12, None); '12:34' → (12, 34); anything else → None."""
-    product, colon, variation = external_id.strip().partition(":")
-    if not product.isdigit() or int(product) == 0:
+    """'12' → (12, None); '12:34' → (12, 34); anything else (also '012', '²') → None."""
+    product, colon, variation = external_id.partition(":")
+    product_id = _id(product)
+    if product_id is None or not colon:
+        return None if product_id is None else (product_id, None)
+    variation_id = _id(variation)
+    return None if variation_id is None else (product_id, variation_id)
+
+
+def _id(text: str) -> int | None:
+    """A WooCommerce id written the way the store writes it back; str.isdigit alone also accepts
+    '²' (int() then raises) and '٣' or '012' (which would come back as a different external id)."""
+    if not (text.isascii() and text.isdigit()) or text.startswith("0"):
         return None
-    if not colon:
-        return int(product), None
-    if not variation.isdigit() or int(variation) == 0:
-        return None
-    return int(product), int(variation)
+    return int(text)
 
 
 def _numeric(payload: Mapping[str, Any], name: str) -> int:

@@ -525,3 +525,25 @@ async def test_apply_zero_count_marked_available_is_written_unsellable_and_confi
     [(_, call)] = calls(mocked, "POST")
     assert call.kwargs["json"] == {"update": sent}  # never a negative count, never a sellable zero
     assert [(o.available, o.quantity) for o in result.confirmed] == [(False, 0)]
+
+
+@pytest.mark.parametrize("external_id", ["²", "١٢", "012", "12:²", "12:034", " 12"])
+async def test_non_canonical_ids_are_skipped_not_crashed_on(
+    session: aiohttp.ClientSession, external_id: str
+) -> None:
+    # str.isdigit accepts these; int() raises on '²' and the others would come back as another id
+    with aioresponses() as mocked:
+        observed = await reconciler(session).observe([variant(external_id)])
+        result = await reconciler(session).apply([change(external_id, True, 1)])
+    assert calls(mocked, "GET") == [] and calls(mocked, "POST") == []
+    assert observed == []
+    assert [(f.external_id, f.permanent) for f in result.failed] == [(external_id, True)]
+
+
+async def test_observe_ignores_a_garbled_total_pages_header(session: aiohttp.ClientSession) -> None:
+    with aioresponses() as mocked:
+        mocked.get(LIST, payload=fixture("minimal"), headers={"X-WP-TotalPages": "²"})
+        mocked.get(LIST, payload=[], headers={"X-WP-TotalPages": "²"})
+        observed = await reconciler(session).observe([variant("101")])
+    assert [query(call)["page"] for _, call in calls(mocked, "GET")] == ["1", "2"]  # until an empty page
+    assert [o.external_id for o in observed] == ["101"]
