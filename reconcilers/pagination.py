@@ -1,4 +1,8 @@
-"""Pagination helpers used by observe(): cursors, RFC 8288 Link headers, numbered pages."""
+"""Pagination helpers used by observe(): cursors, RFC 8288 Link headers, numbered pages.
+
+They only walk pages a reconciler fetches; they never build requests. A platform that keeps answering
+the same cursor would loop forever, so a repeated cursor is a TemporaryError.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,9 @@ from typing import TypeVar
 from reconcilers.transport import TemporaryError
 
 T = TypeVar("T")
-_LINK = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]+)*)")
+# one link-value: <target> followed by ;-parameters whose values may be quoted (and hold commas)
+_LINK = re.compile(r'<([^>]*)>((?:\s*;\s*[^;,=\s]+\s*(?:=\s*(?:"[^"]*"|[^;,]*))?)*)')
+_REL = re.compile(r'(?:^|;)\s*rel\s*=\s*(?:"([^"]*)"|([^;,\s]+))', re.IGNORECASE)
 
 
 async def cursor_pages(
@@ -23,20 +29,20 @@ async def cursor_pages(
         if cursor is None:
             return
         if cursor in seen:
-            raise TemporaryError(f"pagination cursor repeated ({cursor[:40]}); stopping to avoid a loop")
+            # the cursor itself stays out: some are next-page URLs that carry a key in their query
+            raise TemporaryError(f"pagination cursor repeated after {len(seen) + 1} pages; stopping a loop")
         seen.add(cursor)
 
 
 def next_link(headers: Mapping[str, str]) -> str | None:
     """The rel="next" target of a Link header, if any."""
-    header = headers.get("Link") or headers.get("link")
+    header = headers.get("Link") or next((v for k, v in headers.items() if k.lower() == "link"), None)
     if not header:
         return None
     for match in _LINK.finditer(header):
-        params = match.group(2)
-        rels = re.findall(r'rel\s*=\s*"?([^";]+)"?', params)
-        if any("next" in rel.split() for rel in rels):
-            return match.group(1)
+        for quoted, bare in _REL.findall(match.group(2)):
+            if "next" in (quoted or bare).lower().split():  # rel may list several types
+                return match.group(1).strip()
     return None
 
 
