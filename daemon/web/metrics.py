@@ -83,7 +83,7 @@ DB_UP = Gauge("stocksync_database_up", "1 when the database answered the last sc
 
 def observe_request(record: RequestRecord) -> None:
     API_REQUESTS.labels(record.platform, record.outcome).inc()
-    if record.status == 429:
+    if record.outcome == "throttled":  # 429s and throttled 200s (Shopify THROTTLED)
         THROTTLED.labels(record.platform).inc()
 
 
