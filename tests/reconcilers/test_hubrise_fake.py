@@ -24,12 +24,6 @@ CREDENTIAL = Secret("hr", json.dumps({"access_token": TOKEN, "client_secret": CL
 
 
 @pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
-@pytest.fixture
 async def fake() -> AsyncIterator[tuple[HubRiseFake, str]]:
     server = HubRiseFake(TOKEN, CLIENT_SECRET, "cat1", "loc-1")
     base = await server.start()

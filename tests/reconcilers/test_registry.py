@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import cast
 
@@ -78,12 +78,6 @@ def fake_platforms(monkeypatch: pytest.MonkeyPatch) -> None:
             "fakecost": f"{__name__}:FakeCostReconciler",
         },
     )
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
 
 
 def store(store_id: str, platform: str = "fake", **settings: object) -> StoreConfig:

@@ -49,12 +49,6 @@ async def fake() -> AsyncIterator[ShopifyFake]:
     await shop.close()
 
 
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
 def build(
     fake: ShopifyFake, session: aiohttp.ClientSession, pacer: CostPointsPacer | None = None
 ) -> ShopifyReconciler:

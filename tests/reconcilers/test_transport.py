@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
@@ -27,12 +26,6 @@ from reconcilers.transport import (
 from tests.reconcilers.test_ratelimit import run_virtual
 
 URL = "https://shop.example.test/api/items"
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
 
 
 def transport(session: aiohttp.ClientSession, records: list[RequestRecord] | None = None) -> Transport:

@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +45,6 @@ LIST = re.compile(r"^https://shop\.example\.com/wp-json/wc/v3/products\?.*$")
 
 def fixture(name: str) -> Any:
     return json.loads((FIXTURES / f"{name}.json").read_text())
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
 
 
 def reconciler(

@@ -31,12 +31,6 @@ async def fake() -> AsyncIterator[WooCommerceFake]:
         await server.stop()
 
 
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
 def build(
     fake: WooCommerceFake,
     session: aiohttp.ClientSession,
