@@ -26,7 +26,11 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 pytest: $(STAMP)
-	$(BIN)/pytest -q -m "not bench" $(PYTEST_ARGS)
+	$(BIN)/pytest -q -m "not bench and not faults" $(PYTEST_ARGS)
+
+# The whole fault suite (make test runs its fast cases); each case prints the figure it measured.
+faults: $(STAMP)
+	$(BIN)/pytest -q -m "not bench" tests/faults $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 
