@@ -27,6 +27,8 @@ from daemon.db.pool import Pool, create_pool
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 
+pytest_plugins = ["tests.secret_scan"]  # no test secret in any captured output or daemon log
+
 
 def with_database(dsn: str, database: str) -> str:
     parts = urlsplit(dsn)

@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 
 from reconcilers.signatures import sign_stocksync
+from tests.secret_scan import watch_log
 
 ADMIN_TOKEN = "test-admin-token"
 WEBHOOK_SECRET = "test-upstream-secret"
@@ -108,6 +109,7 @@ async def running_daemon(
     port = port or free_port()
     env = daemon_env(dsn, credentials, port, **sync) | (extra_env or {})
     log_path = workdir / f"daemon-{port}.log"
+    watch_log(log_path)  # scanned for leaked secrets when the test tears down
     with log_path.open("wb") as log:
         process = await asyncio.create_subprocess_exec(
             STOCKSYNC,
