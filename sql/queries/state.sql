@@ -7,23 +7,13 @@ WITH store AS (
     SELECT id, region_id, mode, safety_buffer, max_quantity, pod_quantity FROM stores WHERE id = $1
 ), region AS (
     SELECT rf.facility_id FROM region_facilities rf JOIN store ON rf.region_id = store.region_id
-), page AS (
+), page AS MATERIALIZED (
     SELECT sv.external_id, sv.variant_id, sv.sync_enabled, v.sku, v.kind
     FROM synced_variants sv
     JOIN variants v ON v.id = sv.variant_id
     WHERE sv.store_id = $1 AND sv.external_id > $2 AND ($4::text[] IS NULL OR sv.external_id = ANY ($4))
     ORDER BY sv.external_id
     LIMIT $3
-), stock AS (
-    SELECT page.external_id,
-           count(fs.facility_id) AS carrying,
-           coalesce(bool_or(fs.status = 'in_stock'), false) AS any_in_stock,
-           coalesce(bool_or(fs.status = 'in_stock' AND fs.quantity IS NULL), false) AS uncounted,
-           coalesce(sum(fs.quantity) FILTER (WHERE fs.status = 'in_stock'), 0) AS on_hand
-    FROM page
-    LEFT JOIN facility_stock fs
-           ON fs.variant_id = page.variant_id AND fs.facility_id IN (SELECT facility_id FROM region)
-    GROUP BY page.external_id
 ), desired AS (
     SELECT page.external_id, page.variant_id, page.sync_enabled, page.sku, page.kind,
            CASE WHEN stock.carrying = 0 THEN NULL
@@ -37,7 +27,18 @@ WITH store AS (
                 WHEN stock.uncounted THEN NULL
                 ELSE least(greatest(stock.on_hand - store.safety_buffer, 0), store.max_quantity)::integer
            END AS desired_quantity
-    FROM page JOIN stock USING (external_id) CROSS JOIN store
+    FROM page
+    CROSS JOIN store
+    -- per page row through its own index lookup: linear in the page whatever the plan guesses about
+    -- LIMIT $3 (a generic plan that assumed one row joined a grouped page back to itself: quadratic)
+    CROSS JOIN LATERAL (
+        SELECT count(fs.facility_id) AS carrying,
+               coalesce(bool_or(fs.status = 'in_stock'), false) AS any_in_stock,
+               coalesce(bool_or(fs.status = 'in_stock' AND fs.quantity IS NULL), false) AS uncounted,
+               coalesce(sum(fs.quantity) FILTER (WHERE fs.status = 'in_stock'), 0) AS on_hand
+        FROM facility_stock fs
+        WHERE fs.variant_id = page.variant_id AND fs.facility_id IN (SELECT facility_id FROM region)
+    ) stock
 )
 SELECT d.external_id, d.variant_id, d.sync_enabled, d.sku, d.kind, d.desired_available, d.desired_quantity,
        st.applied_available, st.applied_quantity, st.observed_available, st.observed_quantity,
