@@ -20,6 +20,7 @@ from typing import Any
 
 from daemon.errors import InputError
 from daemon.model import DriftPolicy, StockStatus, StoreMode, VariantKind
+from daemon.upstream_events import storable_text
 
 KINDS = ("facilities", "regions", "variants", "stock", "stores", "mappings")
 
@@ -32,6 +33,7 @@ _DIGITS = re.compile(r"^[0-9]+$")
 _INT_MAX = 2**31 - 1  # PostgreSQL integer
 _JSON_SPACE = " \t\r\n"
 _SHOWN_CHARS = 40
+_NOT_TEXT = "contains a NUL character or an unpaired surrogate"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +79,17 @@ def _shown(raw: Any) -> str:
     return repr(text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS] + "…")
 
 
+def _column_name(name: str) -> str:
+    """A column name as written when it is plain, else quoted and shortened (empty, blanks, control chars)."""
+    plain = name and name.isprintable() and name == name.strip() and len(name) <= _SHOWN_CHARS
+    return name if plain else _shown(name)
+
+
 def _text(raw: Any) -> str:
     if not isinstance(raw, str):
         raise _BadValue("must be a string")
+    if not storable_text(raw):
+        raise _BadValue(_NOT_TEXT)
     return raw.strip()
 
 
@@ -171,7 +181,19 @@ def _settings(raw: Any) -> dict[str, Any]:
             raise _BadValue(f"not valid JSON ({exc.msg} at character {exc.pos + 1})") from None
     if not isinstance(value, dict):
         raise _BadValue('must be a JSON object, e.g. {"base_url": "https://…"}')
+    if not _storable_json(value):
+        raise _BadValue(_NOT_TEXT)  # PostgreSQL's jsonb refuses both
     return value
+
+
+def _storable_json(value: Any) -> bool:
+    if isinstance(value, str):
+        return storable_text(value)
+    if isinstance(value, dict):
+        return all(_storable_json(k) and _storable_json(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(map(_storable_json, value))
+    return True
 
 
 def _credential(raw: Any) -> str:
@@ -293,7 +315,8 @@ def read_rows(kind: str, path: Path) -> list[ImportRow]:
 def _convert(spec: _Spec, where: str, record: Mapping[str, Any], line: int) -> ImportRow:
     unknown = [name for name in record if name not in spec.columns]
     if unknown:
-        raise InputError(where, ",".join(unknown), f"unknown column (expected: {', '.join(spec.columns)})")
+        shown = ",".join(map(_column_name, unknown))
+        raise InputError(where, shown, f"unknown column (expected: {', '.join(spec.columns)})")
     values: dict[str, Any] = {}
     for name, convert in spec.columns.items():
         if name not in record and name not in spec.optional:

@@ -16,6 +16,7 @@ from daemon.model import StockEvent, StockStatus
 
 MAX_EVENTS = 10_000
 _ID_MAX = 200
+_NAME_SHOWN = 40
 _FIELDS = {"event_id", "variant_id", "facility_id", "status", "quantity", "occurred_at"}
 
 
@@ -39,7 +40,7 @@ def _event(where: str, item: Any) -> StockEvent:
         raise InputError(where, "event", "expected an object")
     unknown = set(item) - _FIELDS
     if unknown:
-        raise InputError(where, sorted(unknown)[0], "unknown field")
+        raise InputError(where, _field_name(sorted(unknown)[0]), "unknown field")
     status = _text(where, item, "status")
     if status not in {s.value for s in StockStatus}:
         raise InputError(where, "status", "expected in_stock, out_of_stock or discontinued")
@@ -59,7 +60,27 @@ def _text(where: str, item: dict[str, Any], field: str) -> str:
         raise InputError(where, field, "required non-empty string")
     if len(value) > _ID_MAX:
         raise InputError(where, field, f"longer than {_ID_MAX} characters")
+    if not storable_text(value):
+        raise InputError(where, field, "contains a NUL character or an unpaired surrogate")
     return value
+
+
+def _field_name(name: str) -> str:
+    """An unknown field as the sender wrote it, quoted when it is empty or odd, and never long."""
+    if name.isidentifier() and len(name) <= _NAME_SHOWN:
+        return name
+    return json.dumps(name[:_NAME_SHOWN])
+
+
+def storable_text(value: str) -> bool:
+    """PostgreSQL text holds neither NUL nor unpaired surrogates (JSON can carry both as escapes)."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _quantity(where: str, value: Any) -> int | None:

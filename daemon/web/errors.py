@@ -9,6 +9,7 @@ from aiohttp import web
 from daemon.db.pool import DATABASE_UNAVAILABLE
 from daemon.errors import CredentialError, InputError, NotFoundError
 from daemon.logs import get_logger
+from daemon.upstream_events import storable_text
 from daemon.web.context import MAX_BODY
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -18,8 +19,19 @@ def error_body(status: int, message: str, **extra: str) -> web.Response:
     return web.json_response({"error": message, **extra}, status=status)
 
 
+def unstorable_parameter(request: web.Request) -> str | None:
+    """The first path or query parameter PostgreSQL could not take as text (NUL, lone surrogate)."""
+    for kind, values in (("path", request.match_info), ("query", request.query)):
+        for name, value in values.items():
+            if not storable_text(value):
+                return f"{kind}.{name}"
+    return None
+
+
 @web.middleware
 async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if (parameter := unstorable_parameter(request)) is not None:
+        return error_body(400, f"{parameter}: contains a NUL character", field=parameter)
     try:
         return await handler(request)
     except InputError as exc:

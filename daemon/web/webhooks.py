@@ -13,7 +13,7 @@ from aiohttp import web
 from daemon.db import events, work_queue
 from daemon.db.stores import load_store
 from daemon.errors import InputError
-from daemon.upstream_events import parse_stock_events
+from daemon.upstream_events import parse_stock_events, storable_text
 from daemon.web.auth import signed_body
 from daemon.web.context import SERVICES
 from daemon.web.errors import error_body
@@ -57,8 +57,13 @@ def _variant_ids(body: bytes) -> list[str]:
     except ValueError as exc:
         raise InputError("body", "json", f"not valid JSON ({exc})") from None
     ids = document.get("variant_ids", []) if isinstance(document, dict) else None
-    if not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):
+    if not isinstance(ids, list):
         raise InputError("body", "variant_ids", "expected an array of variant ids")
+    for index, variant_id in enumerate(ids):
+        if not (isinstance(variant_id, str) and variant_id and storable_text(variant_id)):
+            raise InputError(
+                "body", f"variant_ids[{index}]", "expected a variant id (non-empty text, no NUL)"
+            )
     return ids
 
 
