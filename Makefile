@@ -28,6 +28,10 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest -q -m "not bench and not faults" $(PYTEST_ARGS)
 
+# Benchmarks: scenarios of issue 7, a table on stdout and tests/bench/results.json (QUICK=1: reduced sizes).
+bench: $(STAMP)
+	$(BIN)/python -m tests.bench $(if $(QUICK),--quick)
+
 # The whole fault suite (make test runs its fast cases); each case prints the figure it measured.
 faults: $(STAMP)
 	$(BIN)/pytest -q -m "not bench" tests/faults $(PYTEST_ARGS)

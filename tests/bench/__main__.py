@@ -1,0 +1,76 @@
+"""`make bench` / `make bench QUICK=1`: run every scenario, write tests/bench/results.json, print a table."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from tests.bench import diff_cost, latency, minimality, rate_limit, throughput
+from tests.bench.environment import machine, postgres_server, postgres_version
+from tests.bench.report import table
+
+RESULTS = Path(__file__).with_name("results.json")
+
+FULL: dict[str, dict[str, Any]] = {
+    "minimality": {"stores": 20, "variants": 5_000, "changed_percent": 10},
+    "diff_cost": {"stores": 1_000, "variants": 1_000, "changed_percent": 1},
+    "throughput": {"variants": 100_000, "rss_variants": 1_000_000},
+    "latency": {"rates": [50, 200, 1_000, 2_000, 4_000], "seconds": 10.0, "variants": 40_000},
+    "rate_limit": {"rate": 20.0, "variants": 2_000},
+}
+QUICK: dict[str, dict[str, Any]] = {
+    "minimality": {"stores": 5, "variants": 2_000, "changed_percent": 10},
+    "diff_cost": {"stores": 100, "variants": 1_000, "changed_percent": 1},
+    "throughput": {"variants": 50_000, "rss_variants": 100_000},
+    "latency": {"rates": [50, 200, 1_000], "seconds": 3.0, "variants": 20_000},
+    "rate_limit": {"rate": 50.0, "variants": 500},
+}
+SCENARIOS: dict[str, Callable[..., Awaitable[dict[str, Any]]]] = {
+    "minimality": minimality.run,
+    "diff_cost": diff_cost.run,
+    "throughput": throughput.run,
+    "latency": latency.run,
+    "rate_limit": rate_limit.run,
+}
+
+
+async def run_all(server_dsn: str, sizes: dict[str, dict[str, Any]], only: list[str]) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    for name, scenario in SCENARIOS.items():
+        if only and name not in only:
+            continue
+        started = time.perf_counter()
+        results[name] = await scenario(server_dsn, **sizes[name])
+        results[name]["scenario_wall_s"] = round(time.perf_counter() - started, 1)
+        print(f"  {name}: done in {results[name]['scenario_wall_s']} s", flush=True)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m tests.bench")
+    parser.add_argument("--quick", action="store_true", help="reduced sizes (under two minutes)")
+    parser.add_argument("--only", action="append", default=[], choices=sorted(SCENARIOS))
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    logging.disable(logging.INFO)  # pass logs would time the terminal, not stocksync
+    sizes = QUICK if args.quick else FULL
+    with postgres_server() as dsn:
+        header = {"machine": machine(), "postgres": asyncio.run(postgres_version(dsn)), "quick": args.quick}
+        print(
+            f"stocksync benchmarks ({'quick' if args.quick else 'full'}) on PostgreSQL {header['postgres']}"
+        )
+        scenarios = asyncio.run(run_all(dsn, sizes, args.only))
+    document = header | {"sizes": {k: sizes[k] for k in scenarios}, "scenarios": scenarios}
+    args.output.write_text(json.dumps(document, indent=2) + "\n")
+    print(table(document))
+    print(f"results written to {args.output}")
+
+
+if __name__ == "__main__":
+    main()

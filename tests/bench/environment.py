@@ -1,0 +1,81 @@
+"""Where a benchmark runs: the machine, a PostgreSQL server, a fresh migrated database per scenario."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from daemon.config import DatabaseConfig
+from daemon.db import migrate
+from daemon.db.embedded import EmbeddedPostgres
+from daemon.db.pool import Pool, create_pool
+from tests.conftest import temporary_database
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cores": os.cpu_count(),
+        "memory_gib": round(_meminfo_kib("MemTotal") / 2**20, 1),
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _meminfo_kib(key: str) -> int:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+@contextmanager
+def postgres_server() -> Iterator[str]:
+    """STOCKSYNC_BENCH_DSN (or STOCKSYNC_TEST_DSN) when set, else a private embedded server."""
+    configured = os.environ.get("STOCKSYNC_BENCH_DSN") or os.environ.get("STOCKSYNC_TEST_DSN")
+    if configured:
+        yield configured
+        return
+    root = tempfile.mkdtemp(prefix="stocksync-bench-pg-")
+    os.chmod(root, 0o755)  # the wheel runs postgres as its own system user when we are root
+    embedded = EmbeddedPostgres(Path(root) / "data")
+    try:
+        yield embedded.start()
+    finally:
+        embedded.stop()
+
+
+async def postgres_version(dsn: str) -> str:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return str(await conn.fetchval("SHOW server_version")).split()[0]
+    finally:
+        await conn.close()
+
+
+@asynccontextmanager
+async def fresh_database(server_dsn: str) -> AsyncIterator[tuple[str, Pool]]:
+    """An empty migrated database that lives for one scenario, and a pool on it."""
+    async with temporary_database(server_dsn, "stocksync_bench") as dsn:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await migrate.migrate(conn)
+        finally:
+            await conn.close()
+        pool = await create_pool(dsn, DatabaseConfig(dsn=dsn, pool_min=1, pool_max=10))
+        try:
+            yield dsn, pool
+        finally:
+            await pool.close()

@@ -1,0 +1,111 @@
+"""The printed table: each figure beside its target from the issue, all from the same run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+# (scenario, label, how to read the value, target text, is the target met)
+Row = tuple[str, str, Callable[[dict[str, Any]], Any], str, Callable[[Any], bool] | None]
+
+ROWS: list[Row] = [
+    ("minimality", "write calls / floor", lambda s: s["write_ratio"], "1.00", lambda v: v == 1.0),
+    (
+        "minimality",
+        "write calls on unchanged 2nd pass",
+        lambda s: s["second_pass_write_calls"],
+        "0",
+        lambda v: v == 0,
+    ),
+    (
+        "minimality",
+        "API calls: naive / stocksync",
+        lambda s: f"{s['naive_calls']} / {s['stocksync_calls']}",
+        "",
+        None,
+    ),
+    ("minimality", "fewer calls than naive (×)", lambda s: s["call_ratio"], "≥ 50", lambda v: v >= 50),
+    (
+        "minimality",
+        "wall s: naive / stocksync",
+        lambda s: f"{s['naive_wall_s']} / {s['stocksync_wall_s']}",
+        "",
+        None,
+    ),
+    (
+        "diff_cost",
+        "planning s / raw SQL diff s",
+        lambda s: f"{s['planning_s']} / {s['raw_sql_diff_s']}",
+        "",
+        None,
+    ),
+    ("diff_cost", "planning ÷ raw SQL (×)", lambda s: s["ratio"], "≤ 2", lambda v: v <= 2),
+    ("throughput", "full pass variants/s", lambda s: s["variants_per_s"], "≥ 20000", lambda v: v >= 20_000),
+    (
+        "throughput",
+        "peak RSS MB (rss_variants)",
+        lambda s: f"{s['peak_rss_mb']} ({s['rss_variants']})",
+        "< 300",
+        None,
+    ),
+    (
+        "rate_limit",
+        "budget used (declared = limit)",
+        lambda s: s["declared_equals_limit"]["budget_used"],
+        "≥ 0.90",
+        lambda v: v >= 0.9,
+    ),
+    (
+        "rate_limit",
+        "429s after the first (declared = limit)",
+        lambda s: s["declared_equals_limit"]["throttled_after_first"],
+        "0",
+        lambda v: v == 0,
+    ),
+    (
+        "rate_limit",
+        "budget used (declared 2× limit)",
+        lambda s: s["declared_twice_limit"]["budget_used"],
+        "≥ 0.90",
+        lambda v: v >= 0.9,
+    ),
+    (
+        "rate_limit",
+        "429s after the first (declared 2× limit)",
+        lambda s: s["declared_twice_limit"]["throttled_after_first"],
+        "0",
+        lambda v: v == 0,
+    ),
+]
+
+
+def table(document: dict[str, Any]) -> str:
+    scenarios = document["scenarios"]
+    lines = [f"{'scenario':<11} {'figure':<42} {'value':>22}  {'target':<8} met"]
+    for scenario, label, read, target, met in _rows(scenarios):
+        value = read(scenarios[scenario])
+        verdict = "" if met is None else ("yes" if met(value) else "NO")
+        lines.append(f"{scenario:<11} {label:<42} {value!s:>22}  {target:<8} {verdict}")
+    return "\n".join(lines)
+
+
+def _rows(scenarios: dict[str, Any]) -> list[Row]:
+    rows = [r for r in ROWS if r[0] in scenarios]
+    for rate, figures in scenarios.get("latency", {}).get("rates", {}).items():
+        rows.append(_latency_row(rate, figures))
+    if "latency" in scenarios:
+        rows.append(
+            ("latency", "highest rate sustained (events/s)", lambda s: s["max_sustained_per_s"], "", None)
+        )
+    return rows
+
+
+def _latency_row(rate: str, figures: dict[str, Any]) -> Row:
+    target, met = ("< 250", lambda v: float(v.split(" / ")[1]) < 250) if rate == "200" else ("", None)
+    return (
+        "latency",
+        f"p50 / p99 / max ms at {rate}/s",
+        lambda s: f"{figures['p50_ms']} / {figures['p99_ms']} / {figures['max_ms']}",
+        target,
+        met,
+    )
