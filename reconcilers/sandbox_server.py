@@ -15,6 +15,9 @@ import hashlib
 import hmac
 import json
 import signal
+import socket
+import struct
+import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +27,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from reconcilers.sandbox_state import (
+    ApiCall,
     BadRequest,
     Faults,
     SandboxConfig,
@@ -43,6 +47,8 @@ __all__ = ["SandboxConfig", "SandboxItem", "SandboxStats", "SandboxStore", "Writ
 _WEBHOOK_ATTEMPTS = 3
 _WEBHOOK_BACKOFF_S = 0.05
 _SAVE_DEBOUNCE_S = 0.05
+_HANG_POLL_S = 0.02
+_HANG_MAX_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -144,6 +150,26 @@ class SandboxStore:
             return _error(401, "missing or wrong bearer token", {"WWW-Authenticate": "Bearer"})
         if not request.path.startswith("/api/"):
             return await self._answer(request, handler)
+        arrived = time.monotonic()
+        response = await self._api_answer(request, handler)
+        self._record_call(arrived, route, request, response)
+        return response
+
+    def _record_call(
+        self, arrived: float, route: str, request: web.Request, response: web.StreamResponse
+    ) -> None:
+        answered = _connected(request)
+        retry_after = response.headers.get("Retry-After")
+        self.stats.calls.append(
+            ApiCall(
+                arrived,
+                route,
+                response.status if answered else None,
+                float(retry_after) if retry_after is not None and answered else None,
+            )
+        )
+
+    async def _api_answer(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         delay_ms = self.config.latency_ms + self.faults.latency_ms
         if delay_ms:
             await asyncio.sleep(delay_ms / 1000)
@@ -155,6 +181,8 @@ class SandboxStore:
                 self.stats.throttled_429 += 1
                 return _error(429, "rate limited", {**extra, "Retry-After": str(retry_after)})
         injected = self._injected_answer()
+        if injected is None:  # not `or`: an aiohttp response is a mapping, falsy while it has no state
+            injected = await self._injected_silence(request)
         if injected is not None:
             injected.headers.update(extra)
             return injected
@@ -181,6 +209,24 @@ class SandboxStore:
             return web.Response(
                 status=200, text='{"items": [{"external_id": ', content_type="application/json"
             )
+        return None
+
+    async def _injected_silence(self, request: web.Request) -> web.Response | None:
+        """A hang or a reset: the request gets no answer the client could read."""
+        if self.faults.hang_next > 0:
+            self.faults.hang_next -= 1
+            self.stats.faults_injected += 1
+            # no event says "the client hung up": look at the connection now and then
+            for _ in range(int(_HANG_MAX_S / _HANG_POLL_S)):
+                if not _connected(request):
+                    break
+                await asyncio.sleep(_HANG_POLL_S)
+            return _error(504, "injected hang")  # written only if the client is still there
+        if self.faults.reset_next > 0:
+            self.faults.reset_next -= 1
+            self.stats.faults_injected += 1
+            _reset(request)
+            return _error(500, "injected reset")  # never written: the connection is gone
         return None
 
     @staticmethod
@@ -257,10 +303,7 @@ class SandboxStore:
         return web.json_response({"ok": True})
 
     async def _control_clear_faults(self, request: web.Request) -> web.Response:
-        self.faults.fail_items.clear()
-        self.faults.next_statuses.clear()
-        self.faults.malformed_next = 0
-        self.faults.latency_ms = 0
+        self.faults.clear()
         return web.json_response({"ok": True})
 
     async def _control_writes(self, request: web.Request) -> web.Response:
@@ -320,6 +363,21 @@ class SandboxStore:
                     return
                 continue
             await asyncio.sleep(_SAVE_DEBOUNCE_S)
+
+
+def _connected(request: web.Request) -> bool:
+    return request.transport is not None and not request.transport.is_closing()
+
+
+def _reset(request: web.Request) -> None:
+    """Abort the connection with a TCP reset (SO_LINGER 0), as a crashing proxy would."""
+    transport = request.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
 
 
 def sign_webhook(secret: str, body: bytes) -> str:

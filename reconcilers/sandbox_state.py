@@ -15,6 +15,7 @@ import math
 import os
 import tempfile
 import time
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -83,11 +84,28 @@ class WriteRecord:
         }
 
 
+@dataclass(frozen=True)
+class ApiCall:
+    """One /api request as the store saw it: arrival (monotonic seconds), its answer, any Retry-After.
+
+    status None: no answer at all (an injected hang the client gave up on, or a connection reset).
+    """
+
+    at: float
+    route: str
+    status: int | None
+    retry_after_s: float | None = None
+
+
+_CALLS_KEPT = 10_000
+
+
 @dataclass
 class SandboxStats:
     """Counters tests and benchmarks read; mutated only by the server."""
 
     requests: dict[str, int] = field(default_factory=dict)
+    calls: deque[ApiCall] = field(default_factory=lambda: deque(maxlen=_CALLS_KEPT))
     reads: int = 0
     write_batches: int = 0
     items_written: int = 0
@@ -117,7 +135,14 @@ class Faults:
     fail_items: dict[str, FaultKind] = field(default_factory=dict)
     next_statuses: list[int] = field(default_factory=list)
     malformed_next: int = 0
+    hang_next: int = 0  # answer nothing until the client gives up (its timeout)
+    reset_next: int = 0  # close the connection (TCP reset) without an answer
     latency_ms: int = 0
+
+    def clear(self) -> None:
+        self.fail_items.clear()
+        self.next_statuses.clear()
+        self.malformed_next = self.hang_next = self.reset_next = self.latency_ms = 0
 
 
 class BadRequest(Exception):
@@ -239,7 +264,7 @@ def parse_faults(body: Any, faults: Faults) -> None:
         ):
             raise BadRequest("next_statuses", "must be a list of HTTP statuses (200-599)")
         faults.next_statuses = list(statuses)
-    for name in ("malformed_next", "latency_ms"):
+    for name in ("malformed_next", "hang_next", "reset_next", "latency_ms"):
         if name in obj:
             value = obj[name]
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:

@@ -207,6 +207,48 @@ async def test_next_statuses_and_malformed_bodies_are_consumed_one_per_request(
             json.loads(await resp.text())
 
 
+async def test_hangs_and_resets_give_no_answer_and_every_api_call_is_recorded(
+    make_store: StoreFactory, client: aiohttp.ClientSession
+) -> None:
+    store, base = await make_store()
+    await seed(client, base, 1)
+    faults = {"next_statuses": [429], "hang_next": 1, "reset_next": 2}
+    async with client.post(f"{base}/control/faults", json=faults) as resp:
+        assert resp.status == 200
+    url, params = f"{base}/api/items", {"ids": "v0000"}
+    async with client.get(url, params=params) as resp:
+        assert resp.status == 429
+    with pytest.raises(TimeoutError):  # the store answers nothing until the client gives up
+        async with client.get(url, params=params, timeout=aiohttp.ClientTimeout(total=0.3)) as resp:
+            await resp.read()
+    # two resets: aiohttp quietly repeats an idempotent request once after a reset
+    with pytest.raises(aiohttp.ClientConnectionError):  # reset by peer, no answer
+        async with client.get(url, params=params) as resp:
+            await resp.read()
+    async with client.get(url, params=params) as resp:
+        assert resp.status == 200
+    await asyncio.sleep(0.05)  # the hung handler notices the client left
+    calls = sorted(store.stats.calls, key=lambda c: c.at)
+    answers = [(c.status, c.retry_after_s) for c in calls]
+    assert answers == [(429, 1.0), (None, None), (None, None), (None, None), (200, None)]
+    assert store.stats.faults_injected == 4
+    async with client.post(f"{base}/control/faults", json={"hang_next": 5, "reset_next": 5}) as resp:
+        assert resp.status == 200
+    async with client.delete(f"{base}/control/faults") as resp:
+        assert resp.status == 200
+    async with client.get(url, params=params) as resp:
+        assert resp.status == 200
+
+
+@pytest.mark.parametrize("bad", [{"hang_next": -1}, {"reset_next": "2"}, {"hang_next": True}])
+async def test_hang_and_reset_counts_are_validated(
+    make_store: StoreFactory, client: aiohttp.ClientSession, bad: dict[str, object]
+) -> None:
+    _, base = await make_store()
+    async with client.post(f"{base}/control/faults", json=bad) as resp:
+        assert resp.status == 400 and next(iter(bad)) in (await resp.json())["error"]
+
+
 async def test_fail_items_and_compare_and_set_give_per_item_errors(
     make_store: StoreFactory, client: aiohttp.ClientSession
 ) -> None:
