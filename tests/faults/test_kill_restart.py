@@ -1,0 +1,93 @@
+"""Fault case 1: `kill -9` of the daemon in the middle of write batches, again and again.
+
+Each round starts a daemon, moves every variant to a new quantity (one signed event batch), waits until
+the stores are receiving write batches, waits a random moment more and kills the daemon with SIGKILL.
+After the last round a fresh daemon must converge every store to the last accepted quantity with no
+event lost, no wrong or stale value written, and no work or lease left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from daemon.db.pool import Pool
+from tests.e2e.daemon_process import eventually, running_daemon
+from tests.e2e.harness import world
+from tests.faults.fleet_audit import (
+    UNRECORDED_WRITE_BUG,
+    audit_writes,
+    batches_in_flight,
+    batches_requested,
+    build_fleet,
+    converged,
+    diagnosis,
+    kill_9,
+    leftovers,
+    lost_events,
+    own_writes_held_as_drift,
+    post_generation,
+    settled,
+    writing_since,
+)
+
+STORES, VARIANTS = 4, 40
+LATENCY_MS, BATCH_LIMIT = 40, 10  # ~4 write batches per store and pass, each in flight for 40 ms
+MAX_EXTRA_DELAY_S = 0.2
+
+
+@pytest.mark.parametrize(
+    "kill_points",
+    [pytest.param(3, id="fast"), pytest.param(20, id="full", marks=pytest.mark.faults)],
+)
+async def test_kill_9_mid_write_batch_loses_and_duplicates_nothing(
+    pool: Pool, db_dsn: str, tmp_path: Path, figure: Any, kill_points: int
+) -> None:
+    started = time.monotonic()
+    rng = random.Random(kill_points)  # reproducible kill points
+    async with world(pool, tmp_path) as w:
+        fleet = await build_fleet(w, STORES, VARIANTS, latency_ms=LATENCY_MS, batch_limit=BATCH_LIMIT)
+        in_flight_at_kill = []
+        for _ in range(kill_points):
+            async with running_daemon(db_dsn, tmp_path, w.credentials_dir, workers=4) as daemon:
+                before = batches_requested(fleet)
+                assert await post_generation(daemon, fleet) == 202
+                assert await eventually(partial(writing_since, fleet, before), 30)
+                await asyncio.sleep(rng.uniform(0, MAX_EXTRA_DELAY_S))
+                in_flight_at_kill.append(batches_in_flight(fleet))
+                await kill_9(daemon)
+
+        async with running_daemon(db_dsn, tmp_path, w.credentials_dir, workers=4):
+            # the dead daemons' work is all finished (or given up) once the queue is empty and unleased
+            assert await eventually(lambda: settled(pool), 90), await leftovers(pool)
+            await eventually(lambda: converged(fleet), 5)
+            audit, lost, left = audit_writes(fleet), await lost_events(pool, fleet), await leftovers(pool)
+            held = await own_writes_held_as_drift(pool, fleet)
+            diagnosed = await diagnosis(pool, fleet)
+
+    figure(
+        f"1 kill -9 mid-batch ({kill_points} kills)",
+        tried=kill_points,
+        kills_with_batch_in_flight=sum(1 for n in in_flight_at_kill if n),
+        writes=audit.writes,
+        events_accepted=len(fleet.accepted),
+        lost=lost,
+        wrong_value=audit.wrong_value,
+        duplicated=audit.duplicated,
+        not_converged=audit.not_converged,
+        own_write_held_as_drift=held,
+        stuck=left.running + left.queued + left.failed + left.live_leases,
+        wall_s=round(time.monotonic() - started, 1),
+    )
+    # the same value written again is harmless here; a different one would be a wrong write
+    assert (lost, audit.wrong_value) == (0, 0), audit
+    assert left.none, left
+    if audit.not_converged and held == audit.not_converged:
+        pytest.xfail(UNRECORDED_WRITE_BUG)
+    assert audit.not_converged == 0, diagnosed
