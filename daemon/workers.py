@@ -79,6 +79,11 @@ class StoreWorkers:
             self._busy.add(task)
             try:
                 await asyncio.shield(task)
+            except Exception as exc:  # noqa: BLE001 - one store's failure must never end a worker
+                # e.g. the database went away mid-pass: the items stay running under a lease that
+                # expires, and the next claim (this replica's included) takes them back
+                self._log.warning("store_work_crashed", store_id=store_id, error=type(exc).__name__)
+                await asyncio.sleep(self._config.poll_interval_s)
             finally:
                 self._busy.discard(task)
 

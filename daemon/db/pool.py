@@ -21,6 +21,9 @@ DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.PostgresConnectionError,
     asyncpg.CannotConnectNowError,
     asyncpg.InterfaceError,
+    # the server terminated our session: it is shutting down (pg_ctl stop, restart) or crashed
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
 )
 # A plain connection or one borrowed from the pool: every db module accepts either.
 Connection = asyncpg.Connection | PoolConnectionProxy

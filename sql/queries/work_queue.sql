@@ -35,8 +35,9 @@ WITH candidate AS (
     SELECT sch.store_id
     FROM work_queue q
     JOIN store_schedule sch ON sch.store_id = q.store_id
-    -- ready items, or items a replica whose lease has expired left running (it died mid-work)
-    WHERE ((q.status = 'queued' AND q.not_before <= now()) OR (q.status = 'running' AND q.claimed_by <> $1))
+    -- ready items, or items left running under a lease nobody holds any more: a replica died mid-work,
+    -- or a worker of this very replica failed mid-pass (database outage) and could not hand them back
+    WHERE ((q.status = 'queued' AND q.not_before <= now()) OR q.status = 'running')
       -- a held lease is never re-claimed, not even by its owner's other workers (one pass per store)
       AND (sch.lease_expires_at IS NULL OR sch.lease_expires_at < now())
       AND (sch.circuit_open_until IS NULL OR sch.circuit_open_until <= now())
@@ -50,10 +51,10 @@ FROM candidate WHERE sch.store_id = candidate.store_id
 RETURNING sch.store_id
 
 -- claim_items --
--- Items of a leased store: also takes back items a dead replica left running.
+-- Items of a leased store: also takes back items left running (the lease is ours, so nobody works them).
 UPDATE work_queue
 SET status = 'running', claimed_by = $2, claimed_at = now(), attempts = attempts + 1
-WHERE store_id = $1 AND ((status = 'queued' AND not_before <= now()) OR (status = 'running' AND claimed_by <> $2))
+WHERE store_id = $1 AND ((status = 'queued' AND not_before <= now()) OR status = 'running')
 RETURNING id, kind, external_id, trigger, enqueued_at, attempts
 
 -- renew_lease --

@@ -1,0 +1,64 @@
+"""A worker whose pass fails mid-way (the database went away) keeps working, and its own items come back.
+
+Regression for fault case 2 (PostgreSQL stopped during a pass): every store worker died on the first
+database error, and the items it left running were never re-claimed by its own replica.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+
+from daemon.config import SyncConfig
+from daemon.db import work_queue as wq
+from daemon.db.pool import Pool
+from daemon.db.runs import RunCounts
+from daemon.engine import PassReport
+from daemon.workers import StoreWorkers
+from tests.db.seed import seed
+from tests.e2e.daemon_process import eventually
+
+
+async def test_a_replicas_own_items_left_running_are_claimed_again_once_unleased(pool: Pool) -> None:
+    async with pool.acquire() as conn:
+        await seed(conn)
+        await wq.enqueue_variants(conn, "na", ["NA-TEE"], "event")
+        assert await wq.claim_store(conn, "r1", 30) == "na"
+        await wq.claim_items(conn, "na", "r1")
+        assert await wq.claim_store(conn, "r1", 30) is None  # held: not even by its owner's workers
+        await wq.release_lease(conn, "na", "r1")  # the pass failed; its items could not be handed back
+        assert await wq.claim_store(conn, "r1", 30) == "na"
+        items = await wq.claim_items(conn, "na", "r1")
+    assert [(i.external_id, i.attempts) for i in items] == [("NA-TEE", 2)]
+
+
+class _EngineLosingTheDatabaseOnce:
+    """Its first pass fails as a pass does when PostgreSQL shuts down under it; later passes succeed."""
+
+    def __init__(self) -> None:
+        self.passes = 0
+
+    async def run_pass(self, store_id: str, *, trigger: str, only: Sequence[str] | None) -> PassReport:
+        self.passes += 1
+        if self.passes == 1:
+            raise asyncpg.AdminShutdownError("terminating connection due to administrator command")
+        return PassReport(store_id, "sandbox", trigger, False, "ok", RunCounts())
+
+
+async def test_a_worker_survives_a_database_error_mid_pass_and_finishes_the_work(pool: Pool) -> None:
+    async with pool.acquire() as conn:
+        await seed(conn)
+    await wq.enqueue_variants(pool, "na", ["NA-TEE"], "event")
+    engine = _EngineLosingTheDatabaseOnce()
+    config = SyncConfig(workers=1, poll_interval_s=0.05, lease_ttl_s=2)
+    workers = StoreWorkers(pool, engine, config, "r1")  # type: ignore[arg-type]
+    workers.start()
+    try:
+        done = await eventually(
+            lambda: pool.fetchval("SELECT count(*) = 1 FROM work_queue WHERE status = 'done'"), 10
+        )
+    finally:
+        await workers.drain(1.0)
+    assert done and engine.passes == 2
+    assert await pool.fetchval("SELECT count(*) FROM work_queue WHERE status <> 'done'") == 0
