@@ -51,15 +51,17 @@ class ImportCounts:
     rows: int
     new: int = 0
     updated: int = 0
+    queued: int = 0  # store items whose desired value now differs from what was applied
 
     @property
     def unchanged(self) -> int:
         return self.rows - self.new - self.updated
 
     def summary(self, file_name: str) -> str:
+        queued = f"; {self.queued} store items queued to write" if self.queued else ""
         return (
             f"imported {file_name}: {self.rows} rows "
-            f"({self.new} new, {self.updated} updated, {self.unchanged} unchanged)"
+            f"({self.new} new, {self.updated} updated, {self.unchanged} unchanged){queued}"
         )
 
 

@@ -8,9 +8,10 @@ transaction. It never opens a transaction of its own and never reads a file.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
-from daemon.db import stores
+from daemon.db import events, stores
 from daemon.db.pool import Connection
 from daemon.db.queries import query
 from daemon.errors import InputError
@@ -122,4 +123,20 @@ async def import_rows(conn: Connection, kind: str, rows: Sequence[ImportRow], *,
         raise InputError(source, "kind", f"{kind!r} is not one of {', '.join(KINDS)}")
     if not rows:
         return ImportCounts(0)
-    return await importer(conn, rows, source)
+    counts = await importer(conn, rows, source)
+    return replace(counts, queued=await _queue_changes(conn, kind, rows))
+
+
+# an import naming more variants than this is planned over the whole catalog (hash joins, one pass)
+_WHOLE_CATALOG_FROM = 1_000
+
+
+async def _queue_changes(conn: Connection, kind: str, rows: Sequence[ImportRow]) -> int:
+    """Queue the store items the import changed desired for, so a running daemon writes them now."""
+    if kind in ("stores", "regions"):  # store rules or region facilities: any variant may change
+        return await events.enqueue_changed(conn, None, "catalog")
+    if kind not in ("stock", "variants", "mappings"):
+        return 0
+    variant_ids = sorted(set(_column(rows, "id" if kind == "variants" else "variant_id")))
+    whole = len(variant_ids) > _WHOLE_CATALOG_FROM
+    return await events.enqueue_changed(conn, None if whole else variant_ids, "catalog")

@@ -1,4 +1,4 @@
-"""Upstream stock events: persist to the inbox, apply to facility stock, queue the affected pairs.
+"""Upstream stock events: persist to the inbox, apply to facility stock, queue the pairs that changed.
 
 ingest() is one transaction: when it returns, the events are stored, applied (newest wins) and the
 affected (store, synced variant) pairs are queued, so the HTTP handler may acknowledge.
@@ -52,14 +52,18 @@ async def ingest(
         changed = await conn.fetch(query("apply_stock_events"), source, new_ids) if new_ids else []
         queued = 0
         if changed:
-            status = await conn.execute(
-                query("enqueue_affected"),
-                [r["variant_id"] for r in changed],
-                [r["facility_id"] for r in changed],
-                trigger,
-            )
-            queued = int(status.split()[-1])
+            queued = await enqueue_changed(conn, sorted({r["variant_id"] for r in changed}), trigger)
         return IngestResult(len(events), len(new_ids), len(changed), queued)
+
+
+async def enqueue_changed(conn: Connection, variant_ids: Sequence[str] | None, trigger: str) -> int:
+    """The set-based planner: queue every (store, synced variant) whose desired value now differs from
+    what we applied, for the given variants (None: the whole catalog). Returns the items queued."""
+    if variant_ids is None:
+        status = await conn.execute(query("enqueue_changed_all"), trigger)
+    else:
+        status = await conn.execute(query("enqueue_changed_variants"), list(variant_ids), trigger)
+    return int(status.split()[-1])
 
 
 async def stores_to_refresh(conn: Connection, variant_ids: Sequence[str]) -> list[str]:

@@ -1,4 +1,5 @@
--- Upstream stock events: inbox (idempotent by event id) → facility stock (newest wins) → affected pairs.
+-- Upstream stock events: inbox (idempotent by event id) → facility stock (newest wins); the changed
+-- pairs are queued by plan.sql enqueue_changed.
 
 -- insert_inbox --
 -- Returns only events not seen before (a duplicate event_id is accepted and ignored).
@@ -36,17 +37,6 @@ SELECT variant_id, facility_id FROM written
 SELECT 'variant_id' AS field, v AS id FROM unnest($1::text[]) AS v WHERE NOT EXISTS (SELECT 1 FROM variants WHERE id = v)
 UNION ALL
 SELECT 'facility_id', f FROM unnest($2::text[]) AS f WHERE NOT EXISTS (SELECT 1 FROM facilities WHERE id = f)
-
--- enqueue_affected --
--- Every enabled store whose region contains a changed facility and that syncs a changed variant gets a
--- deduplicated variant work item. Only synced variants: the join through synced_variants is the gate.
-INSERT INTO work_queue (store_id, kind, external_id, trigger)
-SELECT DISTINCT sv.store_id, 'variant', sv.external_id, $3
-FROM unnest($1::text[], $2::text[]) AS c (variant_id, facility_id)
-JOIN synced_variants sv ON sv.variant_id = c.variant_id AND sv.sync_enabled
-JOIN stores s ON s.id = sv.store_id AND s.enabled
-JOIN region_facilities rf ON rf.region_id = s.region_id AND rf.facility_id = c.facility_id
-ON CONFLICT (store_id, kind, coalesce(external_id, '')) WHERE status = 'queued' DO NOTHING
 
 -- stores_with_variants --
 -- Stores that sync any of the given variants (catalog-updated trigger).

@@ -2,7 +2,8 @@
 
 -- pass_rows --
 -- One page of a store's synced variants (keyset: external_id > $2, at most $3 rows, optionally only
--- the ids in $4) with desired computed set-based by the rules of daemon/rules.py, plus known state.
+-- the ids in $4) with desired computed set-based by the rules of daemon/rules.py (the desired_*
+-- functions of migration 0002), plus known state.
 WITH store AS (
     SELECT id, region_id, mode, safety_buffer, max_quantity, pod_quantity FROM stores WHERE id = $1
 ), region AS (
@@ -16,17 +17,11 @@ WITH store AS (
     LIMIT $3
 ), desired AS (
     SELECT page.external_id, page.variant_id, page.sync_enabled, page.sku, page.kind,
-           CASE WHEN stock.carrying = 0 THEN NULL
-                WHEN page.kind = 'pod' THEN stock.any_in_stock
-                WHEN stock.uncounted THEN NULL
-                ELSE stock.on_hand - store.safety_buffer > 0
-           END AS desired_available,
-           CASE WHEN store.mode = 'status' OR stock.carrying = 0 THEN NULL
-                WHEN page.kind = 'pod' THEN
-                    CASE WHEN stock.any_in_stock THEN least(store.pod_quantity, store.max_quantity) ELSE 0 END
-                WHEN stock.uncounted THEN NULL
-                ELSE least(greatest(stock.on_hand - store.safety_buffer, 0), store.max_quantity)::integer
-           END AS desired_quantity
+           desired_available(page.kind, stock.carrying, stock.any_in_stock, stock.uncounted, stock.on_hand,
+                             store.safety_buffer) AS desired_available,
+           desired_quantity(page.kind, store.mode, stock.carrying, stock.any_in_stock, stock.uncounted,
+                            stock.on_hand, store.safety_buffer, store.max_quantity, store.pod_quantity)
+               AS desired_quantity
     FROM page
     CROSS JOIN store
     -- per page row through its own index lookup: linear in the page whatever the plan guesses about

@@ -1,7 +1,9 @@
-"""The set-based desired query (sql/queries/state.sql pass_rows) and daemon/rules.py agree.
+"""The set-based desired queries and daemon/rules.py agree.
 
-Hypothesis generates facility stock, regions and store rules; both sides compute desired for every
-synced variant and must give identical answers (including unknown).
+Hypothesis generates facility stock, regions, store rules and what we last applied; the per-store pass
+query (state.sql pass_rows) must give the Python rules' desired for every synced variant (including
+unknown), and the planner over all stores (plan.sql enqueue_changed) must queue exactly the variants
+whose known desired value differs from applied as daemon/rules.same_value sees it.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from daemon.config import DatabaseConfig
+from daemon.db.events import enqueue_changed
 from daemon.db.pool import create_pool
 from daemon.db.state import pass_pages
-from daemon.model import FacilityStock, StockStatus, StoreMode, StoreRules, VariantKind
-from daemon.rules import desired_for
+from daemon.model import Availability, FacilityStock, StockStatus, StoreMode, StoreRules, VariantKind
+from daemon.rules import desired_for, same_value
 from tests.conftest import with_database
 
 FACILITIES = ["us1", "ca1", "mx1", "lv1", "es1"]
@@ -47,6 +50,7 @@ variant_stock = st.dictionaries(
     min_size=1,
     max_size=5,
 )
+applied = st.none() | st.builds(Availability, st.booleans(), st.none() | st.integers(0, 40))
 scenario = st.fixed_dictionaries(
     {
         "region": st.sets(st.sampled_from(FACILITIES), min_size=2),
@@ -58,7 +62,7 @@ scenario = st.fixed_dictionaries(
             pod_quantity=st.integers(1, 200),
         ),
         "variants": st.lists(
-            st.tuples(st.sampled_from(list(VariantKind)), variant_stock), min_size=1, max_size=8
+            st.tuples(st.sampled_from(list(VariantKind)), variant_stock, applied), min_size=1, max_size=8
         ),
     }
 )
@@ -76,8 +80,8 @@ async def _check(dsn: str, case: dict) -> None:  # type: ignore[type-arg]
         rules: StoreRules = case["rules"]
         async with pool.acquire() as conn, conn.transaction():
             await conn.execute(
-                "TRUNCATE facility_stock, synced_variants, store_schedule, stores, region_facilities, regions,"
-                " variants, facilities CASCADE"
+                "TRUNCATE facility_stock, synced_variants, store_schedule, store_state, stores, region_facilities,"
+                " regions, variants, facilities CASCADE"
             )
             await conn.executemany("INSERT INTO facilities VALUES ($1, 'US', '')", [(f,) for f in FACILITIES])
             await conn.execute("INSERT INTO regions VALUES ('r')")
@@ -93,7 +97,8 @@ async def _check(dsn: str, case: dict) -> None:  # type: ignore[type-arg]
                 rules.pod_quantity,
             )
             expected = {}
-            for index, (kind, stock) in enumerate(case["variants"]):
+            to_write = set()
+            for index, (kind, stock, last_applied) in enumerate(case["variants"]):
                 vid = f"v{index}"
                 await conn.execute("INSERT INTO variants VALUES ($1, $1, $2)", vid, str(kind))
                 await conn.execute(
@@ -111,10 +116,30 @@ async def _check(dsn: str, case: dict) -> None:  # type: ignore[type-arg]
                     )
                     rows.append(FacilityStock(facility, status, quantity))
                 expected[vid] = desired_for(kind, rows, frozenset(case["region"]), rules)
+                if last_applied is not None:
+                    await conn.execute(
+                        "INSERT INTO store_state (store_id, external_id, applied_available, applied_quantity)"
+                        " VALUES ('s', $1, $2, $3)",
+                        vid,
+                        last_applied.available,
+                        last_applied.quantity,
+                    )
+                desired = expected[vid]
+                if desired is not None and (
+                    last_applied is None or not same_value(desired, last_applied, rules.mode)
+                ):
+                    to_write.add(vid)
         got = {}
         async for page in pass_pages(pool, "s", 3):
             for row in page:
                 got[row.state.external_id] = row.state.desired
         assert got == expected
+        async with pool.acquire() as conn:
+            # both shapes of the planner: the whole catalog, and named variants (an event batch)
+            for variant_ids in (None, sorted(expected)):
+                await conn.execute("DELETE FROM work_queue")
+                await enqueue_changed(conn, variant_ids, "cli")
+                queued = {r["external_id"] for r in await conn.fetch("SELECT external_id FROM work_queue")}
+                assert queued == to_write, variant_ids
     finally:
         await pool.close()

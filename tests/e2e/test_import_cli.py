@@ -59,7 +59,11 @@ async def test_import_command_in_process(db_dsn: str, capsys: pytest.CaptureFixt
         assert await import_command.run(parse("import", kind, str(FIXTURES / f"{kind}.csv")), config) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[3] == "imported stock.csv: 6 rows (6 new, 0 updated, 0 unchanged)"
-    assert out[5] == "imported mappings.csv: 4 rows (4 new, 0 updated, 0 unchanged)"
+    # the two mapped variants with known stock are queued for their first write
+    assert (
+        out[5]
+        == "imported mappings.csv: 4 rows (4 new, 0 updated, 0 unchanged); 2 store items queued to write"
+    )
     before = await row_counts(db_dsn)
 
     bad = parse("import", "stock", str(FIXTURES / "stock_bad_status_line7.csv"))
