@@ -14,60 +14,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from daemon.db.pool import Pool
-from tests.e2e.daemon_process import STOCKSYNC, Daemon, eventually, running_daemon
+from tests.e2e.daemon_process import Daemon, eventually, running_daemon
 from tests.e2e.harness import World, world
 from tests.faults.app_client import signed_headers
+from tests.faults.daemon_world import (
+    FACILITIES,
+    OUT,
+    at_least,
+    catalog,
+    cli,
+    first_passes_done,
+    metric,
+    scrape,
+)
 
-IN, OUT = "in_stock", "out_of_stock"
 STORES = {"na": "north_america", "ww": "worldwide", "eu": "europe"}
-FACILITIES = ("us1", "lv1")  # every variant is carried by one North American and one European facility
-
-
-async def catalog(w: World, stores: dict[str, str], variants: int) -> list[str]:
-    """Stores on sandboxes, each syncing every variant, all in stock and shown available."""
-    for store_id, region in stores.items():
-        await w.add_store(store_id, region=region)
-    ids = [f"v{i:04d}" for i in range(variants)]
-    for variant_id in ids:
-        await w.variant(variant_id, stock=dict.fromkeys(FACILITIES, IN))
-    for store_id in stores:
-        await w.pool.executemany(
-            "INSERT INTO synced_variants (store_id, external_id, variant_id) VALUES ($1, $2, $3)",
-            [(store_id, f"E-{v}", v) for v in ids],
-        )
-        items = [{"external_id": f"E-{v}", "available": True, "quantity": None} for v in ids]
-        await w.control(store_id, "POST", "/control/items", {"items": items})
-    return ids
-
-
-async def first_passes_done(pool: Pool, stores: int) -> None:
-    """Every store's first periodic pass succeeded (nothing to write); later ones are kept away."""
-    done = "SELECT count(DISTINCT store_id) FROM sync_runs WHERE trigger = 'periodic' AND outcome = 'ok'"
-    assert await eventually(lambda: _at_least(pool, done, stores), 30)
-    await pool.execute("UPDATE store_schedule SET next_pass_at = now() + interval '1 day'")
-
-
-async def _at_least(pool: Pool, sql: str, count: int) -> bool:
-    return int(await pool.fetchval(sql)) >= count
-
-
-def metric(text: str, name: str, **labels: str) -> float:
-    """Sum of the samples called `name` whose labels include `labels`."""
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == name and labels.items() <= sample.labels.items()
-    )
-
-
-async def scrape(daemon: Daemon) -> str:
-    status, text = await daemon.get("/metrics")
-    assert status == 200
-    return text
 
 
 def everything_out(variants: list[str]) -> list[dict[str, Any]]:
@@ -78,15 +41,6 @@ def everything_out(variants: list[str]) -> list[dict[str, Any]]:
         for v in variants
         for f in FACILITIES
     ]
-
-
-async def cli(daemon: Daemon, *args: str) -> tuple[int, str]:
-    process = await asyncio.create_subprocess_exec(
-        STOCKSYNC, *args, env=daemon.env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-    )
-    output, _ = await asyncio.wait_for(process.communicate(), 120)
-    assert process.returncode is not None
-    return process.returncode, output.decode(errors="replace")
 
 
 async def held_stores(pool: Pool, stores: list[str]) -> bool:
@@ -220,7 +174,7 @@ async def test_an_empty_stock_feed_changes_and_writes_nothing(
             assert status in (0, 2), output
             assert await catalog_updated(daemon) == 202
             done = "SELECT count(*) FROM sync_runs WHERE trigger = 'catalog' AND outcome = 'ok'"
-            assert await eventually(lambda: _at_least(pool, done, 1), 30)
+            assert await eventually(lambda: at_least(pool, done, 1), 30)
             assert (
                 await pool.fetch("SELECT * FROM facility_stock ORDER BY variant_id, facility_id")
                 == stock_before
