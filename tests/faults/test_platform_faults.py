@@ -27,7 +27,7 @@ from tests.e2e.harness import World, world
 from tests.faults.daemon_world import IN, OUT, catalog, first_passes_done, metric, scrape, variant_ids
 
 GOOD, BAD = "good", "bad"
-DAEMON_SETTINGS = {
+DAEMON_SETTINGS: dict[str, Any] = {
     "circuit_open_after": 3,
     "circuit_base_s": 2,
     "item_backoff_s": 0.2,
