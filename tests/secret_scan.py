@@ -23,6 +23,7 @@ _registered: dict[str, str] = {}  # value → name
 _harvested: dict[str, str] = {}
 _seen_modules: set[str] = set()
 _pending_logs: list[Path] = []
+_scanned = {"sections": 0, "daemon_logs": 0, "leaks": 0}
 
 
 def register_secret(name: str, value: str) -> None:
@@ -58,6 +59,7 @@ def leaked_names(texts: Iterable[str]) -> list[str]:
 def _daemon_logs() -> list[str]:
     texts = [path.read_text(errors="replace") for path in _pending_logs if path.exists()]
     _pending_logs.clear()
+    _scanned["daemon_logs"] += len(texts)
     return texts
 
 
@@ -66,12 +68,21 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
     texts = [content for _, content in report.sections]
+    _scanned["sections"] += len(texts)
     if call.when == "teardown":
         texts += _daemon_logs()
     names = leaked_names(texts)
     if names:
+        _scanned["leaks"] += len(names)
         report.outcome = "failed"
         report.longrepr = (
             f"secret leak in {item.nodeid} ({call.when}): {', '.join(names)} appeared in captured "
             "output or a daemon log (values not shown)"
         )
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    terminalreporter.write_line(
+        f"secret scan: {len(known_secrets())} known test secrets, {_scanned['sections']} captured sections "
+        f"and {_scanned['daemon_logs']} daemon logs scanned, {_scanned['leaks']} leaks"
+    )

@@ -166,6 +166,9 @@ SQL_CALLS = {
     "prepare",
     "cursor",
     "copy_from_query",
+    "copy_from_table",  # the copy_* calls below take a table name: an identifier, still never built
+    "copy_to_table",
+    "copy_records_to_table",
 }
 # (file, function) → why an identifier must be interpolated; empty: no SQL text is ever built
 SQL_ALLOW_LIST: dict[tuple[str, str], str] = {}
@@ -181,6 +184,8 @@ def _built_text(node: ast.expr) -> str | None:
         return "concatenation"
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format":
         return ".format()"
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "join":
+        return "str.join"
     return None
 
 
@@ -257,6 +262,8 @@ def test_sql_is_built_only_with_parameters(figure: Callable[..., None]) -> None:
         ('async def f(c, t):\n    await c.fetchrow("SELECT {}".format(t))', ".format()"),
         ('async def f(c, t):\n    sql = f"SELECT {t}"\n    await c.executemany(sql, [])', "f-string"),
         ('async def f(c, t):\n    await c.execute(query=f"SELECT {t}")', "f-string"),
+        ('async def f(c, t):\n    await c.execute(" ".join(["SELECT", t]))', "str.join"),
+        ('async def f(c, t):\n    await c.copy_records_to_table(f"{t}_x", records=[])', "f-string"),
     ],
 )
 def test_the_sql_check_catches_each_kind_of_interpolation(snippet: str, how: str) -> None:
