@@ -1,6 +1,7 @@
 """Per-store pacing fed by the platform's own signals, so steady state sees no 429.
 
-- LeakyBucketPacer: a documented requests/s + burst (aiolimiter), plus a pause after a 429.
+- LeakyBucketPacer: a documented requests/s + burst (aiolimiter), plus a pause after a 429 and a
+  lower rate when the store turns out to allow less than documented.
 - CostPointsPacer: a query-cost bucket (Shopify GraphQL) that the platform's throttle status keeps
   in line with its own accounting.
 A PacerRegistry keeps one pacer per store across passes: the budget belongs to the store.
@@ -51,18 +52,39 @@ class _Pause:
             await asyncio.sleep(remaining)
 
 
+# A 429 although we paced at the documented rate means the store allows less (a downgraded plan,
+# another app sharing the budget): halve our rate once per throttling episode, and only step back up
+# after a long quiet spell, so a too-generous documented rate costs one 429, not one every second.
+_SLOWDOWN = 0.5
+_FLOOR_SHARE = 1 / 64  # never below this share of the documented rate
+_RECOVERY_S = 600.0
+_RECOVERY_STEP = 1.25
+
+
 class LeakyBucketPacer:
-    """A documented requests/s with a burst; a 429 (penalize) or an empty budget header pauses all."""
+    """A documented requests/s with a burst; a 429 (penalize) or an empty budget header pauses all,
+    and a 429 also lowers the rate (see _SLOWDOWN)."""
 
     def __init__(self, requests_per_second: float, burst: int = 1) -> None:
         if requests_per_second <= 0:
             raise ValueError("requests_per_second must be positive")
-        burst = max(1, burst)
-        self._limiter = AsyncLimiter(burst, burst / requests_per_second)
+        self.documented_rate = requests_per_second
+        self._burst = max(1, burst)
+        self._limiter = self._limiter_for(requests_per_second)
         self._pause = _Pause()
+        self._throttled_at: float | None = None
+        self._episode_until = 0.0
         self.acquired = 0
 
+    @property
+    def rate(self) -> float:
+        return float(self._limiter.max_rate / self._limiter.time_period)
+
+    def _limiter_for(self, rate: float) -> AsyncLimiter:
+        return AsyncLimiter(self._burst, self._burst / rate)
+
     async def acquire(self, cost: float = 1.0) -> None:
+        self._recover()
         await self._pause.wait()
         await self._limiter.acquire(min(max(cost, 0.0), self._limiter.max_rate))
         self.acquired += 1
@@ -71,10 +93,22 @@ class LeakyBucketPacer:
         """Platforms that announce an empty budget (`X-RateLimit-Remaining: 0`) get a short pause."""
         remaining = response.headers.get("X-RateLimit-Remaining")
         if remaining is not None and remaining.strip() == "0":
-            self._pause.extend(1.0 / max(self._limiter.max_rate / self._limiter.time_period, 1e-6))
+            self._pause.extend(1.0 / max(self.rate, 1e-6))
 
     def penalize(self, delay_s: float) -> None:
+        now = _now()
+        if now >= self._episode_until:  # 429s to requests already in flight belong to one episode
+            slower = max(self.rate * _SLOWDOWN, self.documented_rate * _FLOOR_SHARE)
+            self._limiter = self._limiter_for(slower)
+        self._episode_until = max(self._episode_until, now + max(delay_s, 0.0))
+        self._throttled_at = now
         self._pause.extend(delay_s)
+
+    def _recover(self) -> None:
+        quiet = self._throttled_at is not None and _now() - self._throttled_at >= _RECOVERY_S
+        if quiet and self.rate < self.documented_rate:
+            self._limiter = self._limiter_for(min(self.documented_rate, self.rate * _RECOVERY_STEP))
+            self._throttled_at = _now()
 
 
 class CostPointsPacer:

@@ -188,3 +188,35 @@ async def test_pacers_work_on_the_real_loop_too() -> None:
     pacer: Pacer = LeakyBucketPacer(1000, 3)
     await asyncio.wait_for(asyncio.gather(*(pacer.acquire() for _ in range(3))), timeout=5)
     assert isinstance(pacer, LeakyBucketPacer) and pacer.acquired == 3
+
+
+def test_a_429_halves_the_rate_once_per_episode_and_it_recovers_after_a_quiet_spell() -> None:
+    async def main() -> tuple[list[float], list[float]]:
+        # rates whose intervals are exact binary fractions: the virtual clock cannot absorb a remainder
+        pacer = LeakyBucketPacer(requests_per_second=8, burst=1)
+        # the 429 itself announces an empty budget first (feed), which must not hide the episode
+        pacer.feed(Response(429, CIMultiDict({"x-ratelimit-remaining": "0"}), None, "https://x.test/"))
+        pacer.penalize(1.0)
+        pacer.penalize(1.0)  # a second answer of the same episode: no second slowdown
+        assert pacer.rate == pytest.approx(4)
+        slowed = await completion_times(pacer, 4)
+        await asyncio.sleep(600)  # ten quiet minutes
+        recovered = await completion_times(pacer, 3)
+        assert pacer.rate == pytest.approx(5)  # one step back towards the documented 8/s
+        return slowed, recovered
+
+    slowed, recovered = run_virtual(main)
+    assert sorted(slowed) == [pytest.approx(t) for t in (1.0, 1.25, 1.5, 1.75)]  # the pause, then 4/s
+    gaps = [b - a for a, b in zip(recovered, recovered[1:], strict=False)]
+    assert gaps == [pytest.approx(0.2)] * 2
+
+
+def test_the_rate_never_falls_below_a_floor() -> None:
+    async def main() -> float:
+        pacer = LeakyBucketPacer(requests_per_second=64, burst=1)
+        for _ in range(20):
+            pacer.penalize(0.5)
+            await asyncio.sleep(1)  # each 429 a new episode
+        return pacer.rate
+
+    assert run_virtual(main) == pytest.approx(1.0)
