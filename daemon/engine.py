@@ -28,7 +28,15 @@ from daemon.db.state import PassRow, StateUpdate
 from daemon.db.stores import load_store
 from daemon.logs import get_logger
 from daemon.model import Availability, Change, ItemFailure, Observed, StoreConfig, SyncedVariant
-from daemon.planner import Decision, DriftAction, PlanSettings, Verdict, decide, guard_reason
+from daemon.planner import (
+    Decision,
+    DriftAction,
+    PlanSettings,
+    Verdict,
+    decide,
+    guard_reason,
+    needs_no_decision,
+)
 from reconcilers import ReconcilerFactory
 from reconcilers.batching import chunked
 from reconcilers.interface import Reconciler
@@ -204,9 +212,13 @@ class Engine:
             )
             by_id = {o.external_id: o for o in observed}
             now = self._clock()
-            decisions = [
-                (row, decide(row.state, by_id.get(row.state.external_id), settings, now)) for row in page
-            ]
+            decisions = []
+            for row in page:
+                seen = by_id.get(row.state.external_id)
+                if needs_no_decision(row.state, seen, store.rules.mode):
+                    plan.verdicts[Verdict.IN_SYNC] += 1
+                else:
+                    decisions.append((row, decide(row.state, seen, settings, now)))
             plan.checked += len(page)
             for row, decision in decisions:
                 plan.verdicts[decision.verdict] += 1

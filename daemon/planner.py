@@ -80,6 +80,25 @@ class Decision:
     contested: bool = False
 
 
+def needs_no_decision(state: VariantState, observed: Observed | None, mode: StoreMode) -> bool:
+    """The common case, checked cheaply before decide(): the store shows exactly what we applied, that
+    is what we want, and the variant has no drift history, so decide() would say "in sync" and change
+    nothing. Most variants of most passes are this; building a Decision for each is the pass's cost."""
+    applied = state.applied
+    return (
+        observed is not None
+        and applied is not None
+        and state.desired is not None
+        and state.sync_enabled
+        and state.open_drift is None
+        and state.drift_count == 0
+        and state.overwrite_not_before is None
+        and observed.available == applied.available
+        and observed.quantity == applied.quantity
+        and same_value(state.desired, applied, mode)
+    )
+
+
 def decide(state: VariantState, observed: Observed | None, settings: PlanSettings, now: datetime) -> Decision:
     """Decide what to do for one variant after observing the store."""
     ext = state.external_id

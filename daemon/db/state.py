@@ -25,7 +25,6 @@ class PassRow:
     state: VariantState
     sku: str
     kind: str
-    observed: Availability | None
 
 
 def _availability(available: bool | None, quantity: int | None) -> Availability | None:
@@ -44,12 +43,7 @@ def _to_row(record: asyncpg.Record) -> PassRow:
         drift_count=record["drift_count"],
         overwrite_not_before=record["overwrite_not_before"],
     )
-    return PassRow(
-        state,
-        record["sku"],
-        record["kind"],
-        _availability(record["observed_available"], record["observed_quantity"]),
-    )
+    return PassRow(state, record["sku"], record["kind"])
 
 
 async def pass_pages(

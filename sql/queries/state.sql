@@ -36,7 +36,7 @@ WITH store AS (
     ) stock
 )
 SELECT d.external_id, d.variant_id, d.sync_enabled, d.sku, d.kind, d.desired_available, d.desired_quantity,
-       st.applied_available, st.applied_quantity, st.observed_available, st.observed_quantity,
+       st.applied_available, st.applied_quantity,
        st.platform_ref, coalesce(st.drift_count, 0) AS drift_count, st.overwrite_not_before,
        dr.action AS open_drift
 FROM desired d

@@ -5,9 +5,21 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from daemon.model import Availability, Change, DriftPolicy, Observed, StoreMode
-from daemon.planner import DriftAction, PlanSettings, VariantState, Verdict, decide, guard_reason
+from daemon.planner import (
+    Decision,
+    DriftAction,
+    PlanSettings,
+    VariantState,
+    Verdict,
+    decide,
+    guard_reason,
+    needs_no_decision,
+)
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 YES, NO = Availability(True), Availability(False)
@@ -146,3 +158,38 @@ def test_mass_unavailable_guard(flips: int, total: int, held: bool) -> None:
     assert (reason is not None) == held
     if held:
         assert f"{flips} of {total}" in str(reason)
+
+
+availability = st.builds(Availability, st.booleans(), st.none() | st.integers(0, 5))
+variant_states = st.builds(
+    VariantState,
+    external_id=st.just("x1"),
+    variant_id=st.just("v1"),
+    desired=st.none() | availability,
+    applied=st.none() | availability,
+    sync_enabled=st.booleans(),
+    open_drift=st.none() | st.sampled_from(list(DriftAction)),
+    drift_count=st.integers(0, 2),
+    overwrite_not_before=st.none() | st.just(NOW - timedelta(hours=30)) | st.just(NOW - timedelta(minutes=1)),
+)
+observations = st.none() | st.builds(
+    Observed, st.just("x1"), st.none() | st.booleans(), st.none() | st.integers(0, 5)
+)
+
+
+@hypothesis_settings(max_examples=2000)
+@given(state=variant_states, observed=observations, mode=st.sampled_from(list(StoreMode)))
+def test_the_quick_in_sync_check_only_skips_what_decide_would_leave_alone(
+    state: VariantState, observed: Observed | None, mode: StoreMode
+) -> None:
+    if not needs_no_decision(state, observed, mode):
+        return
+    for policy in DriftPolicy:
+        decision = decide(state, observed, PlanSettings(policy, mode), NOW)
+        assert decision == Decision(state.external_id, Verdict.IN_SYNC, "in sync"), decision
+
+
+@given(desired=availability, mode=st.sampled_from(list(StoreMode)))
+def test_the_quick_check_takes_the_common_case(desired: Availability, mode: StoreMode) -> None:
+    state = VariantState("x1", "v1", desired, applied=desired)
+    assert needs_no_decision(state, Observed("x1", desired.available, desired.quantity), mode)
