@@ -32,6 +32,7 @@ from reconcilers.sandbox_server import sign_webhook
 from tests.e2e.daemon_process import ADMIN_TOKEN, register_store
 from tests.e2e.harness import CATALOG_SQL, TOKEN, WEBHOOK_SECRET
 from tests.faults.app_client import Client, app_client, post_signed
+from tests.secret_scan import leaked_names
 
 FAST = settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture], database=None
@@ -173,6 +174,7 @@ async def refusal_changes_nothing(
     status, text = await send()
     count_try(case, status in ok_statuses)
     assert status < 500, (status, text[:300])
+    assert leaked_names([text]) == []  # no answer, accepted or refused, quotes a secret
     if status in ok_statuses:
         return
     assert await fingerprint(pool) == before, f"refused with {status} but wrote: {text[:200]}"
