@@ -325,6 +325,7 @@ class Engine:
         rows: dict[str, tuple[PassRow, Change]],
         run_id: int | None,
     ) -> tuple[list[Observed], list[ItemFailure]]:
+        await state_db.record_intents(self._pool, store_id, batch)  # before the request can land
         try:
             result = await reconciler.apply(batch)
             ok, failed = list(result.confirmed), list(result.failed)

@@ -8,7 +8,7 @@ Drift = the store shows something other than what we last applied, and other tha
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -44,6 +44,7 @@ class VariantState:
     variant_id: str
     desired: Availability | None
     applied: Availability | None = None
+    pending: Availability | None = None  # a write we sent whose answer was never recorded (intent)
     platform_ref: Mapping[str, Any] | None = None
     sync_enabled: bool = True
     open_drift: DriftAction | None = None
@@ -107,6 +108,12 @@ def decide(state: VariantState, observed: Observed | None, settings: PlanSetting
     if observed is None:
         return _untouched(state, Verdict.NOT_FOUND, "not found in the store")
     shown = observed.as_availability()
+    if _own_unrecorded_write(state, shown, settings.mode):
+        # the store took our write but we never stored its answer (died, or lost the database):
+        # record it as applied now, then decide as if we had
+        assert shown is not None
+        decision = decide(replace(state, applied=shown, pending=None), observed, settings, now)
+        return replace(decision, confirm_applied=shown)
     if _is_drift(shown, state, settings.mode):
         assert shown is not None and state.applied is not None
         return _on_drift(state, observed, shown, settings, now)
@@ -233,6 +240,13 @@ def _policy_overwrites(settings: PlanSettings, shown: Availability, desired: Ava
     if settings.mode is StoreMode.QUANTITY and shown.quantity is not None and desired.quantity is not None:
         return shown.quantity > desired.quantity
     return False
+
+
+def _own_unrecorded_write(state: VariantState, shown: Availability | None, mode: StoreMode) -> bool:
+    pending, applied = state.pending, state.applied
+    if pending is None or shown is None:
+        return False
+    return same_value(shown, pending, mode) and (applied is None or not same_value(shown, applied, mode))
 
 
 def _forget_old_drift(state: VariantState, now: datetime) -> tuple[int, datetime | None]:

@@ -14,7 +14,7 @@ import asyncpg
 
 from daemon.db.pool import Connection, Pool
 from daemon.db.queries import query
-from daemon.model import Availability, Observed
+from daemon.model import Availability, Change, Observed
 from daemon.planner import DriftAction, VariantState
 
 
@@ -37,6 +37,7 @@ def _to_row(record: asyncpg.Record) -> PassRow:
         variant_id=record["variant_id"],
         desired=_availability(record["desired_available"], record["desired_quantity"]),
         applied=_availability(record["applied_available"], record["applied_quantity"]),
+        pending=_availability(record["pending_available"], record["pending_quantity"]),
         platform_ref=record["platform_ref"],
         sync_enabled=record["sync_enabled"],
         open_drift=DriftAction(record["open_drift"]) if record["open_drift"] else None,
@@ -109,6 +110,19 @@ def _observed_columns(values: Sequence[Observed]) -> tuple[list[Any], ...]:
         [v.available for v in values],
         [v.quantity for v in values],
         [dict(v.platform_ref) if v.platform_ref is not None else None for v in values],
+    )
+
+
+async def record_intents(conn: Connection | Pool, store_id: str, changes: Sequence[Change]) -> None:
+    """Write-ahead: the values a batch is about to ask the store for, before the request leaves."""
+    if not changes:
+        return
+    await conn.execute(
+        query("record_intents"),
+        store_id,
+        [c.external_id for c in changes],
+        [c.target.available for c in changes],
+        [c.target.quantity for c in changes],
     )
 
 

@@ -36,7 +36,7 @@ WITH store AS (
     ) stock
 )
 SELECT d.external_id, d.variant_id, d.sync_enabled, d.sku, d.kind, d.desired_available, d.desired_quantity,
-       st.applied_available, st.applied_quantity,
+       st.applied_available, st.applied_quantity, st.pending_available, st.pending_quantity,
        st.platform_ref, coalesce(st.drift_count, 0) AS drift_count, st.overwrite_not_before,
        dr.action AS open_drift
 FROM desired d
@@ -55,7 +55,9 @@ ON CONFLICT (store_id, external_id) DO UPDATE
 SET observed_available = excluded.observed_available,
     observed_quantity = excluded.observed_quantity,
     observed_at = excluded.observed_at,
-    platform_ref = coalesce(excluded.platform_ref, store_state.platform_ref)
+    platform_ref = coalesce(excluded.platform_ref, store_state.platform_ref),
+    -- the pass that observed this decided with the intent in hand; it is resolved now
+    pending_available = NULL, pending_quantity = NULL, pending_at = NULL
 
 -- record_decisions --
 -- Drift bookkeeping per variant; `confirm` records the observed value as applied (store already right).
@@ -84,8 +86,19 @@ SET applied_available = excluded.applied_available,
     observed_quantity = excluded.observed_quantity,
     observed_at = excluded.observed_at,
     platform_ref = coalesce(excluded.platform_ref, store_state.platform_ref),
+    pending_available = NULL, pending_quantity = NULL, pending_at = NULL,
     last_error = NULL,
     failed_attempts = 0
+
+-- record_intents --
+-- Before a write batch leaves: what we are about to ask the store to show (see migration 0003).
+INSERT INTO store_state (store_id, external_id, pending_available, pending_quantity, pending_at)
+SELECT $1, i.external_id, i.available, i.quantity, now()
+FROM unnest($2::text[], $3::boolean[], $4::integer[]) AS i (external_id, available, quantity)
+ON CONFLICT (store_id, external_id) DO UPDATE
+SET pending_available = excluded.pending_available,
+    pending_quantity = excluded.pending_quantity,
+    pending_at = excluded.pending_at
 
 -- record_failures --
 INSERT INTO store_state (store_id, external_id, last_error, failed_attempts)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from daemon.db.pool import Pool
+from daemon.engine import Engine
+from daemon.model import ApplyResult, Change, StoreConfig
+from reconcilers.interface import Reconciler
 from tests.e2e.harness import world
 
 IN, OUT = "in_stock", "out_of_stock"
@@ -167,3 +171,42 @@ async def test_store_webhook_notification_flags_drift_before_any_pass(pool: Pool
         edit = await w.engine.take_notification("na", [Observed("E-TEE", False)])
         assert (edit.matched, edit.drift_opened, edit.queued) == (1, 1, 0)
         assert await pool.fetchval("SELECT detected_via FROM drift_records") == "webhook"
+
+
+class _DiedAfterTheStoreAnswered(BaseException):
+    """Stands for kill -9 between the store taking a write and us storing its answer."""
+
+
+class _DiesAfterWriting(Engine):
+    def reconciler_for(self, store: StoreConfig) -> Reconciler:
+        real = super().reconciler_for(store)
+
+        class Dying:
+            capabilities = real.capabilities
+            observe = real.observe
+
+            async def apply(self, changes: Sequence[Change]) -> ApplyResult:
+                await real.apply(changes)
+                raise _DiedAfterTheStoreAnswered
+
+        return Dying()  # type: ignore[return-value]
+
+
+async def test_a_write_whose_answer_was_never_stored_is_not_taken_for_drift(
+    pool: Pool, tmp_path: Path
+) -> None:
+    async with world(pool, tmp_path) as w:
+        await w.add_store("eu", region="europe", mode="quantity", policy="report")
+        await w.variant("s", kind="warehouse", stock={"lv1": (IN, 4)})
+        await w.map("eu", "E-S", "s", (True, 4))
+        assert (await w.engine.run_pass("eu")).outcome == "ok"  # in sync: 4 applied
+        await w.set_stock("s", {"lv1": (IN, 5)})
+        dying = _DiesAfterWriting(pool, w.engine._factory, w.engine._credentials, w.engine._config)
+        with pytest.raises(_DiedAfterTheStoreAnswered):
+            await dying.run_pass("eu")
+        assert w.shown("eu", "E-S") == (True, 5)  # the store took it; we never recorded it
+        await w.set_stock("s", {"lv1": (IN, 6)})  # desired moves on before the store is observed again
+        report = await w.engine.run_pass("eu")
+        assert report.drift_opened == 0 and report.counts.changed == 1
+        assert w.shown("eu", "E-S") == (True, 6)
+        assert await pool.fetchval("SELECT count(*) FROM drift_records") == 0

@@ -37,6 +37,32 @@ def state(desired: Availability | None, applied: Availability | None = None, **k
     return VariantState("e1", "v1", desired, applied, **kw)  # type: ignore[arg-type]
 
 
+def qty(n: int) -> Availability:
+    return Availability(True, n)
+
+
+def test_our_unrecorded_write_is_recorded_not_taken_for_drift() -> None:
+    # we sent 5 (intent), died before storing the answer; desired has moved on to 6 since
+    lost = state(qty(6), applied=qty(4), pending=qty(5))
+    decision = decide(lost, seen(True, 5), settings(DriftPolicy.REPORT, StoreMode.QUANTITY), NOW)
+    assert decision.drift is None and decision.verdict is Verdict.WRITE
+    assert decision.confirm_applied == qty(5)
+    assert decision.change == Change("e1", qty(6), expected=qty(5), reason="desired changed")
+
+
+def test_our_unrecorded_write_of_the_current_desired_is_in_sync() -> None:
+    lost = state(qty(5), applied=qty(4), pending=qty(5))
+    decision = decide(lost, seen(True, 5), settings(mode=StoreMode.QUANTITY), NOW)
+    assert decision.verdict is Verdict.IN_SYNC and decision.drift is None
+    assert decision.confirm_applied == qty(5)
+
+
+def test_a_merchant_edit_during_our_write_is_still_drift() -> None:
+    edited = state(qty(6), applied=qty(4), pending=qty(5))
+    decision = decide(edited, seen(True, 9), settings(DriftPolicy.REPORT, StoreMode.QUANTITY), NOW)
+    assert decision.drift is not None and decision.verdict is Verdict.HELD
+
+
 def test_first_sync_writes_when_store_differs() -> None:
     decision = decide(state(NO), seen(True), settings(), NOW)
     assert decision.verdict is Verdict.WRITE and decision.reason == "first sync"
@@ -167,6 +193,7 @@ variant_states = st.builds(
     variant_id=st.just("v1"),
     desired=st.none() | availability,
     applied=st.none() | availability,
+    pending=st.none() | availability,
     sync_enabled=st.booleans(),
     open_drift=st.none() | st.sampled_from(list(DriftAction)),
     drift_count=st.integers(0, 2),
