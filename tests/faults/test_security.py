@@ -142,6 +142,10 @@ async def test_a_dsn_password_never_reaches_output_or_errors(figure: Callable[..
     commands = [("config", "check"), ("migrate",), ("run",), ("show", "desired", "--store", "s1")]
     outputs = [await _cli(*command, dsn=unreachable) for command in commands]
     assert "***" in outputs[0]  # config check shows that a password is set, masked
+    for out in outputs[1:]:  # a one-line reason, not a traceback
+        assert (
+            "stocksync: cannot reach the database: ConnectionRefusedError" in out and "Traceback" not in out
+        )
     leaked = [" ".join(c) for c, out in zip(commands, outputs, strict=True) if DSN_PASSWORD in out]
     assert leaked == []
     figure("6 security: DSN password", tried=len(commands), leaked=len(leaked))
