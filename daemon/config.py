@@ -57,6 +57,8 @@ class SyncConfig:
     item_backoff_s: float = 5.0
     circuit_open_after: int = 3  # consecutive failed batches before a store's circuit opens
     circuit_base_s: float = 30.0
+    done_retention_s: float = 3600.0  # finished work items are kept this long, then pruned
+    failed_retention_s: float = 7 * 86400.0
 
 
 @dataclass(frozen=True)
@@ -205,6 +207,8 @@ def _validate(config: Config) -> None:
         ("sync.item_backoff_s", config.sync.item_backoff_s >= 0, "must not be negative"),
         ("sync.circuit_open_after", config.sync.circuit_open_after >= 1, "must be at least 1"),
         ("sync.circuit_base_s", config.sync.circuit_base_s >= 0, "must not be negative"),
+        ("sync.done_retention_s", config.sync.done_retention_s >= 0, "must not be negative"),
+        ("sync.failed_retention_s", config.sync.failed_retention_s >= 0, "must not be negative"),
         (
             "logging.level",
             config.logging.level in ("debug", "info", "warning", "error"),

@@ -1,4 +1,5 @@
 """Periodic full passes: an APScheduler job enqueues every due store; due-ness lives in the database.
+A second job prunes finished work items past their retention.
 
 Any replica may run the job: `enqueue_due_passes` locks due schedule rows with SKIP LOCKED and moves
 each store's next due time (interval ± jitter) in the same statement, so a store is queued once.
@@ -14,6 +15,8 @@ from daemon.config import SyncConfig
 from daemon.db import work_queue
 from daemon.db.pool import DATABASE_UNAVAILABLE, Pool
 from daemon.logs import get_logger
+
+PRUNE_INTERVAL_S = 60.0
 
 
 class PassScheduler:
@@ -33,6 +36,14 @@ class PassScheduler:
             seconds=self._config.scheduler_tick_s,
             next_run_time=datetime.now(UTC),
             id="enqueue_due_passes",
+            max_instances=1,
+            coalesce=True,
+        )
+        self._scheduler.add_job(
+            self.prune_finished,
+            "interval",
+            seconds=PRUNE_INTERVAL_S,
+            id="prune_finished_work",
             max_instances=1,
             coalesce=True,
         )
@@ -58,3 +69,15 @@ class PassScheduler:
         if stores:
             get_logger().info("periodic_passes_queued", stores=len(stores))
         return stores
+
+    async def prune_finished(self) -> int:
+        try:
+            removed = await work_queue.prune_finished(
+                self._pool, self._config.done_retention_s, self._config.failed_retention_s
+            )
+        except DATABASE_UNAVAILABLE as exc:
+            get_logger().warning("prune_failed", error=type(exc).__name__)
+            return 0
+        if removed:
+            get_logger().info("finished_work_pruned", items=removed)
+        return removed

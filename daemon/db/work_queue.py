@@ -101,3 +101,17 @@ async def depth(db: Executor) -> tuple[int, float]:
     row = await db.fetchrow(query("queue_depth"))
     assert row is not None
     return int(row["depth"]), float(row["oldest_age_s"] or 0.0)
+
+
+async def prune_finished(db: Executor, done_retention_s: float, failed_retention_s: float) -> int:
+    """Delete finished items past their retention, in bounded batches; returns how many went."""
+    removed = 0
+    while True:
+        status = await db.execute(query("prune_finished"), done_retention_s, failed_retention_s, _PRUNE_BATCH)
+        batch = int(status.split()[-1])
+        removed += batch
+        if batch < _PRUNE_BATCH:
+            return removed
+
+
+_PRUNE_BATCH = 10_000  # one short statement at a time: never a long lock on a busy queue

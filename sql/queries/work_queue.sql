@@ -107,3 +107,14 @@ RETURNING consecutive_failures, circuit_open_until
 -- queue_depth --
 SELECT count(*) AS depth, extract(epoch FROM now() - min(enqueued_at)) AS oldest_age_s
 FROM work_queue WHERE status = 'queued'
+
+-- prune_finished --
+-- At most $3 finished items past their retention: done after $1 seconds, failed after $2 seconds
+-- (what was written stays in the change log; a failed item stays visible longer for support).
+DELETE FROM work_queue
+WHERE (store_id, id) IN (
+    SELECT store_id, id FROM work_queue
+    WHERE status IN ('done', 'failed')
+      AND finished_at < now() - make_interval(secs => CASE WHEN status = 'done' THEN $1::float8 ELSE $2::float8 END)
+    LIMIT $3
+)

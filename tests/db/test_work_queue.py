@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import asyncpg
 
 from daemon.db import work_queue as wq
 from daemon.db.pool import Pool
+from daemon.db.queries import query
 from tests.db.seed import seed
 
 
@@ -105,3 +107,54 @@ async def test_enqueue_notifies_listeners(pool: Pool, db_dsn: str) -> None:
         assert await asyncio.wait_for(got.get(), timeout=5) == "eu"
     finally:
         await listener.close()
+
+
+FINISHED = """
+INSERT INTO work_queue (store_id, kind, external_id, trigger, status, finished_at)
+SELECT 'na', 'variant', 'NA-TEE', 'event', s.status, now() - s.age
+FROM (VALUES ('done', interval '2 hours'), ('done', interval '1 minute'),
+             ('failed', interval '2 hours'), ('failed', interval '8 days')) AS s (status, age)
+"""
+
+
+async def test_finished_items_are_pruned_after_their_retention(pool: Pool) -> None:
+    async with pool.acquire() as conn:
+        await seed(conn)
+        await conn.execute(FINISHED)
+    assert await wq.prune_finished(pool, 3600, 7 * 86400) == 2  # the old done and the very old failed
+    left = await pool.fetch("SELECT status, finished_at > now() - interval '1 day' AS recent FROM work_queue")
+    assert sorted((r["status"], r["recent"]) for r in left) == [("done", True), ("failed", True)]
+
+
+async def test_claiming_reads_only_unfinished_items(pool: Pool) -> None:
+    """Buffer hits, not time: 20,000 finished items must not make a claim read them."""
+    async with pool.acquire() as conn:
+        await seed(conn)
+        await conn.execute(
+            "INSERT INTO work_queue (store_id, kind, external_id, trigger, status, finished_at)"
+            " SELECT 'na', 'variant', 'NA-TEE', 'event', 'done', now() FROM generate_series(1, 20000)"
+        )
+        await conn.execute("ANALYZE work_queue")
+    await wq.enqueue_variants(pool, "na", ["NA-SOCKS"], "event")
+    async with pool.acquire() as conn:
+        for statement, args in (
+            ("claim_store", "('replica-x', 30)"),
+            ("claim_items", "('na', 'replica-x')"),
+        ):
+            await conn.execute(f"PREPARE probe AS {query(statement)}")
+            try:
+                async with conn.transaction():
+                    raw = await conn.fetchval(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE probe{args}")
+                    await conn.execute("SELECT 1")  # keep the transaction: the claim is rolled back
+                    raise _RolledBack
+            except _RolledBack:
+                pass
+            finally:
+                await conn.execute("DEALLOCATE probe")
+            plan = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
+            # about 10 blocks through the active-items index; 275 when every finished item is read
+            assert plan["Shared Hit Blocks"] + plan.get("Shared Read Blocks", 0) < 50, (statement, plan)
+
+
+class _RolledBack(Exception):
+    pass
