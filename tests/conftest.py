@@ -12,7 +12,7 @@ import os
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -35,9 +35,10 @@ def with_database(dsn: str, database: str) -> str:
     return urlunsplit(parts._replace(path=f"/{database}"))
 
 
-@pytest.fixture(scope="session")
-def server_dsn() -> Iterator[str]:
-    configured = os.environ.get("STOCKSYNC_TEST_DSN")
+@contextmanager
+def postgres_server(*env_vars: str) -> Iterator[str]:
+    """The DSN in the first of these environment variables that is set, else a private embedded server."""
+    configured = next((os.environ[name] for name in env_vars if os.environ.get(name)), None)
     if configured:
         yield configured
         return
@@ -48,6 +49,12 @@ def server_dsn() -> Iterator[str]:
         yield embedded.start()
     finally:
         embedded.stop()
+
+
+@pytest.fixture(scope="session")
+def server_dsn() -> Iterator[str]:
+    with postgres_server("STOCKSYNC_TEST_DSN") as dsn:
+        yield dsn
 
 
 @pytest.fixture(scope="session")

@@ -29,6 +29,18 @@ AS $$
            END
 $$;
 
+-- Every variant's stock aggregated over each region's facilities: the inputs of the functions above
+-- for the set-based planner (a filter on variant_id reaches facility_stock's index through the view).
+CREATE VIEW region_stock AS
+SELECT rf.region_id, fs.variant_id,
+       count(*) AS carrying,
+       bool_or(fs.status = 'in_stock') AS any_in_stock,
+       bool_or(fs.status = 'in_stock' AND fs.quantity IS NULL) AS uncounted,
+       coalesce(sum(fs.quantity) FILTER (WHERE fs.status = 'in_stock'), 0) AS on_hand
+FROM facility_stock fs
+JOIN region_facilities rf ON rf.facility_id = fs.facility_id
+GROUP BY rf.region_id, fs.variant_id;
+
 -- Whether a store must be written to show desired, given what we last applied: compared the way the
 -- storefront would (daemon/rules.same_value); unknown desired is never written, nothing applied yet is.
 CREATE FUNCTION needs_write(
@@ -44,5 +56,8 @@ AS $$
         END, false)
 $$;
 
--- The set-based planner asks which stores have a pass in flight; only those rows, never the history.
+-- Stores with a pass in flight (an hour at most: a killed replica's run row stays 'running' for good);
+-- the planner queues their changed pairs even when desired equals applied. Only those rows are read.
 CREATE INDEX sync_runs_running ON sync_runs (store_id) WHERE outcome = 'running';
+CREATE VIEW stores_in_pass AS
+SELECT DISTINCT store_id FROM sync_runs WHERE outcome = 'running' AND started_at > now() - interval '1 hour';

@@ -5,29 +5,19 @@
 
 -- enqueue_changed_variants --
 -- After upstream changes to the variant ids $1 (a few): index lookups from those variants outwards.
-WITH region_stock AS (
-    SELECT rf.region_id, fs.variant_id,
-           count(*) AS carrying,
-           bool_or(fs.status = 'in_stock') AS any_in_stock,
-           bool_or(fs.status = 'in_stock' AND fs.quantity IS NULL) AS uncounted,
-           coalesce(sum(fs.quantity) FILTER (WHERE fs.status = 'in_stock'), 0) AS on_hand
-    FROM facility_stock fs
-    JOIN region_facilities rf ON rf.facility_id = fs.facility_id
-    WHERE fs.variant_id = ANY ($1::text[])
-    GROUP BY rf.region_id, fs.variant_id
-), busy AS (
-    SELECT DISTINCT store_id FROM sync_runs WHERE outcome = 'running' AND started_at > now() - interval '1 hour'
+WITH rs AS (
+    SELECT * FROM region_stock WHERE variant_id = ANY ($1::text[])
 ), desired AS (
     SELECT sv.store_id, sv.external_id, s.mode, busy.store_id IS NOT NULL AS busy,
            desired_available(v.kind, rs.carrying, rs.any_in_stock, rs.uncounted, rs.on_hand, s.safety_buffer)
                AS available,
            desired_quantity(v.kind, s.mode, rs.carrying, rs.any_in_stock, rs.uncounted, rs.on_hand,
                             s.safety_buffer, s.max_quantity, s.pod_quantity) AS quantity
-    FROM region_stock rs
+    FROM rs
     JOIN synced_variants sv ON sv.variant_id = rs.variant_id AND sv.sync_enabled
     JOIN stores s ON s.id = sv.store_id AND s.enabled AND s.region_id = rs.region_id
     JOIN variants v ON v.id = sv.variant_id
-    LEFT JOIN busy ON busy.store_id = sv.store_id
+    LEFT JOIN stores_in_pass busy ON busy.store_id = sv.store_id
 )
 INSERT INTO work_queue (store_id, kind, external_id, trigger)
 SELECT d.store_id, 'variant', d.external_id, $2
@@ -39,18 +29,7 @@ ON CONFLICT (store_id, kind, coalesce(external_id, '')) WHERE status = 'queued' 
 
 -- enqueue_changed_all --
 -- After a catalog-wide change (a stock import): every synced pair of every enabled store, hash joins.
-WITH region_stock AS (
-    SELECT rf.region_id, fs.variant_id,
-           count(*) AS carrying,
-           bool_or(fs.status = 'in_stock') AS any_in_stock,
-           bool_or(fs.status = 'in_stock' AND fs.quantity IS NULL) AS uncounted,
-           coalesce(sum(fs.quantity) FILTER (WHERE fs.status = 'in_stock'), 0) AS on_hand
-    FROM facility_stock fs
-    JOIN region_facilities rf ON rf.facility_id = fs.facility_id
-    GROUP BY rf.region_id, fs.variant_id
-), busy AS (
-    SELECT DISTINCT store_id FROM sync_runs WHERE outcome = 'running' AND started_at > now() - interval '1 hour'
-), desired AS (
+WITH desired AS (
     SELECT sv.store_id, sv.external_id, s.mode, busy.store_id IS NOT NULL AS busy,
            st.applied_available, st.applied_quantity,
            desired_available(v.kind, rs.carrying, rs.any_in_stock, rs.uncounted, rs.on_hand, s.safety_buffer)
@@ -61,7 +40,7 @@ WITH region_stock AS (
     JOIN stores s ON s.id = sv.store_id AND s.enabled
     JOIN variants v ON v.id = sv.variant_id
     LEFT JOIN store_state st ON st.store_id = sv.store_id AND st.external_id = sv.external_id
-    LEFT JOIN busy ON busy.store_id = sv.store_id
+    LEFT JOIN stores_in_pass busy ON busy.store_id = sv.store_id
     -- LEFT keeps PostgreSQL from joining this small aggregate first on a guessed row count
     LEFT JOIN region_stock rs ON rs.region_id = s.region_id AND rs.variant_id = sv.variant_id
     WHERE sv.sync_enabled

@@ -12,7 +12,10 @@ WITH store AS (
     SELECT sv.external_id, sv.variant_id, sv.sync_enabled, v.sku, v.kind
     FROM synced_variants sv
     JOIN variants v ON v.id = sv.variant_id
-    WHERE sv.store_id = $1 AND sv.external_id > $2 AND ($4::text[] IS NULL OR sv.external_id = ANY ($4))
+    WHERE sv.store_id = $1 AND sv.external_id > $2
+      -- a hashed set, not `= ANY ($4)`: under a generic plan that compared every row with the whole
+      -- array, so a large backlog of queued variants made each pass quadratically slower
+      AND ($4::text[] IS NULL OR sv.external_id IN (SELECT unnest($4::text[])))
     ORDER BY sv.external_id
     LIMIT $3
 ), desired AS (

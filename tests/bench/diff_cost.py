@@ -24,17 +24,10 @@ from tests.bench import catalog as bench_catalog
 from tests.bench.environment import fresh_database
 from tests.bench.fleet import bench_engine
 
-# desired (the same rules as pass_rows) vs applied, for every store at once: the pure SQL floor
+# desired (the same rules as pass_rows, written out; the region_stock view gives their inputs) vs applied,
+# for every store at once: the pure SQL floor
 RAW_DIFF_SQL = """
-WITH region_stock AS (
-    SELECT rf.region_id, fs.variant_id,
-           count(*) AS carrying,
-           bool_or(fs.status = 'in_stock') AS any_in_stock,
-           bool_or(fs.status = 'in_stock' AND fs.quantity IS NULL) AS uncounted,
-           coalesce(sum(fs.quantity) FILTER (WHERE fs.status = 'in_stock'), 0) AS on_hand
-    FROM region_facilities rf JOIN facility_stock fs ON fs.facility_id = rf.facility_id
-    GROUP BY rf.region_id, fs.variant_id
-), desired AS (
+WITH desired AS (
     SELECT sv.store_id, sv.external_id,
            CASE WHEN rs.carrying IS NULL THEN NULL
                 WHEN v.kind = 'pod' THEN rs.any_in_stock

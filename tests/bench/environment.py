@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 import platform
 import sys
-import tempfile
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,8 +15,8 @@ import asyncpg
 
 from daemon.config import DatabaseConfig
 from daemon.db import migrate
-from daemon.db.embedded import EmbeddedPostgres
 from daemon.db.pool import Pool, create_pool
+from tests import conftest
 from tests.conftest import temporary_database
 
 
@@ -41,20 +40,9 @@ def _meminfo_kib(key: str) -> int:
     return 0
 
 
-@contextmanager
-def postgres_server() -> Iterator[str]:
+def postgres_server() -> AbstractContextManager[str]:
     """STOCKSYNC_BENCH_DSN (or STOCKSYNC_TEST_DSN) when set, else a private embedded server."""
-    configured = os.environ.get("STOCKSYNC_BENCH_DSN") or os.environ.get("STOCKSYNC_TEST_DSN")
-    if configured:
-        yield configured
-        return
-    root = tempfile.mkdtemp(prefix="stocksync-bench-pg-")
-    os.chmod(root, 0o755)  # the wheel runs postgres as its own system user when we are root
-    embedded = EmbeddedPostgres(Path(root) / "data")
-    try:
-        yield embedded.start()
-    finally:
-        embedded.stop()
+    return conftest.postgres_server("STOCKSYNC_BENCH_DSN", "STOCKSYNC_TEST_DSN")
 
 
 async def postgres_version(dsn: str) -> str:
