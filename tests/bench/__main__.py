@@ -29,7 +29,7 @@ QUICK: dict[str, dict[str, Any]] = {
     "diff_cost": {"stores": 100, "variants": 1_000, "changed_percent": 1},
     "throughput": {"variants": 50_000, "rss_variants": 100_000},
     "latency": {"rates": [50, 200, 1_000], "seconds": 3.0, "variants": 20_000},
-    "rate_limit": {"rate": 50.0, "variants": 500},
+    "rate_limit": {"rate": 20.0, "variants": 2_000},  # as full: one Retry-After second must amortize
 }
 SCENARIOS: dict[str, Callable[..., Awaitable[dict[str, Any]]]] = {
     "minimality": minimality.run,
