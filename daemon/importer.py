@@ -20,7 +20,7 @@ from typing import Any
 
 from daemon.errors import InputError
 from daemon.model import DriftPolicy, StockStatus, StoreMode, VariantKind
-from daemon.upstream_events import storable_text
+from daemon.text import NOT_STORABLE, storable_text
 
 KINDS = ("facilities", "regions", "variants", "stock", "stores", "mappings")
 
@@ -33,7 +33,6 @@ _DIGITS = re.compile(r"^[0-9]+$")
 _INT_MAX = 2**31 - 1  # PostgreSQL integer
 _JSON_SPACE = " \t\r\n"
 _SHOWN_CHARS = 40
-_NOT_TEXT = "contains a NUL character or an unpaired surrogate"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +90,7 @@ def _text(raw: Any) -> str:
     if not isinstance(raw, str):
         raise _BadValue("must be a string")
     if not storable_text(raw):
-        raise _BadValue(_NOT_TEXT)
+        raise _BadValue(NOT_STORABLE)
     return raw.strip()
 
 
@@ -184,7 +183,7 @@ def _settings(raw: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise _BadValue('must be a JSON object, e.g. {"base_url": "https://…"}')
     if not _storable_json(value):
-        raise _BadValue(_NOT_TEXT)  # PostgreSQL's jsonb refuses both
+        raise _BadValue(NOT_STORABLE)  # PostgreSQL's jsonb refuses both
     return value
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from daemon.errors import InputError
 from daemon.model import StockEvent, StockStatus
+from daemon.text import NOT_STORABLE, storable_text
 
 MAX_EVENTS = 10_000
 _ID_MAX = 200
@@ -61,7 +62,7 @@ def _text(where: str, item: dict[str, Any], field: str) -> str:
     if len(value) > _ID_MAX:
         raise InputError(where, field, f"longer than {_ID_MAX} characters")
     if not storable_text(value):
-        raise InputError(where, field, "contains a NUL character or an unpaired surrogate")
+        raise InputError(where, field, NOT_STORABLE)
     return value
 
 
@@ -70,17 +71,6 @@ def _field_name(name: str) -> str:
     if name.isidentifier() and len(name) <= _NAME_SHOWN:
         return name
     return json.dumps(name[:_NAME_SHOWN])
-
-
-def storable_text(value: str) -> bool:
-    """PostgreSQL text holds neither NUL nor unpaired surrogates (JSON can carry both as escapes)."""
-    if "\x00" in value:
-        return False
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _quantity(where: str, value: Any) -> int | None:

@@ -182,9 +182,7 @@ class _Doorbell:
 
     def ring_all(self) -> None:
         while self._idle:
-            waiter = self._idle.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
+            self.ring()
         self._missed = True
 
     async def wait(self, timeout_s: float) -> None:

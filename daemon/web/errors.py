@@ -9,7 +9,7 @@ from aiohttp import web
 from daemon.db.pool import DATABASE_UNAVAILABLE
 from daemon.errors import CredentialError, InputError, NotFoundError
 from daemon.logs import get_logger
-from daemon.upstream_events import storable_text
+from daemon.text import NOT_STORABLE, storable_text
 from daemon.web.context import MAX_BODY
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -31,7 +31,7 @@ def unstorable_parameter(request: web.Request) -> str | None:
 @web.middleware
 async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     if (parameter := unstorable_parameter(request)) is not None:
-        return error_body(400, f"{parameter}: contains a NUL character", field=parameter)
+        return error_body(400, f"{parameter}: {NOT_STORABLE}", field=parameter)
     try:
         return await handler(request)
     except InputError as exc:
