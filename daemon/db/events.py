@@ -1,7 +1,7 @@
 """Upstream stock events: persist to the inbox, apply to facility stock, queue the pairs that changed.
 
 ingest() is one transaction: when it returns, the events are stored, applied (newest wins) and the
-affected (store, synced variant) pairs are queued, so the HTTP handler may acknowledge.
+(store, synced variant) pairs whose desired value changed are queued, so the HTTP handler may acknowledge.
 """
 
 from __future__ import annotations
