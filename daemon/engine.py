@@ -88,6 +88,8 @@ class _Plan:
     """What the observe/plan phase accumulates across pages (only the differences are kept)."""
 
     changes: list[tuple[PassRow, Change]] = field(default_factory=list)
+    # overwrites: the back-off recorded for the next drift once the write is confirmed
+    backoff_after: dict[str, datetime] = field(default_factory=dict)
     verdicts: Counter[str] = field(default_factory=Counter)
     drifted: int = 0
     drift_opened: int = 0
@@ -225,6 +227,8 @@ class Engine:
                 plan.drifted += decision.drift is not None
                 if decision.change is not None:
                     plan.changes.append((row, decision.change))
+                if decision.backoff_after_write is not None:
+                    plan.backoff_after[row.state.external_id] = decision.backoff_after_write
             if not dry_run:
                 plan.drift_opened += await self._record_observation(store.id, run_id, by_id, decisions, via)
         return plan
@@ -244,11 +248,20 @@ class Engine:
             if d.drift is not None
         ]
         superseded = [row.state.external_id for row, d in decisions if d.close_drift]
+        # a backed-off overwrite is queued for when its back-off ends, or nothing would ever write it
+        backed_off = [
+            (row.state.external_id, d.overwrite_not_before)
+            for row, d in decisions
+            if d.verdict is Verdict.BACKOFF and d.overwrite_not_before is not None
+        ]
         async with self._pool.acquire() as conn, conn.transaction():
             await state_db.upsert_observed(conn, store_id, list(observed.values()))
             await state_db.record_decisions(conn, store_id, updates)
             await drift_db.close_drift(conn, store_id, superseded, "superseded", "store")
             opened = await drift_db.open_drift(conn, store_id, drifts, via=via, run_id=run_id)
+            await work_queue.enqueue_variants_at(
+                conn, store_id, backed_off, via if via == "webhook" else "event"
+            )
         return opened
 
     async def _guard_and_apply(
@@ -282,7 +295,7 @@ class Engine:
             return replace(report, outcome="held", held_reason=held)
         if base.dry_run:
             return replace(report, outcome="ok")
-        confirmed, failures = await self._apply(store, reconciler, plan.changes, base.run_id)
+        confirmed, failures = await self._apply(store, reconciler, plan, base.run_id)
         counts = replace(counts, changed=len(confirmed), failed=len(failures))
         outcome = "ok" if not failures else ("partial" if confirmed else "failed")
         return replace(report, outcome=outcome, counts=counts, failures=tuple(failures))
@@ -291,12 +304,12 @@ class Engine:
         self,
         store: StoreConfig,
         reconciler: Reconciler,
-        changes: list[tuple[PassRow, Change]],
+        plan: _Plan,
         run_id: int | None,
     ) -> tuple[list[Observed], list[ItemFailure]]:
         """Write in the platform's largest batches; retry temporary item failures with back-off."""
-        rows = {change.external_id: (row, change) for row, change in changes}
-        pending = [change for _, change in changes]
+        rows = {change.external_id: (row, change) for row, change in plan.changes}
+        pending = [change for _, change in plan.changes]
         confirmed: list[Observed] = []
         failures: list[ItemFailure] = []
         for attempt in range(self._config.max_item_attempts):
@@ -304,7 +317,9 @@ class Engine:
                 await asyncio.sleep(min(self._config.item_retry_base_s * 2 ** (attempt - 1), 30.0))
             retry: list[Change] = []
             for batch in chunked(pending, reconciler.capabilities.max_write_batch):
-                ok, failed = await self._apply_batch(store.id, reconciler, batch, rows, run_id)
+                ok, failed = await self._apply_batch(
+                    store.id, reconciler, batch, rows, plan.backoff_after, run_id
+                )
                 confirmed += ok
                 last_try = attempt == self._config.max_item_attempts - 1
                 for failure in failed:
@@ -323,6 +338,7 @@ class Engine:
         reconciler: Reconciler,
         batch: Sequence[Change],
         rows: dict[str, tuple[PassRow, Change]],
+        backoff_after: dict[str, datetime],
         run_id: int | None,
     ) -> tuple[list[Observed], list[ItemFailure]]:
         await state_db.record_intents(self._pool, store_id, batch)  # before the request can land
@@ -334,12 +350,14 @@ class Engine:
         ok = [o for o in ok if o.external_id in rows]
         applied = [_as_applied(o, rows[o.external_id][1]) for o in ok]
         corrected = [o.external_id for o in ok if rows[o.external_id][1].reason == "drift overwritten"]
+        backoffs = [(ext, backoff_after[ext]) for ext in corrected if ext in backoff_after]
         log = [_log_entry(rows[o.external_id], "applied", None) for o in ok]
         log += [_log_entry(rows[f.external_id], "failed", f.reason) for f in failed if f.external_id in rows]
         async with self._pool.acquire() as conn, conn.transaction():
             await state_db.record_applied(conn, store_id, applied)
             await state_db.record_failures(conn, store_id, [(f.external_id, f.reason) for f in failed])
             await drift_db.close_drift(conn, store_id, corrected, "corrected", "policy")
+            await state_db.record_overwrite_backoff(conn, store_id, backoffs)
             await runs_db.log_changes(conn, store_id, run_id, log)
         return ok, failed
 

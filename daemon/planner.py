@@ -79,6 +79,9 @@ class Decision:
     drift_count: int = 0
     overwrite_not_before: datetime | None = None
     contested: bool = False
+    # an overwrite's back-off for the NEXT drift: recorded only once this write is confirmed, so a
+    # correction decided from a webhook (written later by a queued pass) never meets its own back-off
+    backoff_after_write: datetime | None = None
 
 
 def needs_no_decision(state: VariantState, observed: Observed | None, mode: StoreMode) -> bool:
@@ -225,7 +228,8 @@ def _on_drift(
         change=change,
         drift=finding,
         drift_count=count,
-        overwrite_not_before=not_before,
+        overwrite_not_before=state.overwrite_not_before,
+        backoff_after_write=not_before,
     )
 
 

@@ -126,6 +126,15 @@ async def record_intents(conn: Connection | Pool, store_id: str, changes: Sequen
     )
 
 
+async def record_overwrite_backoff(
+    conn: Connection, store_id: str, backoffs: Sequence[tuple[str, datetime]]
+) -> None:
+    if backoffs:
+        await conn.execute(
+            query("record_overwrite_backoff"), store_id, [e for e, _ in backoffs], [t for _, t in backoffs]
+        )
+
+
 async def record_failures(conn: Connection, store_id: str, failures: Sequence[tuple[str, str]]) -> None:
     if not failures:
         return

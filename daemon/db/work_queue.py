@@ -35,6 +35,16 @@ async def enqueue_variants(db: Executor, store_id: str, external_ids: Sequence[s
     await db.execute(query("enqueue_variants"), store_id, list(external_ids), trigger)
 
 
+async def enqueue_variants_at(
+    db: Executor, store_id: str, items: Sequence[tuple[str, datetime]], trigger: str
+) -> None:
+    """Queue variants that must not run before their time (a queued twin keeps the earlier time)."""
+    if items:
+        await db.execute(
+            query("enqueue_variants_at"), store_id, [e for e, _ in items], [t for _, t in items], trigger
+        )
+
+
 async def enqueue_due_passes(db: Executor, jitter_share: float) -> list[str]:
     return [r["store_id"] for r in await db.fetch(query("enqueue_due_passes"), jitter_share)]
 

@@ -103,6 +103,12 @@ SET pending_available = excluded.pending_available,
     pending_quantity = excluded.pending_quantity,
     pending_at = excluded.pending_at
 
+-- record_overwrite_backoff --
+-- An overwrite of a drift was confirmed: the next drift of that variant waits until $3.
+UPDATE store_state s SET overwrite_not_before = b.not_before
+FROM unnest($2::text[], $3::timestamptz[]) AS b (external_id, not_before)
+WHERE s.store_id = $1 AND s.external_id = b.external_id
+
 -- record_failures --
 INSERT INTO store_state (store_id, external_id, last_error, failed_attempts)
 SELECT $1, f.external_id, f.reason, 1

@@ -10,6 +10,14 @@ INSERT INTO work_queue (store_id, kind, external_id, trigger)
 SELECT $1, 'variant', ext, $3 FROM unnest($2::text[]) AS ext
 ON CONFLICT (store_id, kind, coalesce(external_id, '')) WHERE status = 'queued' DO NOTHING
 
+-- enqueue_variants_at --
+-- Items that must not run before a given time (an overwrite waiting for its drift back-off); a queued
+-- twin keeps the earlier of the two times.
+INSERT INTO work_queue (store_id, kind, external_id, trigger, not_before)
+SELECT $1, 'variant', v.ext, $4, v.not_before FROM unnest($2::text[], $3::timestamptz[]) AS v (ext, not_before)
+ON CONFLICT (store_id, kind, coalesce(external_id, '')) WHERE status = 'queued' DO UPDATE
+SET not_before = least(work_queue.not_before, excluded.not_before)
+
 -- enqueue_due_passes --
 -- Periodic passes: each due store gets a full pass and its next due time (interval with jitter).
 -- The row lock makes two replicas enqueue a due store once.

@@ -101,7 +101,10 @@ def test_overwrite_policy_puts_desired_back() -> None:
     assert decision.verdict is Verdict.WRITE and decision.drift is not None
     assert decision.drift.action is DriftAction.OVERWRITTEN
     assert decision.change is not None and decision.change.target == NO
-    assert decision.overwrite_not_before == NOW + timedelta(seconds=60)
+    # the back-off starts when the overwrite is written, not when it is decided (a webhook decides it
+    # and a queued pass writes it: that pass must not meet the back-off)
+    assert decision.overwrite_not_before is None
+    assert decision.backoff_after_write == NOW + timedelta(seconds=60)
 
 
 def test_report_policy_holds() -> None:
@@ -143,7 +146,7 @@ def test_repeated_drift_backs_off_then_becomes_contested() -> None:
     assert first.verdict is Verdict.WRITE and first.drift_count == 1
     later = NOW + timedelta(seconds=10)
     second = decide(
-        state(NO, NO, drift_count=1, overwrite_not_before=first.overwrite_not_before),
+        state(NO, NO, drift_count=1, overwrite_not_before=first.backoff_after_write),
         seen(True),
         policy,
         later,
@@ -154,6 +157,14 @@ def test_repeated_drift_backs_off_then_becomes_contested() -> None:
     )
     assert third.verdict is Verdict.HELD and third.contested
     assert third.drift is not None and third.drift.action is DriftAction.CONTESTED
+
+
+def test_an_overwrite_decided_but_not_yet_written_is_not_backed_off() -> None:
+    # a webhook opened the drift and decided the overwrite; the queued pass now writes it
+    decision = decide(
+        state(NO, NO, drift_count=1, open_drift=DriftAction.OVERWRITTEN), seen(True), settings(), NOW
+    )
+    assert decision.verdict is Verdict.WRITE and decision.drift_count == 1
 
 
 def test_same_open_drift_does_not_count_as_new_fight() -> None:
