@@ -43,6 +43,10 @@ from reconcilers.interface import Reconciler
 from reconcilers.transport import TransportError
 
 
+class StoreLockLost(Exception):
+    """The store's lock is no longer ours (its database session died): no further write may leave."""
+
+
 @dataclass(frozen=True, slots=True)
 class PlannedWrite:
     """A write the pass planned (dry run) or attempted, as shown to people."""
@@ -126,8 +130,13 @@ class Engine:
         dry_run: bool = False,
         only: Sequence[str] | None = None,
         confirm_guard: bool = False,
+        holds_store: Callable[[], bool] | None = None,
     ) -> PassReport:
-        """Reconcile one store (or only the given synced variants of it)."""
+        """Reconcile one store (or only the given synced variants of it).
+
+        `holds_store` says whether the caller still holds the store's lock; it is checked before every
+        write batch, so a process that lost its store never writes over the new holder.
+        """
         started = time.monotonic()
         async with self._pool.acquire() as conn:
             store = await load_store(conn, store_id)
@@ -139,7 +148,9 @@ class Engine:
         base = PassReport(store.id, store.platform, trigger, dry_run, "failed", RunCounts(), run_id=run_id)
         try:
             plan = await self._observe_and_plan(store, reconciler.observe, only, dry_run, run_id, "pass")
-            report = await self._guard_and_apply(store, reconciler, plan, base, confirm_guard, only)
+            report = await self._guard_and_apply(
+                store, reconciler, plan, base, confirm_guard, only, holds_store
+            )
         except TransportError as exc:
             report = replace(base, error=str(exc))
             log.warning("pass_failed", error=str(exc))
@@ -272,6 +283,7 @@ class Engine:
         base: PassReport,
         confirm_guard: bool,
         only: Sequence[str] | None,
+        holds_store: Callable[[], bool] | None,
     ) -> PassReport:
         counts = RunCounts(
             checked=plan.checked,
@@ -295,7 +307,7 @@ class Engine:
             return replace(report, outcome="held", held_reason=held)
         if base.dry_run:
             return replace(report, outcome="ok")
-        confirmed, failures = await self._apply(store, reconciler, plan, base.run_id)
+        confirmed, failures = await self._apply(store, reconciler, plan, base.run_id, holds_store)
         counts = replace(counts, changed=len(confirmed), failed=len(failures))
         outcome = "ok" if not failures else ("partial" if confirmed else "failed")
         return replace(report, outcome=outcome, counts=counts, failures=tuple(failures))
@@ -306,6 +318,7 @@ class Engine:
         reconciler: Reconciler,
         plan: _Plan,
         run_id: int | None,
+        holds_store: Callable[[], bool] | None,
     ) -> tuple[list[Observed], list[ItemFailure]]:
         """Write in the platform's largest batches; retry temporary item failures with back-off."""
         rows = {change.external_id: (row, change) for row, change in plan.changes}
@@ -317,6 +330,8 @@ class Engine:
                 await asyncio.sleep(min(self._config.item_retry_base_s * 2 ** (attempt - 1), 30.0))
             retry: list[Change] = []
             for batch in chunked(pending, reconciler.capabilities.max_write_batch):
+                if holds_store is not None and not holds_store():
+                    raise StoreLockLost(store.id)
                 ok, failed = await self._apply_batch(
                     store.id, reconciler, batch, rows, plan.backoff_after, run_id
                 )

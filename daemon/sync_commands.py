@@ -19,6 +19,7 @@ from daemon.db.stores import load_store
 from daemon.engine import PassReport
 from daemon.output import FORMATS, render, show_value
 from daemon.resources import checked_pool, credential_store, engine_for
+from daemon.store_hold import hold_store
 from daemon.web.auth import ADMIN_TOKEN
 
 
@@ -65,9 +66,13 @@ async def cmd_sync(args: argparse.Namespace, config: Config) -> int:
     if args.via_daemon:
         return await _sync_via_daemon(args.store, config)
     async with checked_pool(config) as pool, engine_for(config, pool) as engine:
-        report = await engine.run_pass(
-            args.store, trigger="cli", dry_run=args.dry_run, confirm_guard=args.confirm_guard
-        )
+        if args.dry_run:  # writes nothing anywhere: needs no hold on the store
+            report = await engine.run_pass(args.store, trigger="cli", dry_run=True)
+        else:
+            async with hold_store(pool, args.store, config.sync.lease_ttl_s) as holds:
+                report = await engine.run_pass(
+                    args.store, trigger="cli", confirm_guard=args.confirm_guard, holds_store=holds
+                )
     print(format_report(report, args.format))
     return 0 if report.outcome in ("ok", "held") else 1
 

@@ -1,8 +1,10 @@
-"""A bounded pool of store workers: lease a store → run its queued work through the engine → release.
+"""A bounded pool of store workers: lock a store → run its queued work through the engine → unlock.
 
-One replica works a store at a time (the lease); a broken store opens its own circuit and never
-delays the others. Workers wake on LISTEN/NOTIFY and poll as a fallback. Draining stops claiming,
-lets in-flight work finish within the grace period, then hands unfinished items back to the queue.
+One process works a store at a time (its session lock, daemon/db/leases.py: a killed replica's stores
+are free at once); a broken store opens its own circuit and never delays the others, and so does any
+unexpected error in a store's work (attempts, back-off, circuit; never a hot loop). Workers wake on
+LISTEN/NOTIFY and poll as a fallback. Draining stops claiming, lets in-flight work finish within the
+grace period, then hands unfinished items back to the queue.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from collections.abc import Callable
 
 from daemon.config import SyncConfig
 from daemon.db import work_queue
+from daemon.db.leases import StoreLocks
 from daemon.db.pool import DATABASE_UNAVAILABLE, Pool
 from daemon.db.work_queue import WorkItem
-from daemon.engine import Engine, PassReport
+from daemon.engine import Engine, PassReport, StoreLockLost
 from daemon.errors import StocksyncError
 from daemon.logs import get_logger
 
@@ -32,6 +35,7 @@ class StoreWorkers:
         self._config = config
         self._owner = owner
         self._on_done = on_done
+        self._locks = StoreLocks(pool)
         self._doorbell = _Doorbell()
         self._stopping = asyncio.Event()
         self._busy: set[asyncio.Task[None]] = set()
@@ -63,11 +67,12 @@ class StoreWorkers:
         for task in self._loops:
             task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
+        await self._locks.close()
 
     async def _loop(self) -> None:
         while not self._stopping.is_set():
             try:
-                store_id = await work_queue.claim_store(self._pool, self._owner, self._config.lease_ttl_s)
+                store_id = await self._claim()
             except DATABASE_UNAVAILABLE as exc:  # an outage must not kill the worker; it retries
                 self._log.warning("claim_failed", error=type(exc).__name__)
                 store_id = None
@@ -87,20 +92,37 @@ class StoreWorkers:
             finally:
                 self._busy.discard(task)
 
+    async def _claim(self) -> str | None:
+        """A store with ready work whose lock no other process holds (locked now), or None."""
+        candidates = await work_queue.ready_stores(self._pool, self._locks.held)
+        return await self._locks.try_lock(candidates) if candidates else None
+
     async def _work_store(self, store_id: str) -> None:
         renewer = asyncio.create_task(self._renew(store_id))
         items: list[WorkItem] = []
         try:
-            items = await work_queue.claim_items(self._pool, store_id, self._owner)
+            async with self._pool.acquire() as conn:
+                items = await work_queue.claim_store_work(
+                    conn, store_id, self._owner, self._config.lease_ttl_s
+                )
             if items:
                 await self._run(store_id, items)
         except asyncio.CancelledError:
             await asyncio.shield(self._give_back(store_id, items))
             raise
+        except StoreLockLost:  # the lock's session died (database restart): stop writing, hand back
+            self._log.warning("store_lock_lost", store_id=store_id)
+            await self._give_back(store_id, items)
+        except DATABASE_UNAVAILABLE:
+            raise  # the items stay running; whoever locks the store next takes them back
+        except Exception as exc:  # noqa: BLE001 - a bug or a bad value: bounded like a platform error
+            self._log.exception("store_work_error", store_id=store_id, error=type(exc).__name__)
+            await self._failed(store_id, items, f"internal error: {type(exc).__name__}: {exc}"[:500])
         finally:
             renewer.cancel()
             with contextlib.suppress(*DATABASE_UNAVAILABLE):
                 await asyncio.shield(work_queue.release_lease(self._pool, store_id, self._owner))
+            await asyncio.shield(self._locks.unlock(store_id))
             self._doorbell.ring()  # work queued for this store while we held it can be claimed now
 
     async def _run(self, store_id: str, items: list[WorkItem]) -> None:
@@ -109,7 +131,9 @@ class StoreWorkers:
         trigger = (full or items)[0].trigger
         log = self._log.bind(store_id=store_id)
         try:
-            report = await self._engine.run_pass(store_id, trigger=trigger, only=only)
+            report = await self._engine.run_pass(
+                store_id, trigger=trigger, only=only, holds_store=lambda: self._locks.holds(store_id)
+            )
         except StocksyncError as exc:  # store gone, credential missing, ...: retry later, count the failure
             await self._failed(store_id, items, str(exc))
             log.warning("store_work_failed", error=str(exc))
@@ -155,11 +179,11 @@ class StoreWorkers:
                 await work_queue.release(conn, store_id, [i.id for i in items])
 
     async def _renew(self, store_id: str) -> None:
+        """Keeps the store's "in a pass" mark alive (the lock decides who works it, not the mark)."""
         while True:
             await asyncio.sleep(self._config.lease_ttl_s / 3)
-            if not await work_queue.renew_lease(self._pool, store_id, self._owner, self._config.lease_ttl_s):
-                self._log.warning("lease_lost", store_id=store_id)
-                return
+            with contextlib.suppress(*DATABASE_UNAVAILABLE):
+                await work_queue.renew_lease(self._pool, store_id, self._owner, self._config.lease_ttl_s)
 
 
 class _Doorbell:

@@ -123,20 +123,23 @@ async def import_rows(conn: Connection, kind: str, rows: Sequence[ImportRow], *,
         raise InputError(source, "kind", f"{kind!r} is not one of {', '.join(KINDS)}")
     if not rows:
         return ImportCounts(0)
+    if kind in _CHANGES_DESIRED:
+        await events.lock_for_catalog_change(conn)  # alone against events and claims (migration 0005)
     counts = await importer(conn, rows, source)
     return replace(counts, queued=await _queue_changes(conn, kind, rows))
 
 
+_CHANGES_DESIRED = frozenset({"stores", "regions", "stock", "variants", "mappings"})
 # an import naming more variants than this is planned over the whole catalog (hash joins, one pass)
 _WHOLE_CATALOG_FROM = 1_000
 
 
 async def _queue_changes(conn: Connection, kind: str, rows: Sequence[ImportRow]) -> int:
     """Queue the store items the import changed desired for, so a running daemon writes them now."""
+    if kind not in _CHANGES_DESIRED:
+        return 0
     if kind in ("stores", "regions"):  # store rules or region facilities: any variant may change
         return await events.enqueue_changed(conn, None, "catalog")
-    if kind not in ("stock", "variants", "mappings"):
-        return 0
     variant_ids = sorted(set(_column(rows, "id" if kind == "variants" else "variant_id")))
     whole = len(variant_ids) > _WHOLE_CATALOG_FROM
     return await events.enqueue_changed(conn, None if whole else variant_ids, "catalog")

@@ -2,6 +2,8 @@
 
 ingest() is one transaction: when it returns, the events are stored, applied (newest wins) and the
 (store, synced variant) pairs whose desired value changed are queued, so the HTTP handler may acknowledge.
+Concurrent batches for one variant take turns (lock_for_stock_change), so under any interleaving the
+needed write is queued once both are acknowledged.
 """
 
 from __future__ import annotations
@@ -49,11 +51,36 @@ async def ingest(
                 [e.occurred_at for e in events],
             )
         ]
-        changed = await conn.fetch(query("apply_stock_events"), source, new_ids) if new_ids else []
+        changed = []
+        if new_ids:
+            fresh = set(new_ids)
+            await lock_for_stock_change(conn, sorted({e.variant_id for e in events if e.event_id in fresh}))
+            changed = await conn.fetch(query("apply_stock_events"), source, new_ids)
         queued = 0
         if changed:
             queued = await enqueue_changed(conn, sorted({r["variant_id"] for r in changed}), trigger)
         return IngestResult(len(events), len(new_ids), len(changed), queued)
+
+
+# past this many distinct variants (or stores) a batch takes the whole gate rather than a lock per id:
+# the lock table is shared and bounded (max_locks_per_transaction)
+LOCK_KEYS_MAX = 128
+
+
+async def lock_for_stock_change(conn: Connection, variant_ids: Sequence[str]) -> None:
+    """Serialise stock writers of the same variants, and order them against claims of their stores.
+
+    Two batches changing one variant in two facilities each planned from their own snapshot, so neither
+    saw both facilities out and neither queued the write; a pass claimed between an event's enqueue and
+    its commit read the old stock. After this lock (inside the caller's transaction) every later
+    statement sees all committed writers of these variants, and a store's claim waits for this commit.
+    """
+    await conn.execute(query("lock_for_stock_change"), list(variant_ids), LOCK_KEYS_MAX)
+
+
+async def lock_for_catalog_change(conn: Connection) -> None:
+    """A catalog-wide change (an import) runs alone against every stock writer and every claim."""
+    await conn.execute(query("lock_for_catalog_change"))
 
 
 async def enqueue_changed(conn: Connection, variant_ids: Sequence[str] | None, trigger: str) -> int:

@@ -1,7 +1,7 @@
-"""The work queue: enqueue (deduplicated per pair), lease a store, claim/complete/retry items.
+"""The work queue: enqueue (deduplicated per pair), claim a locked store's items, complete/retry items.
 
-The only module that runs work-queue SQL. Claiming uses FOR UPDATE SKIP LOCKED so replicas never wait
-on each other; a store lease expires when its replica dies, and the next claimer takes its items back.
+The only module that runs work-queue SQL. Which process works a store is decided by the store's
+session lock (daemon/db/leases.py); the lease columns only mark the store as in a pass for the planner.
 """
 
 from __future__ import annotations
@@ -49,13 +49,19 @@ async def enqueue_due_passes(db: Executor, jitter_share: float) -> list[str]:
     return [r["store_id"] for r in await db.fetch(query("enqueue_due_passes"), jitter_share)]
 
 
-async def claim_store(db: Executor, owner: str, lease_s: float) -> str | None:
-    value = await db.fetchval(query("claim_store"), owner, lease_s)
-    return None if value is None else str(value)
+async def ready_stores(db: Executor, exclude: Sequence[str], limit: int = 16) -> list[str]:
+    """Stores with ready work and a closed circuit, oldest work first (their locks are tried next)."""
+    return [r["store_id"] for r in await db.fetch(query("ready_stores"), list(exclude), limit)]
 
 
-async def claim_items(db: Executor, store_id: str, owner: str) -> list[WorkItem]:
-    rows = await db.fetch(query("claim_items"), store_id, owner)
+async def claim_store_work(conn: Connection, store_id: str, owner: str, mark_s: float) -> list[WorkItem]:
+    """With the store's lock held: wait until stock changes already planned for the store committed,
+    mark it as in a pass (the planner then queues every later change for it), close runs a dead holder
+    left open, and take its ready items. One transaction, so a change lands either before the claim
+    (the pass reads it) or after it (it sees the mark and queues its own item)."""
+    async with conn.transaction():
+        await conn.execute(query("lock_for_claim"), store_id)
+        rows = await conn.fetch(query("claim_store_work"), store_id, owner, mark_s)
     return [
         WorkItem(r["id"], r["kind"], r["external_id"], r["trigger"], r["enqueued_at"], r["attempts"])
         for r in rows

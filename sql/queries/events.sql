@@ -10,6 +10,13 @@ FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::integer[], $7::t
 ON CONFLICT (source, event_id) DO NOTHING
 RETURNING event_id
 
+-- lock_for_stock_change --
+-- Before applying: wait for writers of the same variants and for claims of their stores (migration 0005).
+SELECT lock_for_stock_change($1::text[], $2)
+
+-- lock_for_catalog_change --
+SELECT lock_for_catalog_change()
+
 -- apply_stock_events --
 -- The newest event per (variant, facility) is applied unless the stored row is newer (out of order).
 WITH newest AS (

@@ -37,31 +37,36 @@ SELECT store_id, 'full_pass', 'periodic' FROM scheduled
 ON CONFLICT (store_id, kind, coalesce(external_id, '')) WHERE status = 'queued' DO NOTHING
 RETURNING store_id
 
--- claim_store --
--- Lease the store with the oldest ready work that no live replica holds and whose circuit is closed.
-WITH candidate AS (
-    SELECT sch.store_id
-    FROM work_queue q
-    JOIN store_schedule sch ON sch.store_id = q.store_id
-    -- ready items, or items left running under a lease nobody holds any more: a replica died mid-work,
-    -- or a worker of this very replica failed mid-pass (database outage) and could not hand them back
-    WHERE ((q.status = 'queued' AND q.not_before <= now()) OR q.status = 'running')
-      -- a held lease is never re-claimed, not even by its owner's other workers (one pass per store)
-      AND (sch.lease_expires_at IS NULL OR sch.lease_expires_at < now())
-      AND (sch.circuit_open_until IS NULL OR sch.circuit_open_until <= now())
-    ORDER BY q.not_before, q.id
-    LIMIT 1
-    FOR UPDATE OF sch SKIP LOCKED
-)
-UPDATE store_schedule sch
-SET lease_owner = $1, lease_expires_at = now() + make_interval(secs => $2)
-FROM candidate WHERE sch.store_id = candidate.store_id
-RETURNING sch.store_id
+-- ready_stores --
+-- Stores with ready work (or items a dead or failed holder left running) whose circuit is closed, oldest
+-- work first, except those this process already works ($1); the caller then tries their locks.
+SELECT q.store_id
+FROM work_queue q
+JOIN store_schedule sch ON sch.store_id = q.store_id
+WHERE ((q.status = 'queued' AND q.not_before <= now()) OR q.status = 'running')
+  AND (sch.circuit_open_until IS NULL OR sch.circuit_open_until <= now())
+  AND NOT (q.store_id = ANY ($1::text[]))
+GROUP BY q.store_id
+ORDER BY min(q.not_before), min(q.id)
+LIMIT $2
 
--- claim_items --
--- Items of a leased store: also takes back items left running (the lease is ours, so nobody works them).
+-- lock_for_claim --
+SELECT lock_for_claim($1)
+
+-- claim_store_work --
+-- Run with the store's lock held, after lock_for_claim in the same transaction: marks the store as in a
+-- pass, closes runs a dead holder left 'running', and takes its ready items and any left running (the
+-- lock is ours, so nobody works them). Claiming counts no attempt: only a failed attempt does.
+WITH marked AS (
+    UPDATE store_schedule SET lease_owner = $2, lease_expires_at = now() + make_interval(secs => $3)
+    WHERE store_id = $1
+), abandoned AS (
+    UPDATE sync_runs SET outcome = 'failed', finished_at = now(),
+                         error = 'abandoned: the process running this pass stopped'
+    WHERE store_id = $1 AND outcome = 'running'
+)
 UPDATE work_queue
-SET status = 'running', claimed_by = $2, claimed_at = now(), attempts = attempts + 1
+SET status = 'running', claimed_by = $2, claimed_at = now()
 WHERE store_id = $1 AND ((status = 'queued' AND not_before <= now()) OR status = 'running')
 RETURNING id, kind, external_id, trigger, enqueued_at, attempts
 
@@ -78,11 +83,12 @@ UPDATE work_queue SET status = 'done', finished_at = now(), last_error = NULL
 WHERE store_id = $1 AND id = ANY ($2)
 
 -- retry_items --
--- Back to the queue with exponential back-off, or failed for good after $4 attempts.
+-- A failed attempt: back to the queue with exponential back-off, or failed for good after $4 of them.
 UPDATE work_queue
-SET status = CASE WHEN attempts >= $4 THEN 'failed' ELSE 'queued' END,
-    not_before = now() + make_interval(secs => least($5::float8 * 2 ^ (attempts - 1), 3600)),
-    finished_at = CASE WHEN attempts >= $4 THEN now() END,
+SET attempts = attempts + 1,
+    status = CASE WHEN attempts + 1 >= $4 THEN 'failed' ELSE 'queued' END,
+    not_before = now() + make_interval(secs => least($5::float8 * 2 ^ attempts, 3600)),
+    finished_at = CASE WHEN attempts + 1 >= $4 THEN now() END,
     last_error = $3
 WHERE store_id = $1 AND id = ANY ($2)
   AND NOT EXISTS (SELECT 1 FROM work_queue d WHERE d.store_id = $1 AND d.status = 'queued'
@@ -94,8 +100,8 @@ UPDATE work_queue SET status = 'done', finished_at = now(), last_error = 'supers
 WHERE store_id = $1 AND id = ANY ($2) AND status = 'running'
 
 -- release_items --
--- Shutdown: put claimed items back without counting an attempt.
-UPDATE work_queue SET status = 'queued', attempts = greatest(attempts - 1, 0), claimed_by = NULL
+-- Shutdown or a lost lease: put claimed items back (no attempt was made).
+UPDATE work_queue SET status = 'queued', claimed_by = NULL
 WHERE store_id = $1 AND id = ANY ($2) AND status = 'running'
   AND NOT EXISTS (SELECT 1 FROM work_queue d WHERE d.store_id = $1 AND d.status = 'queued'
                   AND d.kind = work_queue.kind AND coalesce(d.external_id, '') = coalesce(work_queue.external_id, ''))

@@ -35,9 +35,24 @@ async def test_a_store_with_a_pass_in_flight_gets_its_changed_variants_queued(po
         await seed(conn)
         await conn.execute(STOCK)
         # that pass read desired before this change and may be writing the value we now want to undo
-        await conn.execute("INSERT INTO sync_runs (store_id, trigger) VALUES ('na', 'event')")
+        await conn.execute(
+            "UPDATE store_schedule SET lease_owner = 'w', lease_expires_at = now() + interval '1 minute'"
+            " WHERE store_id = 'na'"
+        )
         assert await enqueue_changed(conn, ["tee"], "event") == 1
     assert await _queued(pool) == ["NA-TEE"]
+
+
+async def test_a_run_left_running_by_a_dead_process_does_not_mark_the_store_busy(pool: Pool) -> None:
+    """Issue 13 path 6: a dead replica's 'running' run made every event queue work for an hour."""
+    async with pool.acquire() as conn:
+        await seed(conn)
+        await conn.execute(STOCK)
+        await conn.execute("INSERT INTO sync_runs (store_id, trigger) VALUES ('na', 'event')")
+        await conn.execute(
+            "UPDATE store_schedule SET lease_owner = 'dead', lease_expires_at = now() - interval '1 second'"
+        )
+        assert await enqueue_changed(conn, ["tee"], "event") == 0
 
 
 async def test_a_changed_stock_row_queues_only_the_stores_whose_region_carries_it(pool: Pool) -> None:

@@ -1,4 +1,4 @@
-"""Work queue: dedupe, store leases with SKIP LOCKED, retries with back-off, dead replicas, NOTIFY."""
+"""Work queue: dedupe, store locks, retries with back-off, dead replicas taken over at once, NOTIFY."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import json
 
 import asyncpg
 
+from daemon.config import DatabaseConfig
 from daemon.db import work_queue as wq
-from daemon.db.pool import Pool
+from daemon.db.leases import StoreLocks
+from daemon.db.pool import Pool, create_pool
 from daemon.db.queries import query
 from tests.db.seed import seed
 
@@ -23,54 +25,101 @@ async def test_enqueue_deduplicates_per_pair(pool: Pool) -> None:
     assert await pool.fetchval("SELECT count(*) FROM work_queue WHERE status = 'queued'") == 3
 
 
-async def test_a_store_is_leased_by_one_owner_at_a_time(pool: Pool) -> None:
+async def _claim(pool: Pool, locks: StoreLocks, owner: str) -> tuple[str | None, list[wq.WorkItem]]:
+    """What a worker does: lock a ready store, then claim its items."""
+    store_id = await locks.try_lock(await wq.ready_stores(pool, locks.held))
+    if store_id is None:
+        return None, []
+    async with pool.acquire() as conn:
+        return store_id, await wq.claim_store_work(conn, store_id, owner, 30)
+
+
+async def test_a_store_is_worked_by_one_process_at_a_time(pool: Pool) -> None:
     async with pool.acquire() as conn:
         await seed(conn)
     await wq.enqueue_full_pass(pool, "na", "manual")
-    results = await asyncio.gather(*(wq.claim_store(pool, f"replica-{i}", 30) for i in range(5)))
-    assert sorted(r for r in results if r) == ["na"]
-    owner = f"replica-{results.index('na')}"
-    await wq.enqueue_variants(pool, "na", ["NA-TEE"], "event")
-    assert await wq.claim_store(pool, owner, 30) is None  # not even the owner's other workers
-    items = await wq.claim_items(pool, "na", owner)
-    assert sorted((i.kind, i.attempts) for i in items) == [("full_pass", 1), ("variant", 1)]
-    await wq.complete(pool, "na", [i.id for i in items])
-    await wq.release_lease(pool, "na", owner)
-    assert await wq.claim_store(pool, "other", 30) is None  # nothing queued any more
+    replicas = [StoreLocks(pool) for _ in range(4)]
+    try:
+        results = await asyncio.gather(
+            *(_claim(pool, locks, f"replica-{i}") for i, locks in enumerate(replicas))
+        )
+        assert sorted(store for store, _ in results if store) == ["na"]
+        winner = next(i for i, (store, _) in enumerate(results) if store)
+        await wq.enqueue_variants(pool, "na", ["NA-TEE"], "event")
+        assert await _claim(pool, replicas[winner], "again") == (None, [])  # not even its other workers
+        assert await _claim(pool, replicas[(winner + 1) % 4], "other") == (None, [])
+        # claiming counts no attempt: only a failed attempt does
+        assert [i.attempts for i in results[winner][1]] == [0]
+        await replicas[winner].unlock("na")
+        store, items = await _claim(pool, replicas[(winner + 1) % 4], "other")
+        assert store == "na" and sorted(i.kind for i in items) == ["full_pass", "variant"]
+    finally:
+        for locks in replicas:
+            await locks.close()
 
 
 async def test_retry_backs_off_and_fails_after_max_attempts(pool: Pool) -> None:
     async with pool.acquire() as conn:
         await seed(conn)
         await wq.enqueue_variants(conn, "na", ["NA-TEE"], "event")
-        assert await wq.claim_store(conn, "r1", 30) == "na"
-        items = await wq.claim_items(conn, "na", "r1")
+        items = await wq.claim_store_work(conn, "na", "r1", 30)
         await wq.retry(conn, "na", [i.id for i in items], "HTTP 503", max_attempts=2, base_delay_s=60)
         row = await conn.fetchrow(
-            "SELECT status, not_before > now() + interval '50 seconds' AS later FROM work_queue"
+            "SELECT status, attempts, not_before > now() + interval '50 seconds' AS later FROM work_queue"
         )
         assert row is not None
-        assert (row["status"], row["later"]) == ("queued", True)
-        assert await wq.claim_items(conn, "na", "r1") == []  # not before its back-off
+        assert (row["status"], row["attempts"], row["later"]) == ("queued", 1, True)
+        assert await wq.claim_store_work(conn, "na", "r1", 30) == []  # not before its back-off
         await conn.execute("UPDATE work_queue SET not_before = now()")
-        items = await wq.claim_items(conn, "na", "r1")
+        items = await wq.claim_store_work(conn, "na", "r1", 30)
         await wq.retry(conn, "na", [i.id for i in items], "HTTP 503", max_attempts=2, base_delay_s=60)
         row = await conn.fetchrow("SELECT status, last_error FROM work_queue")
         assert row is not None
         assert (row["status"], row["last_error"]) == ("failed", "HTTP 503")
 
 
-async def test_dead_replicas_lease_expires_and_its_items_are_taken_over(pool: Pool) -> None:
+async def test_take_overs_count_no_attempt(pool: Pool) -> None:
+    """Issue 13 path 6: every claim counted an attempt, so an item whose worker was killed a few times
+    was failed for good after one ordinary platform error."""
     async with pool.acquire() as conn:
         await seed(conn)
         await wq.enqueue_variants(conn, "na", ["NA-TEE"], "event")
-        assert await wq.claim_store(conn, "dead", 30) == "na"
-        await wq.claim_items(conn, "na", "dead")
-        assert await wq.claim_store(conn, "alive", 30) is None  # still leased by "dead"
-        await conn.execute("UPDATE store_schedule SET lease_expires_at = now() - interval '1 second'")
-        assert await wq.claim_store(conn, "alive", 30) == "na"  # only the orphaned running item is left
-        items = await wq.claim_items(conn, "na", "alive")
-    assert [i.external_id for i in items] == ["NA-TEE"]
+        for replica in range(5):  # five holders die with the item running
+            assert len(await wq.claim_store_work(conn, "na", f"killed-{replica}", 30)) == 1
+        items = await wq.claim_store_work(conn, "na", "alive", 30)
+        await wq.retry(conn, "na", [i.id for i in items], "HTTP 503", max_attempts=3, base_delay_s=0)
+        assert await conn.fetchval("SELECT status FROM work_queue") == "queued"
+
+
+async def test_a_dead_replicas_store_is_taken_over_at_once(pool: Pool, db_dsn: str) -> None:
+    """Issue 13 path 5: a kill -9'd replica stalled its stores for the whole lease (60 s)."""
+    async with pool.acquire() as conn:
+        await seed(conn)
+    await wq.enqueue_variants(pool, "na", ["NA-TEE"], "event")
+    dead = await create_pool(db_dsn, DatabaseConfig(dsn=db_dsn, pool_min=1, pool_max=2))
+    dead_locks, alive = StoreLocks(dead), StoreLocks(pool)
+    try:
+        assert (await _claim(dead, dead_locks, "dead"))[0] == "na"
+        run = await pool.fetchval(
+            "INSERT INTO sync_runs (store_id, trigger) VALUES ('na', 'event') RETURNING id"
+        )
+        assert await _claim(pool, alive, "alive") == (None, [])  # held by a live session
+        dead.terminate()  # what kill -9 does to its connections
+        store, items = await _eventually_claimed(pool, alive)
+        assert store == "na" and [i.external_id for i in items] == ["NA-TEE"]
+        outcome = await pool.fetchval("SELECT outcome FROM sync_runs WHERE id = $1", run)
+        assert outcome == "failed"  # its run no longer makes the store look mid-pass for an hour
+    finally:
+        await alive.close()
+
+
+async def _eventually_claimed(pool: Pool, locks: StoreLocks) -> tuple[str | None, list[wq.WorkItem]]:
+    for _ in range(100):  # the server notices the closed socket within milliseconds
+        claimed = await _claim(pool, locks, "alive")
+        if claimed[0] is not None:
+            return claimed
+        await asyncio.sleep(0.05)
+    return None, []
 
 
 async def test_due_passes_are_enqueued_once_and_rescheduled(pool: Pool) -> None:
@@ -90,10 +139,9 @@ async def test_open_circuit_keeps_a_store_from_being_claimed(pool: Pool) -> None
     await wq.enqueue_full_pass(pool, "eu", "manual")
     assert await wq.record_store_failure(pool, "na", open_after=2, base_open_s=60) is None
     assert await wq.record_store_failure(pool, "na", open_after=2, base_open_s=60) is not None
-    assert await wq.claim_store(pool, "r", 30) == "eu"
-    assert await wq.claim_store(pool, "r2", 30) is None
+    assert await wq.ready_stores(pool, []) == ["eu"]
     await wq.record_store_success(pool, "na")
-    assert await wq.claim_store(pool, "r2", 30) == "na"
+    assert sorted(await wq.ready_stores(pool, [])) == ["eu", "na"]
 
 
 async def test_enqueue_notifies_listeners(pool: Pool, db_dsn: str) -> None:
@@ -138,8 +186,8 @@ async def test_claiming_reads_only_unfinished_items(pool: Pool) -> None:
     await wq.enqueue_variants(pool, "na", ["NA-SOCKS"], "event")
     async with pool.acquire() as conn:
         for statement, args in (
-            ("claim_store", "('replica-x', 30)"),
-            ("claim_items", "('na', 'replica-x')"),
+            ("ready_stores", "('{}'::text[], 16)"),
+            ("claim_store_work", "('na', 'replica-x', 30)"),
         ):
             await conn.execute(f"PREPARE probe AS {query(statement)}")
             try:

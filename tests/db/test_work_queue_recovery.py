@@ -12,6 +12,7 @@ import asyncpg
 
 from daemon.config import SyncConfig
 from daemon.db import work_queue as wq
+from daemon.db.leases import StoreLocks
 from daemon.db.pool import Pool
 from daemon.db.runs import RunCounts
 from daemon.engine import PassReport
@@ -20,17 +21,23 @@ from tests.db.seed import seed
 from tests.e2e.daemon_process import eventually
 
 
-async def test_a_replicas_own_items_left_running_are_claimed_again_once_unleased(pool: Pool) -> None:
+async def test_a_replicas_own_items_left_running_are_claimed_again_once_unlocked(pool: Pool) -> None:
     async with pool.acquire() as conn:
         await seed(conn)
-        await wq.enqueue_variants(conn, "na", ["NA-TEE"], "event")
-        assert await wq.claim_store(conn, "r1", 30) == "na"
-        await wq.claim_items(conn, "na", "r1")
-        assert await wq.claim_store(conn, "r1", 30) is None  # held: not even by its owner's workers
-        await wq.release_lease(conn, "na", "r1")  # the pass failed; its items could not be handed back
-        assert await wq.claim_store(conn, "r1", 30) == "na"
-        items = await wq.claim_items(conn, "na", "r1")
-    assert [(i.external_id, i.attempts) for i in items] == [("NA-TEE", 2)]
+    await wq.enqueue_variants(pool, "na", ["NA-TEE"], "event")
+    locks = StoreLocks(pool)
+    try:
+        assert await locks.try_lock(await wq.ready_stores(pool, locks.held)) == "na"
+        async with pool.acquire() as conn:
+            await wq.claim_store_work(conn, "na", "r1", 30)
+        assert await wq.ready_stores(pool, locks.held) == []  # held: not even by its owner's workers
+        await locks.unlock("na")  # the pass failed; its items could not be handed back
+        assert await locks.try_lock(await wq.ready_stores(pool, locks.held)) == "na"
+        async with pool.acquire() as conn:
+            items = await wq.claim_store_work(conn, "na", "r1", 30)
+    finally:
+        await locks.close()
+    assert [(i.external_id, i.attempts) for i in items] == [("NA-TEE", 0)]
 
 
 class _EngineLosingTheDatabaseOnce:
@@ -39,7 +46,9 @@ class _EngineLosingTheDatabaseOnce:
     def __init__(self) -> None:
         self.passes = 0
 
-    async def run_pass(self, store_id: str, *, trigger: str, only: Sequence[str] | None) -> PassReport:
+    async def run_pass(
+        self, store_id: str, *, trigger: str, only: Sequence[str] | None, holds_store: object = None
+    ) -> PassReport:
         self.passes += 1
         if self.passes == 1:
             raise asyncpg.AdminShutdownError("terminating connection due to administrator command")

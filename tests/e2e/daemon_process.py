@@ -76,7 +76,19 @@ class Daemon:
         return self.log_path.read_text(errors="replace")
 
 
-def daemon_env(dsn: str, credentials: Path, port: int, **sync: Any) -> dict[str, str]:
+# Quicker polling and shutdown for tests of behaviour; the fault cases that measure take-overs and
+# latency run with none of these (shipped_defaults=True), since a tuned value proves nothing users run.
+_TUNED = {
+    "STOCKSYNC_SYNC__POLL_INTERVAL_S": "0.2",
+    "STOCKSYNC_SYNC__SCHEDULER_TICK_S": "0.5",
+    "STOCKSYNC_SYNC__GRACE_PERIOD_S": "5",
+    "STOCKSYNC_SYNC__ITEM_RETRY_BASE_S": "0.05",
+}
+
+
+def daemon_env(
+    dsn: str, credentials: Path, port: int, *, shipped_defaults: bool = False, **sync: Any
+) -> dict[str, str]:
     (credentials / "admin-token").write_text(ADMIN_TOKEN)
     (credentials / "webhook-secret").write_text(WEBHOOK_SECRET)
     env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKSYNC_")}
@@ -85,12 +97,9 @@ def daemon_env(dsn: str, credentials: Path, port: int, **sync: Any) -> dict[str,
         STOCKSYNC_HTTP__LISTEN=f"127.0.0.1:{port}",
         STOCKSYNC_CREDENTIALS__DIRECTORY=str(credentials),
         STOCKSYNC_LOGGING__FORMAT="json",
-        STOCKSYNC_SYNC__POLL_INTERVAL_S="0.2",
-        STOCKSYNC_SYNC__SCHEDULER_TICK_S="0.5",
-        STOCKSYNC_SYNC__LEASE_TTL_S="3",
-        STOCKSYNC_SYNC__GRACE_PERIOD_S="5",
-        STOCKSYNC_SYNC__ITEM_RETRY_BASE_S="0.05",
     )
+    if not shipped_defaults:
+        env.update(_TUNED)
     env.update({f"STOCKSYNC_SYNC__{k.upper()}": str(v) for k, v in sync.items()})
     env.pop("NOTIFY_SOCKET", None)
     return env
@@ -104,10 +113,11 @@ async def running_daemon(
     *,
     port: int | None = None,
     extra_env: dict[str, str] | None = None,
+    shipped_defaults: bool = False,
     **sync: Any,
 ) -> AsyncIterator[Daemon]:
     port = port or free_port()
-    env = daemon_env(dsn, credentials, port, **sync) | (extra_env or {})
+    env = daemon_env(dsn, credentials, port, shipped_defaults=shipped_defaults, **sync) | (extra_env or {})
     log_path = workdir / f"daemon-{port}.log"
     watch_log(log_path)  # scanned for leaked secrets when the test tears down
     with log_path.open("wb") as log:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,6 +36,7 @@ class Fleet:
     desired_history: list[int] = field(default_factory=lambda: [FIRST_QUANTITY])  # accepted only
     accepted: list[str] = field(default_factory=list)  # event ids answered 202
     refused: list[str] = field(default_factory=list)  # event ids answered anything else
+    posted_at: dict[int, float] = field(default_factory=dict)  # accepted quantity -> wall time sent
 
     @property
     def desired(self) -> int:
@@ -82,6 +84,7 @@ async def post_generation(daemon: Daemon, fleet: Fleet) -> int:
     quantity = FIRST_QUANTITY + fleet.attempts
     events = _generation_events(fleet, quantity)
     ids = [e["event_id"] for e in events]
+    sent = time.time()  # the sandbox stamps writes with wall time too
     try:
         status, _ = await daemon.post_events(events)
     except (aiohttp.ClientError, TimeoutError):
@@ -89,6 +92,7 @@ async def post_generation(daemon: Daemon, fleet: Fleet) -> int:
     if status == 202:
         fleet.accepted += ids
         fleet.desired_history.append(quantity)
+        fleet.posted_at[quantity] = sent
     else:
         fleet.refused += ids
     return status
@@ -156,6 +160,25 @@ def _wrong_writes(values: list[int | None], generation_of: dict[int, int]) -> in
     return wrong
 
 
+def event_to_write_s(fleet: Fleet) -> list[float]:
+    """Per accepted change and item: from sending the event to the store showing that generation or a
+    newer one (a generation overtaken before it was written is served by the newer write)."""
+    delays = []
+    for store, ext in fleet.items():
+        writes = sorted(
+            (r.at, r.quantity or 0) for r in fleet.world.sandboxes[store].write_log if r.external_id == ext
+        )
+        for quantity, sent in fleet.posted_at.items():
+            shown_at = next((at for at, written in writes if written >= quantity and at >= sent), None)
+            if shown_at is not None:
+                delays.append(shown_at - sent)
+    return sorted(delays)
+
+
+def percentile(values: list[float], share: float) -> float:
+    return values[min(len(values) - 1, int(share * len(values)))] if values else 0.0
+
+
 async def lost_events(pool: Pool, fleet: Fleet) -> int:
     """Accepted events missing from the inbox, plus variants whose stock is not the last accepted value."""
     stored = await pool.fetchval(
@@ -188,12 +211,14 @@ class Leftovers:
 
 
 async def leftovers(pool: Pool) -> Leftovers:
-    """Work the queue still holds and store leases still live (after convergence: all must be 0)."""
+    """Work the queue still holds and store locks still held (after convergence: all must be 0)."""
     row = await pool.fetchrow(
         "SELECT count(*) FILTER (WHERE status = 'queued') AS queued,"
         " count(*) FILTER (WHERE status = 'running') AS running,"
         " count(*) FILTER (WHERE status = 'failed') AS failed,"
-        " (SELECT count(*) FROM store_schedule WHERE lease_expires_at > now()) AS live_leases"
+        " (SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database"
+        "   WHERE l.locktype = 'advisory' AND l.classid = 7301 AND d.datname = current_database())"
+        "   AS live_leases"
         " FROM work_queue"
     )
     assert row is not None
@@ -264,6 +289,7 @@ class Outcome:
     left: Leftovers
     own_writes_held: int
     diagnosis: str
+    latencies: list[float] = field(default_factory=list)
 
     def figures(self) -> dict[str, Any]:
         return {
@@ -275,6 +301,9 @@ class Outcome:
             "not_converged": self.audit.not_converged,
             "own_write_held_as_drift": self.own_writes_held,
             "stuck": self.left.queued + self.left.running + self.left.failed + self.left.live_leases,
+            "event_to_write_p50_s": round(percentile(self.latencies, 0.5), 2),
+            "event_to_write_p99_s": round(percentile(self.latencies, 0.99), 2),
+            "event_to_write_max_s": round(max(self.latencies, default=0.0), 2),
         }
 
 
@@ -290,6 +319,7 @@ async def outcome_once_settled(pool: Pool, fleet: Fleet, timeout_s: float = 90) 
         await leftovers(pool),
         await own_writes_held_as_drift(pool, fleet),
         await diagnosis(pool, fleet),
+        event_to_write_s(fleet),
     )
 
 

@@ -49,7 +49,7 @@ async def test_kill_9_mid_write_batch_loses_and_duplicates_nothing(
         fleet = await build_fleet(w, STORES, VARIANTS, latency_ms=LATENCY_MS, batch_limit=BATCH_LIMIT)
         in_flight_at_kill = []
         for _ in range(kill_points):
-            async with running_daemon(db_dsn, tmp_path, w.credentials_dir, workers=4) as daemon:
+            async with running_daemon(db_dsn, tmp_path, w.credentials_dir, shipped_defaults=True) as daemon:
                 before = batches_requested(fleet)
                 assert await post_generation(daemon, fleet) == 202
                 assert await eventually(partial(writing_since, fleet, before), 30)
@@ -57,7 +57,7 @@ async def test_kill_9_mid_write_batch_loses_and_duplicates_nothing(
                 in_flight_at_kill.append(batches_in_flight(fleet))
                 await kill_9(daemon)
 
-        async with running_daemon(db_dsn, tmp_path, w.credentials_dir, workers=4):
+        async with running_daemon(db_dsn, tmp_path, w.credentials_dir, shipped_defaults=True):
             outcome = await outcome_once_settled(pool, fleet)
 
     figure(

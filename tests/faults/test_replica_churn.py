@@ -38,7 +38,7 @@ from tests.faults.fleet_audit import (
 REPLICAS, STORES, VARIANTS = 3, 8, 20
 LATENCY_MS, BATCH_LIMIT = 30, 5  # several write batches per store and pass, so kills land mid-work
 EVENT_INTERVAL_S = 0.5
-CHURN_INTERVAL_S = 3.0
+CHURN_INTERVAL_S = (3.0, 7.0)  # a kill every 3 to 7 s
 
 
 @dataclass
@@ -56,7 +56,7 @@ class Replicas:
     async def start_one(self) -> None:
         stack = AsyncExitStack()
         daemon = await stack.enter_async_context(
-            running_daemon(self.dsn, self.workdir, self.credentials, workers=4)
+            running_daemon(self.dsn, self.workdir, self.credentials, shipped_defaults=True)
         )
         self.live.append((daemon, stack))
 
@@ -87,9 +87,9 @@ async def post_events_until(replicas: Replicas, fleet: Fleet, stop_at: float, rn
     return refused
 
 
-async def churn_until(replicas: Replicas, fleet: Fleet, stop_at: float) -> None:
-    while time.monotonic() + CHURN_INTERVAL_S < stop_at:
-        await asyncio.sleep(CHURN_INTERVAL_S)
+async def churn_until(replicas: Replicas, fleet: Fleet, stop_at: float, rng: random.Random) -> None:
+    while time.monotonic() + CHURN_INTERVAL_S[0] < stop_at:
+        await asyncio.sleep(rng.uniform(*CHURN_INTERVAL_S))
         await replicas.kill_oldest(fleet)
         await replicas.start_one()
 
@@ -111,7 +111,7 @@ async def test_replica_churn_under_event_load_takes_each_change_once(
             stop_at = time.monotonic() + churn_s
             refused, _ = await asyncio.gather(
                 post_events_until(replicas, fleet, stop_at, random.Random(int(churn_s))),
-                churn_until(replicas, fleet, stop_at),
+                churn_until(replicas, fleet, stop_at, random.Random(int(churn_s) + 1)),
             )
             outcome = await outcome_once_settled(pool, fleet)
         finally:
