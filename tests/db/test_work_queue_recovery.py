@@ -6,6 +6,7 @@ database error, and the items it left running were never re-claimed by its own r
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 import asyncpg
@@ -71,3 +72,36 @@ async def test_a_worker_survives_a_database_error_mid_pass_and_finishes_the_work
         await workers.drain(1.0)
     assert done and engine.passes == 2
     assert await pool.fetchval("SELECT count(*) FROM work_queue WHERE status <> 'done'") == 0
+
+
+class _EngineWithABug:
+    """Every pass of the store fails the way a value nobody foresaw made it fail (issue 13 path 7)."""
+
+    def __init__(self) -> None:
+        self.passes = 0
+
+    async def run_pass(
+        self, store_id: str, *, trigger: str, only: Sequence[str] | None, holds_store: object = None
+    ) -> PassReport:
+        self.passes += 1
+        raise ValueError("value out of int32 range")
+
+
+async def test_an_unexpected_error_in_a_stores_work_is_bounded_not_a_hot_loop(pool: Pool) -> None:
+    async with pool.acquire() as conn:
+        await seed(conn)
+    await wq.enqueue_variants(pool, "na", ["NA-TEE"], "event")
+    engine = _EngineWithABug()
+    workers = StoreWorkers(pool, engine, SyncConfig(workers=2), "r1")  # type: ignore[arg-type]
+    workers.start()
+    try:
+        failed = await eventually(
+            lambda: pool.fetchval("SELECT attempts = 1 AND status = 'queued' FROM work_queue"), 10
+        )
+        await asyncio.sleep(1.0)  # a hot loop would run hundreds of passes in this second
+    finally:
+        await workers.drain(1.0)
+    assert failed and engine.passes == 1  # retried after its back-off (5 s), not at once
+    row = await pool.fetchrow("SELECT last_error, not_before > now() AS later FROM work_queue")
+    assert row is not None and row["later"] and "ValueError: value out of int32 range" in row["last_error"]
+    assert await pool.fetchval("SELECT consecutive_failures FROM store_schedule WHERE store_id = 'na'") == 1
