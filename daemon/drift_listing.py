@@ -99,7 +99,7 @@ def decode_cursor(raw: str | None, where: str = "query", field: str = "after") -
     except (binascii.Error, ValueError):
         raise refusal from None
     match = _CURSOR.fullmatch(text)
-    if match is None or not 0 < int(match.group(2)) <= MAX_ID:
+    if match is None or int(match.group(2)) > MAX_ID:  # 0 is a bound below id 1
         raise refusal
     try:
         detected_at = _EPOCH + timedelta(microseconds=int(match.group(1)))

@@ -113,8 +113,18 @@ async def drift_page(
         records,
         span,
         older=_position(records[-1]) if records and span.has_older else None,
-        newer=_position(records[0]) if records and span.has_newer else None,
+        newer=_position(records[0])
+        if records and span.has_newer
+        else _back_from_empty(records, after, total),
     )
+
+
+def _back_from_empty(records: list[dict[str, Any]], after: Position | None, total: int) -> Position | None:
+    """An empty page after a cursor (everything older was resolved meanwhile) leads back to the page
+    ending with the cursor's own record: ids are whole numbers, so id - 1 is the next key below it."""
+    if records or after is None or not total:
+        return None
+    return Position(after.detected_at, after.id - 1)
 
 
 async def each_drift_page(

@@ -117,6 +117,7 @@ async def drift_page(request: web.Request) -> web.Response:
             newer_href=_href(base | {"before": encode_cursor(page.newer)}) if page.newer else None,
             older_href=_href(base | {"after": encode_cursor(page.older)}) if page.older else None,
             back=urlencode(here),
+            limit=raw_limit,
         )
     )
 

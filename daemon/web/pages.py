@@ -53,6 +53,7 @@ def drift_list(
     newer_href: str | None,
     older_href: str | None,
     back: str,
+    limit: str = "",
 ) -> str:
     """One page of drift records; `back` is where the buttons return to (this page, filters kept)."""
     exported = urlencode({k: v for k, v in filters.items() if v})
@@ -66,6 +67,7 @@ def drift_list(
         )
         + "</select></label> "
         f"<label>Older than (hours) <input name='age' size='4' value='{escape(filters.get('age', ''))}'></label> "
+        f"<label>Per page <input name='limit' size='4' value='{escape(limit)}' placeholder='100'></label> "
         f"<button type='submit'>Filter</button> <a href='/drift/export.csv?{escape(exported)}'>CSV</a>"
         " (every matching record)</form>"
     )
@@ -88,7 +90,12 @@ def drift_list(
 
 
 def _paging(span: PageSpan, newer_href: str | None, older_href: str | None) -> str:
-    where = f"showing {span.first:,}–{span.last:,} of {span.total:,}" if span.total else "no matching records"
+    if not span.total:
+        where = "no matching records"
+    elif not span.first:
+        where = f"nothing on this page; {span.total:,} match"
+    else:
+        where = f"showing {span.first:,}–{span.last:,} of {span.total:,}"
     links = [
         f"<a href='{escape(href)}' rel='{rel}'>{label}</a>"
         for href, rel, label in ((newer_href, "prev", "previous"), (older_href, "next", "next"))
