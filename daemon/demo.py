@@ -23,6 +23,7 @@ from daemon.db import drift as drift_db
 from daemon.db import migrate
 from daemon.db.catalog import import_rows
 from daemon.db.pool import Pool, open_pool
+from daemon.drift_listing import DriftFilter
 from daemon.engine import Engine, PassReport
 from daemon.importer import read_rows
 from daemon.logs import configure_logging
@@ -216,7 +217,8 @@ async def story(
     await passes(engine, "third pass: nothing left to write")
 
     heading("drift report for support staff (stocksync drift report --status all)")
-    say(render(drift_rows(await drift_db.list_drift(pool, status="all")), "table", DRIFT_COLUMNS))
+    records = [r async for page in drift_db.each_drift_page(pool, DriftFilter(status="all")) for r in page]
+    say(render(drift_rows(records), "table", DRIFT_COLUMNS))
 
     heading("a bad feed: every European facility reports out of stock → the guard holds eu-shop")
     bad = WORK / "bad-feed.csv"

@@ -23,13 +23,19 @@ def render(rows: Sequence[dict[str, Any]], fmt: str, columns: Sequence[str] | No
     if fmt == "json":
         return json.dumps([{c: _plain(r.get(c)) for c in cols} for r in rows], indent=2)
     if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(cols)
-        for r in rows:
-            writer.writerow(["" if r.get(c) is None else _plain(r.get(c)) for c in cols])
-        return buffer.getvalue().rstrip("\n")
+        return csv_lines(rows, cols, header=True).rstrip("\n")
     return _table(rows, cols)
+
+
+def csv_lines(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, header: bool) -> str:
+    """CSV lines, each ending in a newline; without the header for the later chunks of a stream."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    if header:
+        writer.writerow(columns)
+    for r in rows:
+        writer.writerow(["" if r.get(c) is None else _plain(r.get(c)) for c in columns])
+    return buffer.getvalue()
 
 
 def _cell(value: Any) -> str:

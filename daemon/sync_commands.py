@@ -16,7 +16,9 @@ from daemon.config import Config, listen_address
 from daemon.db import drift as drift_db
 from daemon.db.state import pass_pages
 from daemon.db.stores import load_store
+from daemon.drift_listing import STATUSES, DriftFilter, parse_age
 from daemon.engine import PassReport
+from daemon.errors import InputError
 from daemon.output import FORMATS, render, show_value
 from daemon.resources import checked_pool, credential_store, engine_for
 from daemon.store_hold import hold_store
@@ -50,7 +52,11 @@ def register(commands: Any) -> None:
     for name, text in (("list", "list drift records"), ("report", "drift report for support staff")):
         listing = drift_sub.add_parser(name, help=text)
         listing.add_argument("--store")
-        listing.add_argument("--status", choices=("open", "resolved", "all"), default="open")
+        listing.add_argument("--status", choices=STATUSES, default="open")
+        listing.add_argument(
+            "--older-than", metavar="HOURS", help="only records detected at least HOURS hours ago"
+        )
+        listing.add_argument("--limit", metavar="N", help="print only the newest N records (default: all)")
         listing.add_argument("--format", choices=FORMATS, default="table")
     resolve = drift_sub.add_parser("resolve", help="resolve a drift record")
     resolve.add_argument("id", type=int)
@@ -204,16 +210,38 @@ def drift_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 async def cmd_drift(args: argparse.Namespace, config: Config) -> int:
     if args.drift_command == "resolve":
         return await _resolve(args, config)
-    async with checked_pool(config) as pool:
-        records = await drift_db.list_drift(pool, store_id=args.store, status=args.status)
-    rows = drift_rows(records)
+    where = DriftFilter(args.store, args.status, parse_age(args.older_than, "option", "--older-than"))
+    limit = _positive_whole(args.limit, "--limit")
+    records: list[dict[str, Any]] = []
+    async with (
+        checked_pool(config) as pool,
+        pool.acquire() as conn,
+        conn.transaction(isolation="repeatable_read", readonly=True),  # total and rows agree
+    ):
+        total = await drift_db.count_drift(conn, where)
+        async for page in drift_db.each_drift_page(conn, where):
+            records += page
+            if limit is not None and len(records) >= limit:
+                records = records[:limit]
+                break
+    what = f"{total} {args.status} record(s)" + (
+        f" older than {args.older_than} hours" if where.older_than_h is not None else ""
+    )
+    shown = what if len(records) == total else f"showing {len(records)} of {what}"
     if args.drift_command == "report" and args.format == "table":
-        print(
-            f"drift report: {len(rows)} {args.status} record(s)"
-            + (f" for store {args.store}" if args.store else "")
-        )
-    print(render(rows, args.format, DRIFT_COLUMNS))
+        print(f"drift report: {shown}" + (f" for store {args.store}" if args.store else ""))
+    print(render(drift_rows(records), args.format, DRIFT_COLUMNS))
+    if args.drift_command == "list" and args.format == "table":
+        print(shown)
     return 0
+
+
+def _positive_whole(raw: str | None, option: str) -> int | None:
+    if raw is None:
+        return None
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18 and 0 < int(raw)):
+        raise InputError("option", option, "expected a whole number of records, at least 1")
+    return int(raw)
 
 
 async def _resolve(args: argparse.Namespace, config: Config) -> int:

@@ -9,6 +9,7 @@ from aiohttp import web
 from daemon.db import drift as drift_db
 from daemon.db import work_queue
 from daemon.db.stores import load_store
+from daemon.drift_listing import decode_cursor, encode_cursor, filter_from_query, parse_limit
 from daemon.web.auth import admin_refusal
 from daemon.web.context import SERVICES
 
@@ -26,14 +27,16 @@ async def sync_now(request: web.Request) -> web.Response:
 
 
 async def drift_json(request: web.Request) -> web.Response:
+    """One page of drift records, newest first: `total` counts every match, `next` continues the list."""
     if (refusal := admin_refusal(request)) is not None:
         return refusal
-    status = request.query.get("status", "open")
-    if status not in ("open", "resolved", "all"):
-        return web.json_response(
-            {"error": "status: expected open, resolved or all", "field": "status"}, status=400
-        )
-    records = await drift_db.list_drift(
-        request.app[SERVICES].pool, store_id=request.query.get("store") or None, status=status
-    )
-    return web.json_response({"drift": records}, dumps=lambda value: json.dumps(value, default=str))
+    where = filter_from_query(request.query)
+    limit = parse_limit(request.query.get("limit"))
+    after = decode_cursor(request.query.get("after"))
+    page = await drift_db.drift_page(request.app[SERVICES].pool, where, limit=limit, after=after)
+    body = {
+        "drift": page.records,
+        "total": page.span.total,
+        "next": encode_cursor(page.older) if page.older else None,
+    }
+    return web.json_response(body, dumps=lambda value: json.dumps(value, default=str))

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import hmac
 import json
-import math
 import time
-from datetime import UTC, datetime, timedelta
-from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import web
@@ -19,8 +16,9 @@ from aiohttp import web
 from daemon.db import drift as drift_db
 from daemon.db import work_queue
 from daemon.db.history import variant_history
+from daemon.drift_listing import DriftFilter, decode_cursor, encode_cursor, filter_from_query, parse_limit
 from daemon.errors import InputError, NotFoundError
-from daemon.output import render
+from daemon.output import csv_lines
 from daemon.sync_commands import DRIFT_COLUMNS, drift_rows
 from daemon.web import pages, sessions
 from daemon.web.auth import ADMIN_TOKEN, admin_refusal
@@ -28,7 +26,6 @@ from daemon.web.context import SERVICES
 from daemon.web.metrics import DRIFT_RESOLVED
 
 HTML = "text/html"
-MAX_AGE_H = 24 * 366 * 10  # beyond ten years the filter means nothing, and timedelta would overflow
 # No script runs on these pages and none may frame them (the buttons change the store); nothing is cached.
 NO_SCRIPT = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
@@ -82,36 +79,15 @@ async def login(request: web.Request) -> web.Response:
     raise response
 
 
-def _filters(request: web.Request) -> dict[str, str]:
-    status = request.query.get("status", "open")
-    return {
-        "store": request.query.get("store", "").strip(),
-        "status": status if status in ("open", "resolved", "all") else "open",
-        "age": _age(request.query.get("age", "").strip()),
+def _listing(request: web.Request) -> tuple[dict[str, str], DriftFilter]:
+    """The filters as the form shows them, and as the database applies them (bad values: 400)."""
+    where = filter_from_query(request.query)
+    shown = {
+        "store": where.store_id or "",
+        "status": where.status,
+        "age": request.query.get("age", "").strip(),
     }
-
-
-def _age(raw: str) -> str:
-    """The `age` filter in hours, or "" for none; anything else is a 400 naming the field."""
-    if not raw:
-        return ""
-    try:
-        hours = float(raw)
-    except ValueError:
-        hours = math.nan
-    if not (math.isfinite(hours) and 0 <= hours <= MAX_AGE_H):
-        raise InputError("query", "age", f"expected a number of hours between 0 and {MAX_AGE_H}")
-    return raw
-
-
-async def _records(request: web.Request, filters: dict[str, str]) -> list[dict[str, Any]]:
-    records = await drift_db.list_drift(
-        request.app[SERVICES].pool, store_id=filters["store"] or None, status=filters["status"]
-    )
-    if filters["age"]:
-        cutoff = datetime.now(UTC) - timedelta(hours=float(filters["age"]))
-        records = [r for r in records if r["detected_at"] <= cutoff]
-    return records
+    return shown, where
 
 
 async def drift_page(request: web.Request) -> web.Response:
@@ -120,22 +96,57 @@ async def drift_page(request: web.Request) -> web.Response:
         raise web.HTTPSeeOther("/drift/login")
     token = _token(request)
     csrf = sessions.csrf_token(token, session) if token and session else None
-    filters = _filters(request)
-    return _html(pages.drift_list(await _records(request, filters), filters, csrf))
+    shown, where = _listing(request)
+    raw_limit = request.query.get("limit", "").strip()
+    limit = parse_limit(raw_limit)
+    after = decode_cursor(request.query.get("after"))
+    before = decode_cursor(request.query.get("before"), field="before")
+    if after and before:
+        raise InputError("query", "before", "give `after` (next page) or `before` (previous page), not both")
+    page = await drift_db.drift_page(
+        request.app[SERVICES].pool, where, limit=limit, after=after, before=before
+    )
+    base = {k: v for k, v in shown.items() if v} | ({"limit": raw_limit} if raw_limit else {})
+    here = base | {k: request.query[k] for k in ("after", "before") if request.query.get(k)}
+    return _html(
+        pages.drift_list(
+            page.records,
+            shown,
+            csrf,
+            span=page.span,
+            newer_href=_href(base | {"before": encode_cursor(page.newer)}) if page.newer else None,
+            older_href=_href(base | {"after": encode_cursor(page.older)}) if page.older else None,
+            back=urlencode(here),
+            limit=raw_limit,
+        )
+    )
 
 
-async def drift_csv(request: web.Request) -> web.Response:
+def _href(params: dict[str, str]) -> str:
+    return "/drift?" + urlencode(params)
+
+
+async def drift_csv(request: web.Request) -> web.StreamResponse:
+    """Every matching record (no cut), streamed a page at a time."""
     if not _signed_in(request)[0]:
         raise web.HTTPUnauthorized(text="sign in at /drift/login or send the admin bearer token")
-    rows = drift_rows(await _records(request, _filters(request)))
-    return web.Response(
-        text=render(rows, "csv", DRIFT_COLUMNS) + "\n",
-        content_type="text/csv",
+    where = filter_from_query(request.query)  # validated before the first byte goes out
+    response = web.StreamResponse(
         headers={
+            "Content-Type": "text/csv; charset=utf-8",
             "Content-Disposition": "attachment; filename=stocksync-drift.csv",
             "Cache-Control": "no-store",
-        },
+        }
     )
+    await response.prepare(request)
+    header = True
+    async for records in drift_db.each_drift_page(request.app[SERVICES].pool, where):
+        await response.write(csv_lines(drift_rows(records), DRIFT_COLUMNS, header=header).encode())
+        header = False
+    if header:
+        await response.write(csv_lines([], DRIFT_COLUMNS, header=True).encode())
+    await response.write_eof()
+    return response
 
 
 async def resolve(request: web.Request) -> web.Response:

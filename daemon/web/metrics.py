@@ -97,6 +97,11 @@ def record_pass(platform: str, report: PassReport) -> None:
         GUARD_TRIPS.labels(platform).inc()
 
 
+def record_notification_drift(platform: str, drift_opened: int) -> None:
+    """Drift a store's own webhook revealed counts like drift a pass found."""
+    DRIFT_OPENED.labels(platform).inc(drift_opened)
+
+
 def record_event_latency(platform: str, items: Sequence[WorkItem], report: PassReport, now: datetime) -> None:
     """Event → write latency for the variant items a pass wrote."""
     written = {w.external_id for w in report.writes} - {f.external_id for f in report.failures}

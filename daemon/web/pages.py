@@ -7,6 +7,7 @@ from html import escape
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from daemon.drift_listing import PageSpan
 from daemon.output import show_value
 
 _STYLE = (
@@ -43,8 +44,19 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>" if rows else "<p>(none)</p>"
 
 
-def drift_list(records: Sequence[Mapping[str, Any]], filters: Mapping[str, str], csrf: str | None) -> str:
-    back = urlencode({k: v for k, v in filters.items() if v})
+def drift_list(
+    records: Sequence[Mapping[str, Any]],
+    filters: Mapping[str, str],
+    csrf: str | None,
+    *,
+    span: PageSpan,
+    newer_href: str | None,
+    older_href: str | None,
+    back: str,
+    limit: str = "",
+) -> str:
+    """One page of drift records; `back` is where the buttons return to (this page, filters kept)."""
+    exported = urlencode({k: v for k, v in filters.items() if v})
     form = (
         "<form method='get' action='/drift'>"
         f"<label>Store <input name='store' value='{escape(filters.get('store', ''))}'></label> "
@@ -55,7 +67,9 @@ def drift_list(records: Sequence[Mapping[str, Any]], filters: Mapping[str, str],
         )
         + "</select></label> "
         f"<label>Older than (hours) <input name='age' size='4' value='{escape(filters.get('age', ''))}'></label> "
-        f"<button type='submit'>Filter</button> <a href='/drift/export.csv?{escape(back)}'>CSV</a></form>"
+        f"<label>Per page <input name='limit' size='4' value='{escape(limit)}' placeholder='100'></label> "
+        f"<button type='submit'>Filter</button> <a href='/drift/export.csv?{escape(exported)}'>CSV</a>"
+        " (every matching record)</form>"
     )
     rows = [_drift_row(r, csrf, back) for r in records]
     headers = [
@@ -72,7 +86,22 @@ def drift_list(records: Sequence[Mapping[str, Any]], filters: Mapping[str, str],
         "last seen",
         "",
     ]
-    return page("Drift in stores", form + _table(headers, rows))
+    return page("Drift in stores", form + _paging(span, newer_href, older_href) + _table(headers, rows))
+
+
+def _paging(span: PageSpan, newer_href: str | None, older_href: str | None) -> str:
+    if not span.total:
+        where = "no matching records"
+    elif not span.first:
+        where = f"nothing on this page; {span.total:,} match"
+    else:
+        where = f"showing {span.first:,}–{span.last:,} of {span.total:,}"
+    links = [
+        f"<a href='{escape(href)}' rel='{rel}'>{label}</a>"
+        for href, rel, label in ((newer_href, "prev", "previous"), (older_href, "next", "next"))
+        if href is not None
+    ]
+    return f"<p>{where}" + (" · " + " ".join(links) if links else "") + "</p>"
 
 
 def _drift_row(r: Mapping[str, Any], csrf: str | None, back: str) -> list[str]:

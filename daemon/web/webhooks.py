@@ -18,6 +18,7 @@ from daemon.upstream_events import parse_stock_events
 from daemon.web.auth import signed_body
 from daemon.web.context import SERVICES
 from daemon.web.errors import error_body
+from daemon.web.metrics import record_notification_drift
 
 SOURCE = "upstream"
 
@@ -81,6 +82,7 @@ async def store_webhook(request: web.Request) -> web.Response:
     result = await services.engine.take_notification(
         store.id, observed, reconciler.capabilities.notification_ref
     )
+    record_notification_drift(store.platform, result.drift_opened)
     return web.json_response(
         {"matched": result.matched, "drift_opened": result.drift_opened, "queued": result.queued}, status=200
     )

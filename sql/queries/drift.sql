@@ -28,16 +28,79 @@ JOIN variants v ON v.id = d.variant_id
 LEFT JOIN store_state st ON st.store_id = d.store_id AND st.external_id = d.external_id
 WHERE d.id = $1
 
--- list_drift --
+-- Drift listings, newest first by (detected_at, id), paged by keyset. One shape per (store given or
+-- not) × direction, so that even a generic plan keeps every bound an index condition
+-- (migration 0008): a catch-all "store is null or equal" cannot use the store's index.
+-- Common parameters: $1 status (open|resolved|all), $2 older than N hours (null: any age),
+-- $3/$4 the cursor position (detected_at, id), then the page size and the store where the shape has them.
+
+-- drift_older_page --
+-- A page of records older than the cursor (none: from the newest).
 SELECT d.id, d.store_id, v.sku, d.external_id, d.variant_id, d.expected_available, d.expected_quantity,
        d.store_available, d.store_quantity, d.status, d.action, d.occurrences, d.detected_via,
        d.detected_at, d.last_seen_at, d.resolved_at, d.resolved_by
 FROM drift_records d
 JOIN variants v ON v.id = d.variant_id
-WHERE ($1::text IS NULL OR d.store_id = $1)
-  AND ($2::text = 'all' OR ($2 = 'open' AND d.status = 'open') OR ($2 = 'resolved' AND d.status <> 'open'))
+WHERE (d.detected_at, d.id) < (coalesce($3::timestamptz, 'infinity'), coalesce($4::bigint, 0))
+  AND ($1::text = 'all' OR (d.status = 'open') = ($1 = 'open'))
+  AND d.detected_at <= coalesce(now() - $2::float8 * interval '1 hour', 'infinity')
 ORDER BY d.detected_at DESC, d.id DESC
-LIMIT $3
+LIMIT $5
+
+-- drift_older_page_in_store --
+SELECT d.id, d.store_id, v.sku, d.external_id, d.variant_id, d.expected_available, d.expected_quantity,
+       d.store_available, d.store_quantity, d.status, d.action, d.occurrences, d.detected_via,
+       d.detected_at, d.last_seen_at, d.resolved_at, d.resolved_by
+FROM drift_records d
+JOIN variants v ON v.id = d.variant_id
+WHERE d.store_id = $6
+  AND (d.detected_at, d.id) < (coalesce($3::timestamptz, 'infinity'), coalesce($4::bigint, 0))
+  AND ($1::text = 'all' OR (d.status = 'open') = ($1 = 'open'))
+  AND d.detected_at <= coalesce(now() - $2::float8 * interval '1 hour', 'infinity')
+ORDER BY d.detected_at DESC, d.id DESC
+LIMIT $5
+
+-- drift_newer_page --
+-- The records just newer than the cursor, oldest first (the caller reverses them): a previous page.
+SELECT d.id, d.store_id, v.sku, d.external_id, d.variant_id, d.expected_available, d.expected_quantity,
+       d.store_available, d.store_quantity, d.status, d.action, d.occurrences, d.detected_via,
+       d.detected_at, d.last_seen_at, d.resolved_at, d.resolved_by
+FROM drift_records d
+JOIN variants v ON v.id = d.variant_id
+WHERE (d.detected_at, d.id) > ($3::timestamptz, $4::bigint)
+  AND ($1::text = 'all' OR (d.status = 'open') = ($1 = 'open'))
+  AND d.detected_at <= coalesce(now() - $2::float8 * interval '1 hour', 'infinity')
+ORDER BY d.detected_at, d.id
+LIMIT $5
+
+-- drift_newer_page_in_store --
+SELECT d.id, d.store_id, v.sku, d.external_id, d.variant_id, d.expected_available, d.expected_quantity,
+       d.store_available, d.store_quantity, d.status, d.action, d.occurrences, d.detected_via,
+       d.detected_at, d.last_seen_at, d.resolved_at, d.resolved_by
+FROM drift_records d
+JOIN variants v ON v.id = d.variant_id
+WHERE d.store_id = $6
+  AND (d.detected_at, d.id) > ($3::timestamptz, $4::bigint)
+  AND ($1::text = 'all' OR (d.status = 'open') = ($1 = 'open'))
+  AND d.detected_at <= coalesce(now() - $2::float8 * interval '1 hour', 'infinity')
+ORDER BY d.detected_at, d.id
+LIMIT $5
+
+-- count_drift_newer --
+-- How many records match and are newer than the position (none: all of them). $5: the store.
+SELECT count(*)
+FROM drift_records d
+WHERE (d.detected_at, d.id) > (coalesce($3::timestamptz, '-infinity'), coalesce($4::bigint, 0))
+  AND ($1::text = 'all' OR (d.status = 'open') = ($1 = 'open'))
+  AND d.detected_at <= coalesce(now() - $2::float8 * interval '1 hour', 'infinity')
+
+-- count_drift_newer_in_store --
+SELECT count(*)
+FROM drift_records d
+WHERE d.store_id = $5
+  AND (d.detected_at, d.id) > (coalesce($3::timestamptz, '-infinity'), coalesce($4::bigint, 0))
+  AND ($1::text = 'all' OR (d.status = 'open') = ($1 = 'open'))
+  AND d.detected_at <= coalesce(now() - $2::float8 * interval '1 hour', 'infinity')
 
 -- resolve_drift --
 UPDATE drift_records SET status = $2, resolved_at = now(), resolved_by = $3

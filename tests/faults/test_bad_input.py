@@ -293,10 +293,13 @@ def admin_requests(a: str, b: str) -> list[tuple[str, str, dict[str, str] | None
     qa, qb = quote(a, safe=""), quote(b, safe="")
     return [
         ("GET", f"/v1/drift?status={qa}&store={qb}", None),
+        ("GET", f"/v1/drift?limit={qa}&after={qb}&age={qb}", None),
         ("GET", f"/v1/stores/{qa}/variants/{qb}/history", None),
         ("POST", f"/v1/stores/{qa}/sync", None),
         ("GET", f"/drift?store={qa}&status={qb}&age={qa}", None),
+        ("GET", f"/drift?limit={qb}&after={qa}&before={qb}", None),
         ("GET", f"/drift.csv?store={qb}&age={qb}", None),
+        ("GET", f"/drift/export.csv?status={qa}&age={qa}", None),
         ("GET", f"/drift/stores/{qa}/variants/{qb}", None),
         ("POST", f"/drift/{qa}/accept", {"csrf": b, "back": a}),
         ("POST", "/drift/login", {"token": a}),
