@@ -80,5 +80,6 @@ async def release_undone(pool: Pool) -> list[str]:
         stores = [r["store_id"] for r in await conn.fetch(query("lock_held_stores"))]
         if not stores:
             return []
+        await conn.execute(query("skip_jit"))
         await conn.execute(query("drop_undone_holds"), stores)
         return [r["store_id"] for r in await conn.fetch(query("release_stores_none_held"), stores)]
