@@ -16,9 +16,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+from daemon import guard
 from daemon.config import SyncConfig
 from daemon.credentials import CredentialStore
 from daemon.db import drift as drift_db
+from daemon.db import guard as guard_db
 from daemon.db import runs as runs_db
 from daemon.db import state as state_db
 from daemon.db import work_queue
@@ -75,6 +77,8 @@ class PassReport:
     skipped: dict[str, int] = field(default_factory=dict)
     drift_opened: int = 0
     duration_s: float = 0.0
+    held_writes: tuple[PlannedWrite, ...] = ()  # less-sellable writes the guard held (never sent)
+    guard_tripped: bool = False  # this pass tripped the mass-unavailable guard: the store became held
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,37 +296,80 @@ class Engine:
             not_found=plan.verdicts[Verdict.NOT_FOUND],
         )
         skipped = {str(k): v for k, v in plan.verdicts.items() if k not in (Verdict.WRITE, Verdict.IN_SYNC)}
-        planned = tuple(_planned(row, change) for row, change in plan.changes)
-        report = replace(base, counts=counts, skipped=skipped, writes=planned, drift_opened=plan.drift_opened)
-        total = plan.checked if only is None else await state_db.count_synced(self._pool, store.id)
-        held = (
-            None
-            if confirm_guard
-            else guard_reason([c for _, c in plan.changes], total, self._config.guard_max_unavailable_share)
+        guarded = await self._guard(store, plan, confirm_guard, only)
+        report = replace(
+            base,
+            counts=counts,
+            skipped=skipped,
+            writes=tuple(_planned(row, change) for row, change in guarded.write),
+            held_writes=tuple(_planned(row, change) for row, change in guarded.held),
+            drift_opened=plan.drift_opened,
+            held_reason=guarded.reason,
+            guard_tripped=guarded.trip is not None and not base.dry_run,
         )
-        if held is not None:
-            if not base.dry_run:
-                await runs_db.mark_guard_held(self._pool, store.id)
-            get_logger(store_id=store.id).warning("pass_held_by_guard", reason=held)
-            return replace(report, outcome="held", held_reason=held)
         if base.dry_run:
-            return replace(report, outcome="ok")
-        confirmed, failures = await self._apply(store, reconciler, plan, base.run_id, holds_store)
+            return replace(report, outcome="held" if guarded.held else "ok")
+        if guarded.holding:
+            await self._record_guard(store.id, guarded, only, base.trigger)
+        confirmed, failures = await self._apply(
+            store, reconciler, guarded.write, plan.backoff_after, base.run_id, holds_store
+        )
+        if confirm_guard and only is None and await guard_db.clear(self._pool, store.id):
+            get_logger(store_id=store.id).info("guard_confirmed", written=len(confirmed))
         counts = replace(counts, changed=len(confirmed), failed=len(failures))
         outcome = "ok" if not failures else ("partial" if confirmed else "failed")
+        # held writes are not failures: the items are done; the confirm pass (or the undo) settles them
+        outcome = "held" if guarded.held else outcome
         return replace(report, outcome=outcome, counts=counts, failures=tuple(failures))
+
+    async def _guard(
+        self, store: StoreConfig, plan: _Plan, confirm_guard: bool, only: Sequence[str] | None
+    ) -> _Guarded:
+        """Split the plan into what goes out and what the mass-unavailable guard holds (daemon/guard.py):
+        nothing is held when the operator confirms; a store not held yet is held from a pass that trips."""
+        if confirm_guard:
+            return _Guarded(plan.changes)
+        hold = await guard_db.current(self._pool, store.id)
+        trip = None
+        if hold is None:
+            total = plan.checked if only is None else await state_db.count_synced(self._pool, store.id)
+            changes = [c for _, c in plan.changes]
+            trip = guard_reason(changes, total, self._config.guard_max_unavailable_share)
+            if trip is None:
+                return _Guarded(plan.changes)
+        write, held = _split_while_held(plan.changes, store)
+        if hold is None and not held:  # tripped by oversell corrections only: nothing to hold
+            return _Guarded(plan.changes)
+        reason = guard.held_message(trip or (hold.reason if hold else None), len(held), store.id)
+        return _Guarded(write, held, holding=True, trip=trip, reason=reason if held else None)
+
+    async def _record_guard(
+        self, store_id: str, guarded: _Guarded, only: Sequence[str] | None, trigger: str
+    ) -> None:
+        held_ids = [change.external_id for _, change in guarded.held]
+        recorded = await guard_db.record_pass(
+            self._pool, store_id, trip_reason=guarded.trip, held=held_ids, looked_at=only, trigger=trigger
+        )
+        log = get_logger(store_id=store_id)
+        if guarded.trip is not None:
+            log.warning("guard_tripped", reason=guarded.trip, held=len(held_ids))
+        elif held_ids:
+            log.warning("writes_held_by_guard", held=len(held_ids))
+        if recorded is guard_db.Recorded.RELEASED:
+            log.info("guard_released", why="no less-sellable write held any more")
 
     async def _apply(
         self,
         store: StoreConfig,
         reconciler: Reconciler,
-        plan: _Plan,
+        changes: list[tuple[PassRow, Change]],
+        backoff_after: dict[str, datetime],
         run_id: int | None,
         holds_store: Callable[[], bool] | None,
     ) -> tuple[list[Observed], list[ItemFailure]]:
         """Write in the platform's largest batches; retry temporary item failures with back-off."""
-        rows = {change.external_id: (row, change) for row, change in plan.changes}
-        pending = [change for _, change in plan.changes]
+        rows = {change.external_id: (row, change) for row, change in changes}
+        pending = [change for _, change in changes]
         confirmed: list[Observed] = []
         failures: list[ItemFailure] = []
         for attempt in range(self._config.max_item_attempts):
@@ -332,9 +379,7 @@ class Engine:
             for batch in chunked(pending, reconciler.capabilities.max_write_batch):
                 if holds_store is not None and not holds_store():
                     raise StoreLockLost(store.id)
-                ok, failed = await self._apply_batch(
-                    store.id, reconciler, batch, rows, plan.backoff_after, run_id
-                )
+                ok, failed = await self._apply_batch(store.id, reconciler, batch, rows, backoff_after, run_id)
                 confirmed += ok
                 last_try = attempt == self._config.max_item_attempts - 1
                 for failure in failed:
@@ -425,3 +470,28 @@ def _log_entry(item: tuple[PassRow, Change], outcome: str, error: str | None) ->
         outcome,
         error,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Guarded:
+    """The plan after the mass-unavailable guard: what goes out, what is held, and the store's state."""
+
+    write: list[tuple[PassRow, Change]]
+    held: list[tuple[PassRow, Change]] = field(default_factory=list)
+    holding: bool = False  # the store is held (or this pass tripped it): record what was held
+    trip: str | None = None  # this pass tripped the guard, and why
+    reason: str | None = None  # the report's held_reason
+
+
+def _split_while_held(
+    changes: list[tuple[PassRow, Change]], store: StoreConfig
+) -> tuple[list[tuple[PassRow, Change]], list[tuple[PassRow, Change]]]:
+    write: list[tuple[PassRow, Change]] = []
+    held: list[tuple[PassRow, Change]] = []
+    for row, change in changes:
+        allowed = guard.while_held(change, row.state.applied, store.rules.mode)
+        if allowed is not None:
+            write.append((row, allowed))
+        if allowed != change:  # held, or cut down to the applied value: the rest of it is held
+            held.append((row, change))
+    return write, held

@@ -1,5 +1,7 @@
 """Periodic full passes: an APScheduler job enqueues every due store; due-ness lives in the database.
-A second job prunes finished work items past their retention.
+A second job prunes finished work items past their retention; a third releases stores the
+mass-unavailable guard holds once upstream undid the change (no event queues work for an undo that
+brings desired back to what we applied, so nothing else would look).
 
 Any replica may run the job: `enqueue_due_passes` locks due schedule rows with SKIP LOCKED and moves
 each store's next due time (interval ± jitter) in the same statement, so a store is queued once.
@@ -12,6 +14,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from daemon.config import SyncConfig
+from daemon.db import guard as guard_db
 from daemon.db import work_queue
 from daemon.db.pool import DATABASE_UNAVAILABLE, Pool
 from daemon.logs import get_logger
@@ -40,6 +43,14 @@ class PassScheduler:
             coalesce=True,
         )
         self._scheduler.add_job(
+            self.release_undone_guards,
+            "interval",
+            seconds=self._config.scheduler_tick_s,
+            id="release_undone_guards",
+            max_instances=1,
+            coalesce=True,
+        )
+        self._scheduler.add_job(
             self.prune_finished,
             "interval",
             seconds=PRUNE_INTERVAL_S,
@@ -56,9 +67,8 @@ class PassScheduler:
     def reconfigure(self, config: SyncConfig) -> None:
         self._config = config
         if self._scheduler.running:
-            self._scheduler.reschedule_job(
-                "enqueue_due_passes", trigger="interval", seconds=config.scheduler_tick_s
-            )
+            for job in ("enqueue_due_passes", "release_undone_guards"):
+                self._scheduler.reschedule_job(job, trigger="interval", seconds=config.scheduler_tick_s)
 
     async def enqueue_due(self) -> list[str]:
         try:
@@ -68,6 +78,16 @@ class PassScheduler:
             return []
         if stores:
             get_logger().info("periodic_passes_queued", stores=len(stores))
+        return stores
+
+    async def release_undone_guards(self) -> list[str]:
+        try:
+            stores = await guard_db.release_undone(self._pool)
+        except DATABASE_UNAVAILABLE as exc:
+            get_logger().warning("guard_release_check_failed", error=type(exc).__name__)
+            return []
+        for store_id in stores:
+            get_logger(store_id=store_id).info("guard_released", why="upstream undid the held change")
         return stores
 
     async def prune_finished(self) -> int:

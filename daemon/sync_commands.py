@@ -17,7 +17,7 @@ from daemon.db import drift as drift_db
 from daemon.db.state import pass_pages
 from daemon.db.stores import load_store
 from daemon.drift_listing import STATUSES, DriftFilter, parse_age
-from daemon.engine import PassReport
+from daemon.engine import PassReport, PlannedWrite
 from daemon.errors import InputError
 from daemon.output import FORMATS, render, show_value
 from daemon.resources import checked_pool, credential_store, engine_for
@@ -104,8 +104,8 @@ async def _sync_via_daemon(store_id: str, config: Config) -> int:
     return 0
 
 
-def format_report(report: PassReport, fmt: str) -> str:
-    writes = [
+def _write_rows(planned: tuple[PlannedWrite, ...]) -> list[dict[str, Any]]:
+    return [
         {
             "sku": w.sku,
             "external_id": w.external_id,
@@ -113,8 +113,13 @@ def format_report(report: PassReport, fmt: str) -> str:
             "desired": show_value(w.target.available, w.target.quantity),
             "reason": w.reason,
         }
-        for w in report.writes
+        for w in planned
     ]
+
+
+def format_report(report: PassReport, fmt: str) -> str:
+    writes = _write_rows(report.writes)
+    held = _write_rows(report.held_writes)
     failed = {f.external_id: f.reason for f in report.failures}
     if fmt == "json":
         return json.dumps(
@@ -126,11 +131,12 @@ def format_report(report: PassReport, fmt: str) -> str:
                 "error": report.error,
                 "counts": _counts(report),
                 "writes": [w | {"failed": failed.get(w["external_id"])} for w in writes],
+                "held_by_guard": held,
                 "skipped": report.skipped,
             },
             indent=2,
         )
-    planned_only = report.dry_run or report.outcome == "held"
+    planned_only = report.dry_run
     verb = "would write" if planned_only else "wrote"
     lines = [
         f"store {report.store_id}: {report.outcome}"
@@ -144,6 +150,9 @@ def format_report(report: PassReport, fmt: str) -> str:
         lines.append("  skipped: " + ", ".join(f"{k} {v}" for k, v in sorted(report.skipped.items())))
     if writes:
         lines.append(render([w | {"failed": failed.get(w["external_id"], "")} for w in writes], "table"))
+    if held:
+        lines.append(f"  held by the mass-unavailable guard (not written): {len(held)}")
+        lines.append(render(held, "table"))
     return "\n".join(lines)
 
 

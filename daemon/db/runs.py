@@ -86,7 +86,3 @@ _LOG_COLUMNS = (
 
 async def mark_pass_succeeded(conn: Connection | Pool, store_id: str) -> None:
     await conn.execute(query("mark_pass_succeeded"), store_id)
-
-
-async def mark_guard_held(conn: Connection | Pool, store_id: str) -> None:
-    await conn.execute(query("mark_guard_held"), store_id)

@@ -41,7 +41,10 @@ DRIFT_RESOLVED = Counter(
     "stocksync_drift_resolved", "Drift records resolved by support", ["resolution"], registry=REGISTRY
 )
 GUARD_TRIPS = Counter(
-    "stocksync_guard_trips", "Passes held by the mass-unavailable guard", ["platform"], registry=REGISTRY
+    "stocksync_guard_trips",
+    "Times the mass-unavailable guard tripped (a store became held)",
+    ["platform"],
+    registry=REGISTRY,
 )
 PASSES = Counter(
     "stocksync_passes", "Reconcile passes by outcome", ["platform", "trigger", "outcome"], registry=REGISTRY
@@ -70,7 +73,7 @@ LAST_SUCCESS = Gauge(
 )
 GUARD_HELD = Gauge(
     "stocksync_guard_held",
-    "1 while a store's last pass is held by the guard",
+    "1 while a store is held by the mass-unavailable guard (from the trip to confirm or release)",
     ["store_id"],
     registry=REGISTRY,
 )
@@ -93,7 +96,7 @@ def record_pass(platform: str, report: PassReport) -> None:
     WRITES.labels(platform, "applied").inc(report.counts.changed)
     WRITES.labels(platform, "failed").inc(report.counts.failed)
     DRIFT_OPENED.labels(platform).inc(report.drift_opened)
-    if report.outcome == "held":
+    if report.guard_tripped:
         GUARD_TRIPS.labels(platform).inc()
 
 

@@ -20,10 +20,8 @@ FROM unnest($3::text[], $4::text[], $5::boolean[], $6::integer[], $7::boolean[],
            outcome, error)
 
 -- mark_pass_succeeded --
-UPDATE store_schedule SET last_success_at = now(), guard_held_at = NULL WHERE store_id = $1
-
--- mark_guard_held --
-UPDATE store_schedule SET guard_held_at = now() WHERE store_id = $1
+-- Not the guard: a held store is released by confirmation or an undo only (guard.sql).
+UPDATE store_schedule SET last_success_at = now() WHERE store_id = $1
 
 -- recent_runs --
 SELECT id, trigger, dry_run, started_at, finished_at, outcome, checked, changed, drifted, unknown, failed,
