@@ -12,12 +12,10 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-import asyncpg
-
 from daemon import __version__, import_command, sync_commands
 from daemon.config import Config, effective, load_config
 from daemon.db import migrate as migrations
-from daemon.db.pool import DATABASE_UNAVAILABLE, open_pool
+from daemon.db.pool import CANNOT_CONNECT, open_pool
 from daemon.errors import (
     ConfigError,
     CredentialError,
@@ -126,14 +124,6 @@ _HANDLERS: dict[str, Handler] = {
 }
 
 
-# the server is down or unreachable, or refuses our login or database name
-_CANNOT_CONNECT: tuple[type[BaseException], ...] = (
-    *DATABASE_UNAVAILABLE,
-    asyncpg.InvalidAuthorizationSpecificationError,
-    asyncpg.InvalidCatalogNameError,
-)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -151,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (MigrationError, CredentialError, NotFoundError, StocksyncError) as exc:
         print(f"stocksync: {exc}", file=sys.stderr)
         return 1
-    except _CANNOT_CONNECT as exc:  # a message, not a traceback; asyncpg never echoes the password
+    except CANNOT_CONNECT as exc:  # a message, not a traceback; asyncpg never echoes the password
         print(f"stocksync: cannot reach the database: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

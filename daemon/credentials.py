@@ -14,6 +14,10 @@ from typing import Any
 
 from daemon.errors import CredentialError
 
+# The daemon's own credentials (files under $CREDENTIALS_DIRECTORY); stores name theirs.
+ADMIN_TOKEN = "admin-token"
+WEBHOOK_SECRET = "webhook-secret"
+
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$")
 
 

@@ -23,13 +23,13 @@ from daemon.db import drift as drift_db
 from daemon.db import migrate
 from daemon.db.catalog import import_rows
 from daemon.db.pool import Pool, open_pool
-from daemon.drift_listing import DriftFilter
+from daemon.drift_listing import DRIFT_COLUMNS, DriftFilter, drift_rows
 from daemon.engine import Engine, PassReport
 from daemon.importer import read_rows
 from daemon.logs import configure_logging
 from daemon.output import render
 from daemon.resources import credential_store
-from daemon.sync_commands import DRIFT_COLUMNS, drift_rows, format_report
+from daemon.sync_commands import format_report
 from reconcilers import ReconcilerFactory
 from reconcilers.sandbox_server import SandboxStore
 from reconcilers.sandbox_state import SandboxConfig

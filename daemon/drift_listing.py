@@ -14,8 +14,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from daemon.errors import InputError
+from daemon.output import show_value
 
 STATUSES = ("open", "resolved", "all")
 DEFAULT_LIMIT = 100
@@ -130,3 +132,30 @@ def page_span(newer_than_page: int, shown: int, total: int) -> PageSpan:
     if shown == 0:
         return PageSpan(0, 0, total)
     return PageSpan(newer_than_page + 1, newer_than_page + shown, total)
+
+
+# The columns support sees, shared by `stocksync drift list|report`, the drift page and its CSV.
+DRIFT_COLUMNS = [
+    "id",
+    "store_id",
+    "sku",
+    "external_id",
+    "expected",
+    "store_value",
+    "status",
+    "action",
+    "occurrences",
+    "detected_at",
+    "last_seen_at",
+]
+
+
+def drift_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        r
+        | {
+            "expected": show_value(r["expected_available"], r["expected_quantity"]),
+            "store_value": show_value(r["store_available"], r["store_quantity"]),
+        }
+        for r in records
+    ]

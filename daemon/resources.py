@@ -16,7 +16,7 @@ from daemon.credentials import CredentialStore
 from daemon.db import migrate
 from daemon.db.pool import Pool, open_pool
 from daemon.engine import Engine
-from daemon.web.metrics import observe_request
+from daemon.metrics import observe_request
 from reconcilers import ReconcilerFactory
 
 

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from daemon import metrics
 from daemon.config import Config, listen_address, load_config
 from daemon.db.pool import DATABASE_UNAVAILABLE, Pool
 from daemon.db.work_queue import WorkItem
@@ -28,7 +29,6 @@ from daemon.logs import configure_logging, get_logger
 from daemon.resources import checked_pool, credential_store, engine_for
 from daemon.scheduler import PassScheduler
 from daemon.sdnotify import Notifier
-from daemon.web import metrics
 from daemon.web.app import build_app
 from daemon.web.context import Liveness, Services
 from daemon.workers import StoreWorkers

@@ -13,16 +13,16 @@ from typing import Any
 import aiohttp
 
 from daemon.config import Config, listen_address
+from daemon.credentials import ADMIN_TOKEN
 from daemon.db import drift as drift_db
 from daemon.db.state import pass_pages
 from daemon.db.stores import load_store
-from daemon.drift_listing import STATUSES, DriftFilter, parse_age
+from daemon.drift_listing import DRIFT_COLUMNS, STATUSES, DriftFilter, drift_rows, parse_age
 from daemon.engine import PassReport, PlannedWrite
 from daemon.errors import InputError
 from daemon.output import FORMATS, render, show_value
 from daemon.resources import checked_pool, credential_store, engine_for
 from daemon.store_hold import hold_store
-from daemon.web.auth import ADMIN_TOKEN
 
 
 def register(commands: Any) -> None:
@@ -188,32 +188,6 @@ async def cmd_show(args: argparse.Namespace, config: Config) -> int:
                 )
     print(render(rows, args.format, ["external_id", "variant_id", "sku", "kind", "available", "quantity"]))
     return 0
-
-
-DRIFT_COLUMNS = [
-    "id",
-    "store_id",
-    "sku",
-    "external_id",
-    "expected",
-    "store_value",
-    "status",
-    "action",
-    "occurrences",
-    "detected_at",
-    "last_seen_at",
-]
-
-
-def drift_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [
-        r
-        | {
-            "expected": show_value(r["expected_available"], r["expected_quantity"]),
-            "store_value": show_value(r["store_available"], r["store_quantity"]),
-        }
-        for r in records
-    ]
 
 
 async def cmd_drift(args: argparse.Namespace, config: Config) -> int:

@@ -25,6 +25,12 @@ DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
 )
+# The server is down or unreachable, or refuses our login or database name (the CLI says so in a line).
+CANNOT_CONNECT: tuple[type[BaseException], ...] = (
+    *DATABASE_UNAVAILABLE,
+    asyncpg.InvalidAuthorizationSpecificationError,
+    asyncpg.InvalidCatalogNameError,
+)
 # A plain connection or one borrowed from the pool: every db module accepts either.
 Connection = asyncpg.Connection | PoolConnectionProxy
 

@@ -7,12 +7,10 @@ import time
 
 from aiohttp import web
 
+from daemon.credentials import ADMIN_TOKEN, WEBHOOK_SECRET
 from daemon.web.context import SERVICES
 from daemon.web.errors import error_body
 from reconcilers.signatures import check_stocksync
-
-ADMIN_TOKEN = "admin-token"  # credential names (files under $CREDENTIALS_DIRECTORY)
-WEBHOOK_SECRET = "webhook-secret"
 
 
 def admin_refusal(request: web.Request) -> web.Response | None:

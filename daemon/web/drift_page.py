@@ -13,17 +13,25 @@ from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import web
 
+from daemon.credentials import ADMIN_TOKEN
 from daemon.db import drift as drift_db
 from daemon.db import work_queue
 from daemon.db.history import variant_history
-from daemon.drift_listing import DriftFilter, decode_cursor, encode_cursor, filter_from_query, parse_limit
+from daemon.drift_listing import (
+    DRIFT_COLUMNS,
+    DriftFilter,
+    decode_cursor,
+    drift_rows,
+    encode_cursor,
+    filter_from_query,
+    parse_limit,
+)
 from daemon.errors import InputError, NotFoundError
+from daemon.metrics import DRIFT_RESOLVED
 from daemon.output import csv_lines
-from daemon.sync_commands import DRIFT_COLUMNS, drift_rows
 from daemon.web import pages, sessions
-from daemon.web.auth import ADMIN_TOKEN, admin_refusal
+from daemon.web.auth import admin_refusal
 from daemon.web.context import SERVICES
-from daemon.web.metrics import DRIFT_RESOLVED
 
 HTML = "text/html"
 # No script runs on these pages and none may frame them (the buttons change the store); nothing is cached.

@@ -13,12 +13,12 @@ from aiohttp import web
 from daemon.db import events, work_queue
 from daemon.db.stores import load_store
 from daemon.errors import InputError
+from daemon.metrics import record_notification_drift
 from daemon.text import storable_text
 from daemon.upstream_events import parse_stock_events
 from daemon.web.auth import signed_body
 from daemon.web.context import SERVICES
 from daemon.web.errors import error_body
-from daemon.web.metrics import record_notification_drift
 
 SOURCE = "upstream"
 

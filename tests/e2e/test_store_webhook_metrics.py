@@ -10,9 +10,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from daemon.config import Config
 from daemon.credentials import CredentialStore
 from daemon.db.pool import Pool
+from daemon.metrics import DRIFT_OPENED
 from daemon.web.app import build_app
 from daemon.web.context import Liveness, Services
-from daemon.web.metrics import DRIFT_OPENED
 from reconcilers.sandbox_server import sign_webhook
 from tests.e2e.harness import WEBHOOK_SECRET, world
 
