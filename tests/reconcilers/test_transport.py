@@ -158,6 +158,9 @@ class RecordingPacer:
     def penalize(self, delay_s: float) -> None:
         self.penalties.append(delay_s)
 
+    def after_throttle(self, attempt: int) -> float | None:
+        return None
+
 
 def on(
     session: aiohttp.ClientSession, pacer: Pacer, records: list[RequestRecord], **retry: float

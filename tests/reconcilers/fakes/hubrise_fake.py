@@ -45,6 +45,7 @@ class HubRiseFake:
         self.throttle_next = 0
         self.retry_after: str | None = "1"
         self.callback_url: str | None = None
+        self.field_errors: list[dict[str, str]] = []  # next PATCH answers 422 with these errors[]
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> str:
@@ -78,6 +79,12 @@ class HubRiseFake:
             return web.json_response(self.entries())
         if request.method not in ("PATCH", "PUT"):
             return web.json_response({"error_type": "method_not_allowed"}, status=405)
+        if self.field_errors:
+            errors, self.field_errors = self.field_errors, []
+            return web.json_response(
+                {"error_type": "unprocessable_entity", "message": "Validation failed", "errors": errors},
+                status=422,
+            )
         try:
             parsed = _validated(await request.json())
         except (ValueError, TypeError) as exc:
