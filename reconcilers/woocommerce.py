@@ -46,23 +46,27 @@ errors) and it never decides what to write. Documentation read 2026-11-23:
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 from yarl import URL
 
-from daemon.errors import ConfigError, CredentialError, InputError
-from daemon.model import ApplyResult, Change, ItemFailure, Observed, StoreConfig, SyncedVariant
-from reconcilers.batching import all_failed, chunked, merge_results
-from reconcilers.capabilities import Capabilities, RateBudget, StockModel
-from reconcilers.interface import ReconcilerContext
+from daemon.errors import InputError
+from daemon.model import ApplyResult, Change, ItemFailure, Observed, SyncedVariant
+from reconcilers.batching import all_failed, chunked, merge_results, run_batch
+from reconcilers.capabilities import Capabilities, RateBudget, Refinement, StockModel, WriteUnit
+from reconcilers.credential_fields import credential_fields
+from reconcilers.interface import Notification, ReconcilerContext
+from reconcilers.observations import counted
 from reconcilers.pagination import numbered_pages
+from reconcilers.settings import StoreSettings, refined
 from reconcilers.signatures import header_value, verify_base64
-from reconcilers.transport import PermanentError, TemporaryError
+from reconcilers.transport import TemporaryError
+from reconcilers.webhook_json import load_webhook_json
 
 API_PATH = "/wp-json/wc/v3"  # the one place the API version is pinned
 SIGNATURE_HEADER = "X-WC-Webhook-Signature"
@@ -73,9 +77,17 @@ FIELDS = "id,parent_id,type,manage_stock,stock_quantity,stock_status,backorders"
 _SELLABLE = {"instock": True, "onbackorder": True, "outofstock": False}
 _PRODUCT_TOPICS = frozenset({"product.updated", "product.created", "product.restored"})
 _PING = re.compile(rb"\s*webhook_id=\d+\s*")
-_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 Target = tuple[int, int | None]  # (product id, variation id)
+# platform_ref key: the count at which this shop derived "out of stock" (its no-stock threshold)
+OUT_OF_STOCK_AT = "out_of_stock_at"
+
+
+def parent_unit(external_id: str) -> str:
+    """Variations are written per parent product (/products/<id>/variations/batch); simple
+    products share /products/batch."""
+    product, colon, _ = external_id.partition(":")
+    return product if colon else ""
 
 
 class WooCommerceReconciler:
@@ -89,6 +101,10 @@ class WooCommerceReconciler:
         rate_budget=RateBudget(requests_per_second=DEFAULT_REQUESTS_PER_SECOND, burst=1),
         webhook_scheme="X-WC-Webhook-Signature base64 HMAC-SHA256 of the raw body (webhook secret)",
         compare_and_set=False,
+        refinable=frozenset({Refinement.REQUESTS_PER_SECOND, Refinement.BATCH_LIMIT}),
+        unlimited="manage_stock false with stock_status instock (no count)",
+        write_unit=WriteUnit.PARENT_PRODUCT,
+        unit_key=parent_unit,
         source=(
             "woocommerce.github.io/woocommerce-rest-api-docs #authentication #pagination "
             "#list-all-products #list-all-product-variations #batch-update-products #webhooks; core "
@@ -98,15 +114,14 @@ class WooCommerceReconciler:
     )
 
     def __init__(self, context: ReconcilerContext) -> None:
-        store = context.store
+        settings = StoreSettings(context.store)
         self._transport = context.transport
-        self._api = _api_root(store.settings, store.id)
-        self._in_stock_quantity = int(_positive(store, "in_stock_quantity", store.rules.pod_quantity, int))
-        rate = _positive(store, "requests_per_second", DEFAULT_REQUESTS_PER_SECOND, float)
-        self.capabilities = replace(
-            type(self).capabilities, rate_budget=RateBudget(requests_per_second=float(rate), burst=1)
-        )
-        self._keys, self._webhook_secret = _read_credential(context)
+        self._api = settings.base_url(https=True) + API_PATH  # consumer keys travel as HTTP Basic
+        self._in_stock_quantity = settings.whole("in_stock_quantity", context.store.rules.pod_quantity)
+        self.capabilities = refined(type(self).capabilities, settings)
+        keys = credential_fields(context, ["consumer_key", "consumer_secret"], ["webhook_secret"])
+        self._keys = _Keys(str(keys["consumer_key"]), str(keys["consumer_secret"]))
+        self._webhook_secret = keys["webhook_secret"]
 
     # --- observe ---------------------------------------------------------------------------------
 
@@ -148,28 +163,24 @@ class WooCommerceReconciler:
     # --- apply -----------------------------------------------------------------------------------
 
     async def apply(self, changes: Sequence[Change]) -> ApplyResult:
-        groups: dict[int | None, list[tuple[Change, dict[str, Any]]]] = {}
+        return await run_batch(self.capabilities, changes, self._send)
+
+    async def _send(self, unit: Sequence[Change]) -> ApplyResult:
+        """One write unit: simple products, or the variations of one parent."""
+        entries: list[tuple[Change, dict[str, Any]]] = []
         failed: list[ItemFailure] = []
-        for change in changes:
+        for change in unit:
             target = _target(change.external_id)
-            if target is None:
-                why = "external id must be '<product_id>' or '<product_id>:<variation_id>'"
-                failed.append(ItemFailure(change.external_id, why, permanent=True))
-                continue
-            entry = self._entry(change, target)
+            entry = self._entry(change, target) if target is not None else _BAD_ID
             if isinstance(entry, ItemFailure):
-                failed.append(entry)
-                continue
-            groups.setdefault(target[0] if target[1] is not None else None, []).append((change, entry))
+                failed.append(replace(entry, external_id=change.external_id))
+            else:
+                entries.append((change, entry))
         results = [ApplyResult(failed=tuple(failed))]
-        for parent, entries in groups.items():
-            url = (
-                f"{self._api}/products/batch"
-                if parent is None
-                else f"{self._api}/products/{parent}/variations/batch"
-            )
-            for chunk in chunked(entries, BATCH_LIMIT):
-                results.append(await self._write(url, parent, chunk))
+        if entries:
+            parent = _target(entries[0][0].external_id)
+            assert parent is not None  # refused above otherwise
+            results.append(await self._write(parent[0] if parent[1] is not None else None, entries))
         return merge_results(results)
 
     def _entry(self, change: Change, target: Target) -> dict[str, Any] | ItemFailure:
@@ -180,10 +191,13 @@ class WooCommerceReconciler:
         if wanted.quantity is not None:
             quantity = max(wanted.quantity, 0)
             sellable = wanted.available and quantity > 0
+            derived_out = (change.platform_ref or {}).get(OUT_OF_STOCK_AT)
+            if sellable and isinstance(derived_out, int) and quantity <= derived_out:
+                return ItemFailure(change.external_id, _threshold_problem(quantity), problem=True)
             entry.update(manage_stock=True, stock_quantity=quantity)
         elif managed == "parent":
             why = "stock is managed by the parent product (manage_stock=parent): use quantity mode"
-            return ItemFailure(change.external_id, why, permanent=True)
+            return ItemFailure(change.external_id, why, problem=True)
         elif managed is True:
             sellable = wanted.available
             entry["stock_quantity"] = self._in_stock_quantity if sellable else 0
@@ -195,17 +209,15 @@ class WooCommerceReconciler:
             entry["backorders"] = "no"
         return entry
 
-    async def _write(
-        self, url: str, parent: int | None, chunk: Sequence[tuple[Change, dict[str, Any]]]
-    ) -> ApplyResult:
-        try:
-            response = await self._transport.request(
-                "POST", url, json={"update": [entry for _, entry in chunk]}, auth=self._keys.basic()
-            )
-        except PermanentError as exc:  # AuthError included: no item of this batch can pass as is
-            return all_failed((c for c, _ in chunk), str(exc), permanent=True)
-        except TemporaryError as exc:
-            return all_failed((c for c, _ in chunk), str(exc), permanent=False)
+    async def _write(self, parent: int | None, chunk: Sequence[tuple[Change, dict[str, Any]]]) -> ApplyResult:
+        url = (
+            f"{self._api}/products/batch"
+            if parent is None
+            else f"{self._api}/products/{parent}/variations/batch"
+        )
+        response = await self._transport.request(
+            "POST", url, json={"update": [entry for _, entry in chunk]}, auth=self._keys.basic()
+        )
         return _mapped(chunk, parent, response.body)
 
     # --- webhooks --------------------------------------------------------------------------------
@@ -218,16 +230,13 @@ class WooCommerceReconciler:
             return False
         return verify_base64(self._webhook_secret, body, signature)
 
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[Observed]:
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> Notification:
         if header_value(headers, SIGNATURE_HEADER) is None and _is_ping(body):
-            return []
+            return Notification()
         topic = (header_value(headers, "X-WC-Webhook-Topic") or "product.updated").strip().lower()
         if topic not in _PRODUCT_TOPICS:
-            return []  # deletions carry only an id; other resources are not stock
-        try:
-            payload = json.loads(body)
-        except ValueError as exc:
-            raise InputError("webhook", "body", f"not valid JSON ({exc.__class__.__name__})") from None
+            return Notification()  # deletions carry only an id; other resources are not stock
+        payload = load_webhook_json(body)
         if not isinstance(payload, dict):
             raise InputError("webhook", "body", "must be a JSON object")
         _numeric(payload, "id")
@@ -235,7 +244,32 @@ class WooCommerceReconciler:
         status = payload.get("stock_status")
         if status is not None and status not in _SELLABLE:
             raise InputError("webhook", "stock_status", "must be instock, outofstock or onbackorder")
-        return [_observed(payload, parent)]
+        delivery = (header_value(headers, "X-WC-Webhook-Delivery-ID") or "")[:100] or None
+        return Notification(
+            [_observed(payload, parent)], delivery_id=delivery, occurred_at=_modified_at(payload)
+        )
+
+
+_BAD_ID = ItemFailure(
+    "", "external id must be '<product_id>' or '<product_id>:<variation_id>'", permanent=True
+)
+
+
+def _threshold_problem(quantity: int) -> str:
+    return (
+        f"the shop derives out of stock at a count of {quantity} (its out-of-stock threshold, "
+        "woocommerce_notify_no_stock_amount): lower the threshold or the count cannot be shown"
+    )
+
+
+def _modified_at(payload: Mapping[str, Any]) -> datetime | None:
+    """date_modified_gmt: when the shop saved the object (a re-delivery repeats it)."""
+    stamp = payload.get("date_modified_gmt")
+    try:
+        when = datetime.fromisoformat(stamp) if isinstance(stamp, str) and len(stamp) <= 40 else None
+    except ValueError:
+        raise InputError("webhook", "date_modified_gmt", "not an ISO 8601 time") from None
+    return when.replace(tzinfo=UTC) if when is not None and when.tzinfo is None else when
 
 
 def _observed(obj: Mapping[str, Any], parent: int | None) -> Observed:
@@ -252,7 +286,9 @@ def _observed(obj: Mapping[str, Any], parent: int | None) -> Observed:
     managed = manage is True or manage == "parent"
     if not managed or isinstance(quantity, bool) or not isinstance(quantity, int):
         quantity = None
-    return Observed(external_id, available, quantity, ref)
+    elif not available and quantity > 0:  # the shop's no-stock threshold derived "out of stock"
+        ref[OUT_OF_STOCK_AT] = quantity
+    return counted(external_id, available, quantity, ref)
 
 
 def _mapped(chunk: Sequence[tuple[Change, dict[str, Any]]], parent: int | None, body: Any) -> ApplyResult:
@@ -275,7 +311,9 @@ def _mapped(chunk: Sequence[tuple[Change, dict[str, Any]]], parent: int | None, 
             shown = _observed(answer, parent)
             # every entry states the sellable state it means; managed stock may derive another one
             meant = (entry["stock_status"] == "instock", entry.get("stock_quantity", shown.quantity))
-            if (shown.available, shown.quantity) != meant:
+            if shown.quantity == meant[1] and meant[0] and not shown.available and meant[1]:
+                failed.append(ItemFailure(change.external_id, _threshold_problem(meant[1]), problem=True))
+            elif (shown.available, shown.quantity) != meant:
                 why = (
                     f"saved, but the store shows stock_status={answer.get('stock_status')!s:.20} "
                     f"stock_quantity={answer.get('stock_quantity')!s:.12} (derived from its stock settings)"
@@ -325,30 +363,6 @@ def _is_ping(body: bytes) -> bool:
     return _PING.fullmatch(body) is not None
 
 
-def _positive(store: StoreConfig, name: str, default: float, kind: type[int] | type[float]) -> float:
-    """A number > 0 from the store settings (`kind` int: whole numbers only)."""
-    value = store.settings.get(name, default)
-    allowed = int if kind is int else int | float
-    if isinstance(value, bool) or not isinstance(value, allowed) or value <= 0:
-        what = "a whole number" if kind is int else "a number"
-        raise ConfigError(f"stores.{store.id}.settings.{name}", f"must be {what} > 0")
-    return float(value)
-
-
-def _api_root(settings: Mapping[str, Any], store_id: str) -> str:
-    """The site root from settings `base_url`; HTTPS only (Basic auth), plain HTTP on loopback only."""
-    base = settings.get("base_url")
-    key = f"stores.{store_id}.settings.base_url"
-    if not isinstance(base, str) or not base.strip():
-        raise ConfigError(key, "required: the shop's site URL, e.g. https://shop.example.com")
-    url = URL(base.strip())
-    if url.scheme not in ("http", "https") or not url.host or url.query_string:
-        raise ConfigError(key, "must be an http(s) URL without a query string")
-    if url.scheme == "http" and url.host not in _LOOPBACK:
-        raise ConfigError(key, "must use https: consumer keys are sent with HTTP Basic auth")
-    return f"{str(url).rstrip('/')}{API_PATH}"
-
-
 class _Keys:
     """The consumer key pair; built into a BasicAuth per request so no long-lived repr shows it."""
 
@@ -362,18 +376,3 @@ class _Keys:
 
     def __repr__(self) -> str:
         return "_Keys(<redacted>)"
-
-
-def _read_credential(context: ReconcilerContext) -> tuple[_Keys, str | None]:
-    """JSON {"consumer_key", "consumer_secret", "webhook_secret"}; errors never show values."""
-    secret = context.credential
-    where = f"credential {secret.name!r} for store {context.store.id}"
-    parsed = secret.json()
-    key, consumer_secret = parsed.get("consumer_key"), parsed.get("consumer_secret")
-    for name, value in (("consumer_key", key), ("consumer_secret", consumer_secret)):
-        if not isinstance(value, str) or not value:
-            raise CredentialError(f"{where}: {name!r} is missing")
-    webhook_secret = parsed.get("webhook_secret")
-    if webhook_secret is not None and not isinstance(webhook_secret, str):
-        raise CredentialError(f"{where}: 'webhook_secret' must be a string")
-    return _Keys(str(key), str(consumer_secret)), webhook_secret or None

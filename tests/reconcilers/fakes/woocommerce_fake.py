@@ -40,14 +40,15 @@ class FakeItem:
     stock_status: str = "instock"
     backorders: str = "no"
 
-    def validate(self) -> None:
-        """What WC_Product::validate_props() does on every save."""
+    def validate(self, no_stock_amount: int = 0) -> None:
+        """What WC_Product::validate_props() does on every save (no_stock_amount: the shop's
+        woocommerce_notify_no_stock_amount, the count at or below which it is out of stock)."""
         if self.manage_stock is not True:
             if self.manage_stock is False:
                 self.stock_quantity, self.backorders = None, "no"
             return
         quantity = self.stock_quantity or 0
-        if quantity > 0:
+        if quantity > no_stock_amount:
             self.stock_status = "instock"
         elif self.backorders != "no":
             self.stock_status = "onbackorder"
@@ -81,6 +82,7 @@ class Stats:
 
 class WooCommerceFake:
     def __init__(self, *, consumer_key: str, consumer_secret: str, webhook_secret: str) -> None:
+        self.no_stock_amount = 0  # woocommerce_notify_no_stock_amount
         token = base64.b64encode(f"{consumer_key}:{consumer_secret}".encode()).decode()
         self._authorization = f"Basic {token}"
         self.webhook_secret = webhook_secret
@@ -113,7 +115,7 @@ class WooCommerceFake:
             await self._runner.cleanup()
 
     def add(self, item: FakeItem) -> FakeItem:
-        item.validate()
+        item.validate(self.no_stock_amount)
         self.items[item.id] = item
         return item
 
@@ -198,7 +200,7 @@ class WooCommerceFake:
         for key in ("manage_stock", "stock_quantity", "stock_status", "backorders"):
             if key in entry:
                 setattr(item, key, entry[key])
-        item.validate()
+        item.validate(self.no_stock_amount)
         return item.as_json()
 
     # --- webhooks --------------------------------------------------------------------------------
