@@ -16,9 +16,9 @@ from daemon.credentials import CredentialStore
 from daemon.db.pool import Pool
 from daemon.engine import Engine, PassReport
 from reconcilers import ReconcilerFactory
-from reconcilers.sandbox_server import SandboxStore
-from reconcilers.sandbox_state import SandboxConfig, SandboxStats
 from reconcilers.transport import RetryPolicy
+from sandbox_store.server import SandboxStore
+from sandbox_store.state import SandboxConfig, SandboxStats
 from tests.bench.catalog import TOKEN
 
 SEED_CHUNK = 5_000  # items per /control/items request (the store's body limit is 1 MiB)

@@ -17,8 +17,8 @@ from daemon.model import Availability, Change, FailureKind, Observed, StoreConfi
 from reconcilers.interface import ReconcilerContext
 from reconcilers.ratelimit import LeakyBucketPacer
 from reconcilers.sandbox import SandboxReconciler
-from reconcilers.sandbox_server import SandboxConfig, SandboxStore
 from reconcilers.transport import RetryPolicy, Transport
+from sandbox_store.server import SandboxConfig, SandboxStore
 
 TOKEN = "sandbox-token-for-tests"
 SECRET = "sandbox-webhook-secret"
