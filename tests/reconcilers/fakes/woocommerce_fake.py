@@ -89,6 +89,7 @@ class WooCommerceFake:
         self.items: dict[int, FakeItem] = {}
         self.stats = Stats()
         self.throttle_next: list[float] = []  # Retry-After seconds for the next requests' 429s
+        self.fail_next: list[int] = []  # HTTP statuses (5xx) to answer before serving normally
         self.base_url = ""  # set by start()
         self._runner: web.AppRunner | None = None
         self._client: aiohttp.ClientSession | None = None
@@ -128,6 +129,8 @@ class WooCommerceFake:
             self.stats.throttled += 1
             delay = self.throttle_next.pop(0)
             return web.Response(status=429, text="Too Many Requests", headers={"Retry-After": f"{delay:g}"})
+        if self.fail_next:
+            return web.Response(status=self.fail_next.pop(0), text="Bad Gateway")
         if request.headers.get("Authorization") != self._authorization:
             self.stats.unauthorized += 1
             return _error(401, "woocommerce_rest_cannot_view", "Sorry, you cannot list resources.")
