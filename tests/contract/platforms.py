@@ -15,6 +15,7 @@ import json
 import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from daemon.credentials import Secret
@@ -70,6 +71,10 @@ class PlatformAdapter(ABC):
     def shown(self, number: int) -> int | None:
         """The count the store holds now (None: no count)."""
 
+    def sells(self, number: int) -> bool:
+        """Whether the storefront sells the item now."""
+        return (self.shown(number) or 0) > 0
+
     @abstractmethod
     def refuse_next_write(self, number: int) -> None:
         """The store will refuse writes of this item (a permanent per-item error)."""
@@ -91,6 +96,13 @@ class PlatformAdapter(ABC):
 
     def synced(self, number: int, ref: dict[str, Any] | None = None) -> SyncedVariant:
         return SyncedVariant("c1", self.external_id(number), f"u{number}", ref)
+
+    _sent = 0
+
+    def stamp(self, fmt: str = "%Y-%m-%dT%H:%M:%S%z") -> str:
+        """A later time for every notification made (a replay repeats the body, hence its time)."""
+        self._sent += 1
+        return (datetime(2026, 11, 23, 9, 0, tzinfo=UTC) + timedelta(seconds=self._sent)).strftime(fmt)
 
 
 class SandboxAdapter(PlatformAdapter):
@@ -123,6 +135,9 @@ class SandboxAdapter(PlatformAdapter):
 
     def shown(self, number: int) -> int | None:
         return self.store.items[self.external_id(number)].quantity
+
+    def sells(self, number: int) -> bool:
+        return self.store.items[self.external_id(number)].available
 
     def refuse_next_write(self, number: int) -> None:
         self.store.faults.fail_items[self.external_id(number)] = "permanent"
@@ -204,7 +219,7 @@ class ShopifyAdapter(PlatformAdapter):
                 "inventory_item_id": 100_000 + number,
                 "location_id": 77,
                 "available": quantity,
-                "updated_at": "2026-11-22T10:00:00-05:00",
+                "updated_at": self.stamp(),
             }
         ).encode()
         digest = hmac.new((secret or self.secret).encode(), body, hashlib.sha256).digest()
@@ -263,7 +278,7 @@ class WooCommerceAdapter(PlatformAdapter):
     def webhook(self, number: int, quantity: int, *, secret: str | None = None) -> Webhook:
         item = FakeItem(number, manage_stock=True, stock_quantity=quantity)
         item.validate()
-        body = json.dumps({**item.as_json(), "date_modified_gmt": "2026-11-23T09:00:00"}).encode()
+        body = json.dumps({**item.as_json(), "date_modified_gmt": self.stamp("%Y-%m-%dT%H:%M:%S")}).encode()
         signature = hmac.new((secret or self.secret).encode(), body, hashlib.sha256).digest()
         headers = {
             "X-WC-Webhook-Topic": "product.updated",
@@ -327,7 +342,7 @@ class HubRiseAdapter(PlatformAdapter):
                 "id": uuid.uuid4().hex[:10],
                 "resource_type": "inventory",
                 "event_type": "patch",
-                "created_at": "2026-11-23T09:00:00+01:00",
+                "created_at": self.stamp(),
                 "catalog_id": "cat1",
                 "location_id": "loc-1",
                 "state_change": [{"sku_ref": f"S{number}", "stock": str(quantity)}],
