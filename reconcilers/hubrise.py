@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
@@ -57,9 +56,9 @@ from reconcilers.credential_fields import credential_fields
 from reconcilers.interface import Notification, ReconcilerContext
 from reconcilers.observations import counted
 from reconcilers.settings import StoreSettings, refined
-from reconcilers.signatures import header_value, verify_hex
+from reconcilers.signatures import verify_signed_body
 from reconcilers.transport import AuthError, PermanentError, TemporaryError
-from reconcilers.webhook_json import bounded_decimal, load_webhook_json
+from reconcilers.webhook_json import bounded_decimal, load_webhook_json, webhook_time
 
 API_VERSION = "v1"
 DEFAULT_BASE_URL = f"https://api.hubrise.com/{API_VERSION}"
@@ -177,9 +176,7 @@ class HubRiseReconciler:
         return ApplyResult(tuple(confirmed), tuple(failed))
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
-        if not self._client_secret:
-            return False
-        return verify_hex(self._client_secret, body, header_value(headers, SIGNATURE_HEADER))
+        return verify_signed_body(self._client_secret, headers, SIGNATURE_HEADER, body, encoding="hex")
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> Notification:
         event = load_webhook_json(body)
@@ -193,7 +190,7 @@ class HubRiseReconciler:
         ours = event.get("location_id", self._location_id) == self._location_id
         if not ours or event.get("catalog_id", self._catalog_id) != self._catalog_id:
             return Notification()
-        delivery, occurred = _text(event, "id"), _created_at(event)
+        delivery, occurred = _event_id(event), webhook_time(event, "created_at")
         if event.get("event_type") == "update":  # documented without state: re-read the inventory
             return Notification(reread=True, delivery_id=delivery, occurred_at=occurred)
         if event.get("event_type") != "patch":
@@ -300,17 +297,6 @@ def _observed(
     return counted(external_id, stock > 0, int(stock.to_integral_value(ROUND_CEILING)), platform_ref)
 
 
-def _text(event: Mapping[str, Any], name: str) -> str | None:
-    value = event.get(name)
+def _event_id(event: Mapping[str, Any]) -> str | None:
+    value = event.get("id")
     return value[:100] if isinstance(value, str) and value else None
-
-
-def _created_at(event: Mapping[str, Any]) -> datetime | None:
-    stamp = _text(event, "created_at")
-    try:
-        when = datetime.fromisoformat(stamp) if stamp else None
-    except ValueError:
-        raise InputError("webhook", "created_at", "not an ISO 8601 time") from None
-    if when is not None and when.tzinfo is None:
-        raise InputError("webhook", "created_at", "needs a timezone")
-    return when

@@ -7,7 +7,6 @@ and it never decides what to write. Its server is sandbox_store/server.py.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 from daemon.errors import InputError
@@ -18,9 +17,9 @@ from reconcilers.credential_fields import credential_fields
 from reconcilers.interface import Notification, ReconcilerContext
 from reconcilers.observations import counted
 from reconcilers.settings import StoreSettings, refined
-from reconcilers.signatures import header_value, verify_base64
+from reconcilers.signatures import verify_signed_body
 from reconcilers.transport import TemporaryError
-from reconcilers.webhook_json import load_webhook_json
+from reconcilers.webhook_json import load_webhook_json, webhook_header, webhook_time
 
 SIGNATURE_HEADER = "X-Sandbox-Hmac-Sha256"
 DELIVERY_HEADER = "X-Sandbox-Delivery-Id"
@@ -78,9 +77,7 @@ class SandboxReconciler:
         return _mapped(batch, response.body)  # a malformed answer raises TemporaryError
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
-        if not self._webhook_secret:
-            return False
-        return verify_base64(self._webhook_secret, body, header_value(headers, SIGNATURE_HEADER))
+        return verify_signed_body(self._webhook_secret, headers, SIGNATURE_HEADER, body, encoding="base64")
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> Notification:
         payload = load_webhook_json(body)
@@ -90,8 +87,8 @@ class SandboxReconciler:
         raw = _field(payload, "item", dict, "webhook")
         return Notification(
             [_observed(raw, "webhook", prefix="item.")],
-            delivery_id=header_value(headers, DELIVERY_HEADER),
-            occurred_at=_updated_at(raw),
+            delivery_id=webhook_header(headers, DELIVERY_HEADER),
+            occurred_at=webhook_time(raw, "updated_at", "item.updated_at"),  # a replay repeats it
         )
 
 
@@ -136,18 +133,6 @@ def _observed(item: Any, where: str, prefix: str = "") -> Observed:
     if quantity is not None and (isinstance(quantity, bool) or not isinstance(quantity, int)):
         raise _bad(where, f"{prefix}quantity", "must be a whole number or null")
     return counted(external_id, available, quantity)
-
-
-def _updated_at(item: Mapping[str, Any]) -> datetime | None:
-    """When the store changed the item (a re-delivery repeats it)."""
-    stamp = item.get("updated_at")
-    try:
-        when = datetime.fromisoformat(stamp) if isinstance(stamp, str) and len(stamp) <= 40 else None
-    except ValueError:
-        raise InputError("webhook", "item.updated_at", "not an ISO 8601 time") from None
-    if when is not None and when.tzinfo is None:
-        raise InputError("webhook", "item.updated_at", "needs a timezone")
-    return when
 
 
 def _field(obj: Any, name: str, kind: type, where: str, prefix: str = "") -> Any:

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -47,9 +46,9 @@ from reconcilers.observations import counted, unenforceable
 from reconcilers.ratelimit import CostPointsPacer
 from reconcilers.settings import StoreSettings, refined
 from reconcilers.shopify_queries import MUTATION_COST, OBSERVE_VARIANTS, SET_AVAILABLE, observe_cost
-from reconcilers.signatures import header_value, verify_base64
+from reconcilers.signatures import header_value, verify_signed_body
 from reconcilers.transport import AuthError, PermanentError, Response, TemporaryError
-from reconcilers.webhook_json import load_webhook_json
+from reconcilers.webhook_json import load_webhook_json, webhook_header, webhook_time
 
 # 2026-07: stable since 2026-07-01 and supported until at least 2027-07-01, so supported throughout
 # Nov 2026 with months to spare; it has the 2026-04 inventory contract this module is written for
@@ -167,9 +166,7 @@ class ShopifyReconciler:
         }
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
-        if not self._client_secret:
-            return False
-        return verify_base64(self._client_secret, body, header_value(headers, SIGNATURE_HEADER))
+        return verify_signed_body(self._client_secret, headers, SIGNATURE_HEADER, body, encoding="base64")
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> Notification:
         topic = header_value(headers, "X-Shopify-Topic")
@@ -183,8 +180,8 @@ class ShopifyReconciler:
             raise InputError("webhook", "body", "must be a JSON object")
         item_id = _numeric_id(payload, "inventory_item_id")
         location = LOCATION_GID + _numeric_id(payload, "location_id")
-        delivery = (header_value(headers, "X-Shopify-Webhook-Id") or "")[:100] or None
-        when = _timestamp(payload.get("updated_at") or header_value(headers, "X-Shopify-Triggered-At"))
+        delivery = webhook_header(headers, "X-Shopify-Webhook-Id")
+        when = webhook_time(payload, "updated_at")
         if location != self._location:
             return Notification(delivery_id=delivery, occurred_at=when)  # another location: not ours
         available = payload.get("available")
@@ -318,16 +315,6 @@ def _observed(node: dict[str, Any]) -> Observed:
 def _untracked(external_id: str, ref: Mapping[str, Any]) -> Observed:
     why = "inventory not tracked (tracked: false): Shopify ignores quantities, it sells without limit"
     return unenforceable(external_id, why, ref)
-
-
-def _timestamp(value: Any) -> datetime | None:
-    try:
-        when = datetime.fromisoformat(value) if isinstance(value, str) and len(value) <= 40 else None
-    except ValueError:
-        raise InputError("webhook", "updated_at", "not an ISO 8601 time") from None
-    if when is not None and when.tzinfo is None:
-        raise InputError("webhook", "updated_at", "needs a timezone")
-    return when
 
 
 def _is_variant(node: Any) -> bool:

@@ -13,11 +13,14 @@ Counts a store shows are bounded in reconcilers.observations.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from daemon.errors import InputError
 from daemon.text import NOT_STORABLE, storable_text
+from reconcilers.signatures import header_value
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 MAX_DEPTH = 32
@@ -56,6 +59,33 @@ def bounded_decimal(value: Any, field: str, where: str = "webhook") -> Decimal:
     if not number.is_finite() or abs(number.adjusted()) > MAX_EXPONENT:
         raise InputError(where, field, f"out of range (at most 1e{MAX_EXPONENT})")
     return number
+
+
+def webhook_time(
+    obj: Any, name: str, field: str | None = None, *, naive_is_utc: bool = False
+) -> datetime | None:
+    """The platform's own time of a change (`obj[name]`, ISO 8601), timezone-aware; None when absent.
+    `naive_is_utc`: the platform writes UTC without an offset (WooCommerce *_gmt fields)."""
+    stamp = obj.get(name) if isinstance(obj, Mapping) else None
+    if stamp is None:
+        return None
+    try:
+        when = datetime.fromisoformat(stamp) if isinstance(stamp, str) and len(stamp) <= 40 else None
+    except ValueError:
+        when = None
+    if when is None:
+        raise InputError("webhook", field or name, "not an ISO 8601 time")
+    if when.tzinfo is None:
+        if not naive_is_utc:
+            raise InputError("webhook", field or name, "needs a timezone")
+        when = when.replace(tzinfo=UTC)
+    return when
+
+
+def webhook_header(headers: Mapping[str, str], name: str) -> str | None:
+    """A delivery id or similar header, bounded (it is stored); None when absent or empty."""
+    value = (header_value(headers, name) or "").strip()[:100]
+    return value or None
 
 
 class _TooBigError(ValueError):

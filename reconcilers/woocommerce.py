@@ -49,7 +49,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -64,9 +63,9 @@ from reconcilers.interface import Notification, ReconcilerContext
 from reconcilers.observations import counted
 from reconcilers.pagination import numbered_pages
 from reconcilers.settings import StoreSettings, refined
-from reconcilers.signatures import header_value, verify_base64
+from reconcilers.signatures import header_value, verify_signed_body
 from reconcilers.transport import TemporaryError
-from reconcilers.webhook_json import load_webhook_json
+from reconcilers.webhook_json import load_webhook_json, webhook_header, webhook_time
 
 API_PATH = "/wp-json/wc/v3"  # the one place the API version is pinned
 SIGNATURE_HEADER = "X-WC-Webhook-Signature"
@@ -226,9 +225,7 @@ class WooCommerceReconciler:
         signature = header_value(headers, SIGNATURE_HEADER)
         if signature is None and _is_ping(body):
             return True  # the unsigned creation ping carries nothing but the webhook id
-        if not self._webhook_secret:
-            return False
-        return verify_base64(self._webhook_secret, body, signature)
+        return verify_signed_body(self._webhook_secret, headers, SIGNATURE_HEADER, body, encoding="base64")
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> Notification:
         if header_value(headers, SIGNATURE_HEADER) is None and _is_ping(body):
@@ -244,10 +241,10 @@ class WooCommerceReconciler:
         status = payload.get("stock_status")
         if status is not None and status not in _SELLABLE:
             raise InputError("webhook", "stock_status", "must be instock, outofstock or onbackorder")
-        delivery = (header_value(headers, "X-WC-Webhook-Delivery-ID") or "")[:100] or None
-        return Notification(
-            [_observed(payload, parent)], delivery_id=delivery, occurred_at=_modified_at(payload)
-        )
+        # date_modified_gmt: when the shop saved the object (a re-delivery repeats it)
+        when = webhook_time(payload, "date_modified_gmt", naive_is_utc=True)
+        delivery = webhook_header(headers, "X-WC-Webhook-Delivery-ID")
+        return Notification([_observed(payload, parent)], delivery_id=delivery, occurred_at=when)
 
 
 _BAD_ID = ItemFailure(
@@ -260,16 +257,6 @@ def _threshold_problem(quantity: int) -> str:
         f"the shop derives out of stock at a count of {quantity} (its out-of-stock threshold, "
         "woocommerce_notify_no_stock_amount): lower the threshold or the count cannot be shown"
     )
-
-
-def _modified_at(payload: Mapping[str, Any]) -> datetime | None:
-    """date_modified_gmt: when the shop saved the object (a re-delivery repeats it)."""
-    stamp = payload.get("date_modified_gmt")
-    try:
-        when = datetime.fromisoformat(stamp) if isinstance(stamp, str) and len(stamp) <= 40 else None
-    except ValueError:
-        raise InputError("webhook", "date_modified_gmt", "not an ISO 8601 time") from None
-    return when.replace(tzinfo=UTC) if when is not None and when.tzinfo is None else when
 
 
 def _observed(obj: Mapping[str, Any], parent: int | None) -> Observed:
