@@ -18,32 +18,14 @@ is split in halves (at most SPLIT_REQUESTS extra requests per apply) to fail onl
 The inventory is read once per reconciler (one pass), however many chunks the engine observes.
 
 It only maps shapes: every request goes through the shared transport (retries, 429 + Retry-After,
-errors) and it never decides what to write. Documentation read 2026-11-23 (github.com/HubRise/website):
-- content/developers/api/en/catalogs.md §14 (https://www.hubrise.com/developers/api/catalogs#inventories):
-  GET/PUT/PATCH /catalogs/:id/locations/:id/inventory; the response is the whole entry list (not
-  paginated); absent entry = unlimited; "0" = out of stock; PATCH `stock: null` removes the entry;
-  PATCH returns only modified entries. No maximum number of entries per request is documented.
-- content/developers/api/en/callbacks.md: resource `inventory`, events `update` (no state: re-read)
-  and `patch` (`state_change` = list of changed entries); X-HubRise-Hmac-SHA256 = hex HMAC-SHA256 of
-  the raw body keyed with the client secret; a client never receives events it generated.
-- content/developers/api/en/authentication.md: X-Access-Token header on every call.
-- content/developers/api/en/general-concepts.md §3 Rate Limiting: 500 requests/min, 2,500/h and
-  10,000/day per connection, windows aligned on the round minute/hour/day, 429 when exceeded (no
-  Retry-After documented: the transport waits for the next window boundary). Paced at the hourly limit (2,500/3,600 s,
-  burst 10, setting `requests_per_second`) so a busy hour never locks us out until the next one; the
-  daily limit is kept by design (one GET per pass, one PATCH per 500 changes). §7: 422 errors carry
-  `message` + `errors[{field, message}]`; 401 `message`.
-- content/blog/20231101-inventory-updates (2023-11-01) announces location-only routes
-  (`/location/inventory`) and an `until` field on PUT entries; the reference version read (the one
-  that documents PATCH) still documents only the catalog-scoped routes, so we follow the reference
-  (a route change would touch only the URL built in __init__).
+errors) and it never decides what to write. Documentation read 2026-11-23: reconcilers/sources/hubrise.md.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from decimal import ROUND_CEILING, Decimal
+from decimal import Decimal
 from typing import Any
 
 from yarl import URL
@@ -53,12 +35,21 @@ from daemon.model import ApplyResult, Change, ItemFailure, Observed, SyncedVaria
 from reconcilers.batching import all_failed, merge_results, run_batch
 from reconcilers.capabilities import Capabilities, RateBudget, RateWindow, Refinement, StockModel
 from reconcilers.credential_fields import credential_fields
+from reconcilers.hubrise_entries import (
+    UNLIMITED,
+    BadEntryError,
+    as_observed,
+    entry_for,
+    key_of,
+    parse_external_id,
+    read_entries,
+    stock_of,
+)
 from reconcilers.interface import Notification, ReconcilerContext
-from reconcilers.observations import counted
 from reconcilers.settings import StoreSettings, refined
 from reconcilers.signatures import verify_signed_body
 from reconcilers.transport import AuthError, PermanentError, TemporaryError
-from reconcilers.webhook_json import bounded_decimal, load_webhook_json, webhook_time
+from reconcilers.webhook_json import load_webhook_json, webhook_time
 
 API_VERSION = "v1"
 DEFAULT_BASE_URL = f"https://api.hubrise.com/{API_VERSION}"
@@ -70,7 +61,6 @@ DEFAULT_WRITE_BATCH = 500
 SPLIT_REQUESTS = 20
 # one pass observes in chunks within seconds; a reconciler kept longer reads the inventory again
 INVENTORY_TTL_S = 60.0
-_KINDS = {"sku": "sku_ref", "option": "option_ref"}
 
 
 class HubRiseReconciler:
@@ -118,7 +108,7 @@ class HubRiseReconciler:
             return []
         stocks = await self._read(cached=True)
         # an external id the inventory does not list has an unlimited supply: available, no count
-        return [_observed(eid, stocks.get(key, _UNLIMITED)) for eid, key in wanted.items()]
+        return [as_observed(eid, stocks.get(key, UNLIMITED)) for eid, key in wanted.items()]
 
     async def _read(self, *, cached: bool) -> dict[tuple[str, str], Decimal | None]:
         if cached and self._inventory is not None and time.monotonic() - self._inventory[0] < INVENTORY_TTL_S:
@@ -126,7 +116,7 @@ class HubRiseReconciler:
         response = await self._transport.request("GET", self._url, headers=self._headers)
         if not isinstance(response.body, list):
             raise TemporaryError("hubrise: inventory answer is not a JSON list")
-        self._inventory = (time.monotonic(), _entries(response.body))
+        self._inventory = (time.monotonic(), read_entries(response.body))
         return self._inventory[1]
 
     async def apply(self, changes: Sequence[Change]) -> ApplyResult:
@@ -156,23 +146,23 @@ class HubRiseReconciler:
             return all_failed(batch, str(exc), permanent=True)
         except TemporaryError as exc:  # caught here too: one half's outage must not lose the other's
             return all_failed(batch, str(exc), permanent=False)
-        keys = [_key(c) for c in batch]
-        sent = {key: _stock(entry["stock"]) for key, entry in zip(keys, entries, strict=True)}
+        keys = [key_of(c) for c in batch]
+        sent = {key: stock_of(entry["stock"]) for key, entry in zip(keys, entries, strict=True)}
         if not isinstance(response.body, list):  # the older 204 answer lists nothing: trust it
             answered = sent
         else:
-            answered = _entries(response.body)
+            answered = read_entries(response.body)
             if set(sent) - set(answered):  # absent: already so, or not applied; the inventory tells
                 answered = {**(await self._read(cached=False)), **answered}
         confirmed: list[Observed] = []
         failed: list[ItemFailure] = []
         for change, key in zip(batch, keys, strict=True):
-            shown = answered.get(key, _UNLIMITED)
+            shown = answered.get(key, UNLIMITED)
             if shown != sent[key]:
                 why = "not applied by HubRise (is the ref in the catalog?)"
                 failed.append(ItemFailure(change.external_id, why, permanent=True))
             else:
-                confirmed.append(_observed(change.external_id, shown, change.platform_ref))
+                confirmed.append(as_observed(change.external_id, shown, change.platform_ref))
         return ApplyResult(tuple(confirmed), tuple(failed))
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
@@ -199,18 +189,11 @@ class HubRiseReconciler:
         if not isinstance(changes, list):
             raise InputError("webhook", "state_change", "missing or not a list")
         try:
-            stocks = _entries(changes, strict=True)
-        except _BadEntryError as exc:
+            stocks = read_entries(changes, strict=True)
+        except BadEntryError as exc:
             raise InputError("webhook", "state_change", str(exc)) from None
-        items = [_observed(f"{kind}:{ref}", stock) for (kind, ref), stock in stocks.items()]
+        items = [as_observed(f"{kind}:{ref}", stock) for (kind, ref), stock in stocks.items()]
         return Notification(items, delivery_id=delivery, occurred_at=occurred)
-
-
-_UNLIMITED = None  # stock of an item the inventory does not list
-
-
-class _BadEntryError(Exception):
-    """An inventory entry we cannot read (the message says why)."""
 
 
 class _SplitBudget:
@@ -224,77 +207,6 @@ class _SplitBudget:
             return False
         self._left -= requests
         return True
-
-
-def parse_external_id(external_id: str) -> tuple[str, str] | None:
-    """("sku" | "option", ref) from "sku:<ref>" / "option:<ref>", None when malformed."""
-    kind, sep, ref = external_id.partition(":")
-    return (kind, ref) if sep and kind in _KINDS and ref else None
-
-
-def _key(change: Change) -> tuple[str, str]:
-    key = parse_external_id(change.external_id)
-    if key is None:
-        raise ValueError(f"bad external id {change.external_id!r}")
-    return key
-
-
-def entry_for(change: Change) -> dict[str, Any]:
-    """The PATCH entry: stock "0" when unsellable, the count in quantity mode, null = unlimited."""
-    key = _key(change)
-    target = change.target
-    if not target.available:
-        stock: str | None = "0"
-    elif target.quantity is None:
-        stock = None
-    else:
-        stock = str(max(target.quantity, 0))
-    return {_KINDS[key[0]]: key[1], "stock": stock}
-
-
-def _entries(raw: Sequence[Any], strict: bool = False) -> dict[tuple[str, str], Decimal | None]:
-    """Inventory entries keyed by (kind, ref); strict mode raises _BadEntryError on a malformed entry."""
-    found: dict[tuple[str, str], Decimal | None] = {}
-    for index, entry in enumerate(raw):
-        try:
-            key, stock = _entry(entry)
-        except _BadEntryError as exc:
-            if strict:
-                raise _BadEntryError(f"entry {index}: {exc}") from None
-            continue  # an entry we cannot read cannot be one of ours either
-        found[key] = stock
-    return found
-
-
-def _entry(entry: Any) -> tuple[tuple[str, str], Decimal | None]:
-    if not isinstance(entry, dict):
-        raise _BadEntryError("not an object")
-    for kind, field in _KINDS.items():
-        ref = entry.get(field)
-        if isinstance(ref, str) and ref:
-            return (kind, ref), _stock(entry.get("stock"))
-    raise _BadEntryError("neither sku_ref nor option_ref")
-
-
-def _stock(value: Any) -> Decimal | None:
-    if value is None:
-        return None  # a removed entry (PATCH / state_change): unlimited
-    try:  # bounded: "1e999999999" must not become a billion-digit integer below
-        stock = bounded_decimal(value, "stock")
-    except InputError as exc:
-        raise _BadEntryError(f"stock {exc.reason}") from None
-    if stock < 0:
-        raise _BadEntryError("stock must be a decimal >= 0")
-    return stock
-
-
-def _observed(
-    external_id: str, stock: Decimal | None, platform_ref: Mapping[str, Any] | None = None
-) -> Observed:
-    if stock is None:
-        return Observed(external_id, True, None, platform_ref)
-    # only "0" is out: 0.5 is sellable, and reads as 1 so it never equals a written 0
-    return counted(external_id, stock > 0, int(stock.to_integral_value(ROUND_CEILING)), platform_ref)
 
 
 def _event_id(event: Mapping[str, Any]) -> str | None:

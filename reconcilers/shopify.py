@@ -9,24 +9,7 @@ stocked at the location (the mutation refuses them, all-or-nothing) and inventor
 (keeps selling at 0). The cost of each query is learned from the shop's own `requestedQueryCost`.
 
 It only maps shapes: every request goes through the shared transport (retries, pacing, errors) and
-it never decides what to write. Documentation read 2026-11-22:
-- https://shopify.dev/docs/api/usage/versioning - quarterly versions, each supported >= 12 months.
-- https://shopify.dev/docs/api/admin-graphql/latest/mutations/inventorySetQuantities - absolute set;
-  from 2026-04 every quantity must carry `changeFromQuantity` (null opts out of compare-and-swap),
-  stale -> CHANGE_FROM_QUANTITY_STALE; `compareQuantity`/`ignoreCompareQuantity` are gone.
-- https://shopify.dev/docs/api/admin-graphql/latest/input-objects/InventoryQuantityInput - the entry.
-- https://shopify.dev/changelog/posts/making-idempotency-mandatory-for-inventory-adjustments-and-refund-mutations
-  and https://shopify.dev/docs/api/usage/implementing-idempotency - `@idempotent(key:)` required from
-  2026-04; a retry with the same key and variables returns the original result.
-- https://shopify.dev/docs/api/admin-graphql/latest/enums/InventorySetQuantitiesUserErrorCode - codes.
-- https://shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits and
-  https://shopify.dev/docs/api/usage/limits - calculated query cost, leaky bucket per app and store
-  (Standard 100 points/s ... Plus 1000), `extensions.cost.throttleStatus` in every response, a single
-  query may not exceed 1000 points, input arrays hold at most 250 items; throttled requests answer
-  `errors[].extensions.code == "THROTTLED"`.
-- https://shopify.dev/docs/apps/build/webhooks/subscribe/https - `X-Shopify-Hmac-Sha256`: base64
-  HMAC-SHA256 of the raw body keyed with the app's client secret; topic `inventory_levels/update`
-  carries `inventory_item_id`, `location_id`, `available` (null when untracked).
+it never decides what to write. Documentation read 2026-11-22: reconcilers/sources/shopify.md.
 """
 
 from __future__ import annotations
@@ -45,9 +28,10 @@ from reconcilers.interface import Notification, ReconcilerContext
 from reconcilers.observations import counted, unenforceable
 from reconcilers.ratelimit import CostPointsPacer
 from reconcilers.settings import StoreSettings, refined
+from reconcilers.shopify_answers import dig, error_code, graphql_data, graphql_errors, mapped
 from reconcilers.shopify_queries import MUTATION_COST, OBSERVE_VARIANTS, SET_AVAILABLE, observe_cost
 from reconcilers.signatures import header_value, verify_signed_body
-from reconcilers.transport import AuthError, PermanentError, Response, TemporaryError
+from reconcilers.transport import Response, TemporaryError
 from reconcilers.webhook_json import load_webhook_json, webhook_header, webhook_time
 
 # 2026-07: stable since 2026-07-01 and supported until at least 2027-07-01, so supported throughout
@@ -59,11 +43,6 @@ WEBHOOK_TOPIC = "inventory_levels/update"
 VARIANT_GID = "gid://shopify/ProductVariant/"
 ITEM_GID = "gid://shopify/InventoryItem/"
 LOCATION_GID = "gid://shopify/Location/"
-# A stale compare is a manual edit since we read: the same write can never pass, so it is permanent
-# for this pass; the edit's own inventory_levels/update webhook (or the next pass) reports the drift.
-_RETRYABLE_CODES = frozenset(
-    {"IDEMPOTENCY_CONCURRENT_REQUEST", "IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED", "INTERNAL_ERROR"}
-)
 
 
 class ShopifyReconciler:
@@ -147,7 +126,7 @@ class ShopifyReconciler:
             "idempotencyKey": str(uuid.uuid4()),
         }
         data = await self._graphql(SET_AVAILABLE, variables, 1, MUTATION_COST)
-        result = _mapped(sent, entries, data.get("inventorySetQuantities"))
+        result = mapped(sent, entries, data.get("inventorySetQuantities"))
         return merge_results([result, ApplyResult(failed=tuple(failed))])
 
     def _entry(self, change: Change, item: str) -> dict[str, Any]:
@@ -208,83 +187,27 @@ class ShopifyReconciler:
             cost=min(estimate, learned * units) if learned is not None else estimate,
             retry_if=self._throttled,
         )
-        requested = _dig(response.body, "extensions", "cost", "requestedQueryCost")
+        requested = dig(response.body, "extensions", "cost", "requestedQueryCost")
         if isinstance(requested, int | float) and not isinstance(requested, bool) and requested > 0:
             self._price[document] = float(requested) / max(units, 1)
-        return _data(response.body)
+        return graphql_data(response.body)
 
     def _throttled(self, response: Response) -> float | None:
         """Feed the shop's own bucket to the pacer; on THROTTLED wait until the cost fits again."""
         body = response.body if isinstance(response.body, dict) else {}
-        cost = _dig(body, "extensions", "cost")
-        status = _dig(cost, "throttleStatus")
-        numbers = [_dig(status, k) for k in ("currentlyAvailable", "maximumAvailable", "restoreRate")]
+        cost = dig(body, "extensions", "cost")
+        status = dig(cost, "throttleStatus")
+        numbers = [dig(status, k) for k in ("currentlyAvailable", "maximumAvailable", "restoreRate")]
         pacer = self._transport.pacer
         floats = [float(n) for n in numbers if isinstance(n, int | float)]
         if len(floats) == 3 and isinstance(pacer, CostPointsPacer):
             pacer.update(currently_available=floats[0], maximum_available=floats[1], restore_rate=floats[2])
-        if not any(_code(e) == "THROTTLED" for e in _errors(body)):
+        if not any(error_code(e) == "THROTTLED" for e in graphql_errors(body)):
             return None
-        requested = _dig(cost, "requestedQueryCost")
+        requested = dig(cost, "requestedQueryCost")
         if len(floats) == 3 and isinstance(requested, int | float) and floats[2] > 0:
             return max(0.0, (float(requested) - floats[0]) / floats[2])
         return 1.0  # no throttle status given: one second restores at least the lowest plan's rate
-
-
-def _data(body: Any) -> dict[str, Any]:
-    """The `data` of a GraphQL answer; top-level errors become transport errors (no secrets)."""
-    errors = _errors(body)
-    if errors:
-        codes = {_code(e) for e in errors}
-        message = "; ".join(str(e.get("message", "error"))[:120] for e in errors[:3])
-        if codes & {"ACCESS_DENIED", "UNAUTHORIZED"}:
-            raise AuthError(f"shopify: {message}")
-        if codes & {"THROTTLED", "INTERNAL_SERVER_ERROR", "SERVICE_UNAVAILABLE"}:
-            raise TemporaryError(f"shopify: {message}")
-        raise PermanentError(f"shopify: {message}")
-    data = body.get("data") if isinstance(body, dict) else None
-    if not isinstance(data, dict):
-        raise TemporaryError("shopify: the answer has no data")
-    return data
-
-
-def _mapped(sent: Sequence[Change], entries: Sequence[dict[str, Any]], payload: Any) -> ApplyResult:
-    """Per-item outcome: errors name their entry by index in `field`; the rest succeeded or not."""
-    if not isinstance(payload, dict):
-        raise TemporaryError("shopify: inventorySetQuantities answered nothing")
-    by_index: dict[int, list[dict[str, Any]]] = {}
-    unplaced: list[dict[str, Any]] = []
-    for error in payload.get("userErrors") or []:
-        index = _entry_index(error)
-        (by_index.setdefault(index, []) if index is not None else unplaced).append(error)
-    changed = _changed_items(payload.get("inventoryAdjustmentGroup"))
-    if not by_index and not unplaced:  # success: every entry holds its target now
-        return ApplyResult(confirmed=tuple(_confirmed(c, e) for c, e in zip(sent, entries, strict=True)))
-    confirmed: list[Observed] = []
-    failed: list[ItemFailure] = []
-    for index, (change, entry) in enumerate(zip(sent, entries, strict=True)):
-        errors = by_index.get(index)
-        if errors:
-            reason = "; ".join(
-                f"{e.get('code') or 'ERROR'}: {str(e.get('message', ''))[:160]}" for e in errors
-            )
-            retryable = all(e.get("code") in _RETRYABLE_CODES for e in errors)
-            failed.append(ItemFailure(change.external_id, reason, permanent=not retryable))
-        elif entry["inventoryItemId"] in changed:
-            confirmed.append(_confirmed(change, entry))
-        else:  # the mutation is all-or-nothing: refused because of another entry, worth a retry
-            why = unplaced[0].get("message", "another item of the batch was refused") if unplaced else None
-            failed.append(
-                ItemFailure(change.external_id, f"not applied: {str(why or 'batch refused')[:160]}")
-            )
-    return ApplyResult(confirmed=tuple(confirmed), failed=tuple(failed))
-
-
-def _confirmed(change: Change, entry: Mapping[str, Any]) -> Observed:
-    quantity = int(entry["quantity"])
-    return Observed(
-        change.external_id, quantity > 0, quantity, {"inventory_item_id": entry["inventoryItemId"]}
-    )
 
 
 def _observed(node: dict[str, Any]) -> Observed:
@@ -325,38 +248,6 @@ def _is_variant(node: Any) -> bool:
 def _inventory_item(change: Change) -> str | None:
     item = (change.platform_ref or {}).get("inventory_item_id")
     return item if isinstance(item, str) and item.startswith(ITEM_GID) else None
-
-
-def _changed_items(group: Any) -> set[str]:
-    changes = group.get("changes") if isinstance(group, dict) else None
-    return {str(_dig(c, "item", "id")) for c in changes or [] if isinstance(c, dict)}
-
-
-def _entry_index(error: Any) -> int | None:
-    """userErrors name their entry as field ["input", "quantities", "<index>", ...]."""
-    field = error.get("field") if isinstance(error, dict) else None
-    if isinstance(field, list) and len(field) >= 3 and field[1] == "quantities":
-        try:
-            return int(field[2])
-        except (TypeError, ValueError):
-            return None
-    return None
-
-
-def _errors(body: Any) -> list[dict[str, Any]]:
-    errors = body.get("errors") if isinstance(body, dict) else None
-    return [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
-
-
-def _code(error: Mapping[str, Any]) -> str | None:
-    code = _dig(error, "extensions", "code")
-    return code if isinstance(code, str) else None
-
-
-def _dig(obj: Any, *keys: str) -> Any:
-    for key in keys:
-        obj = obj.get(key) if isinstance(obj, dict) else None
-    return obj
 
 
 def _numeric_id(payload: Mapping[str, Any], name: str) -> str:

@@ -18,30 +18,7 @@ There is no compare-and-set in WooCommerce: last write wins. Confirmations are b
 the batch answers with, so a write the store overrode is reported as a failure, not as success.
 
 It only maps shapes: every request goes through the shared transport (retries, 429 + Retry-After,
-errors) and it never decides what to write. Documentation read 2026-11-23:
-- https://woocommerce.github.io/woocommerce-rest-api-docs/#authentication - HTTP Basic with the
-  consumer key/secret over HTTPS (plain HTTP needs OAuth 1.0a: not supported, loopback excepted).
-- https://woocommerce.github.io/woocommerce-rest-api-docs/#pagination - page/per_page (max 100),
-  X-WP-Total, X-WP-TotalPages and Link headers.
-- https://woocommerce.github.io/woocommerce-rest-api-docs/#list-all-products and
-  #list-all-product-variations - `include` filter; #product-properties and
-  #product-variation-properties - manage_stock, stock_quantity, stock_status, backorders.
-- https://woocommerce.github.io/woocommerce-rest-api-docs/#batch-update-products and
-  #batch-update-product-variations - {"update": [...]}, "up to 100 objects"; core
-  Version3/class-wc-rest-controller.php check_batch_limit(): filter woocommerce_rest_batch_items_limit
-  (default 100) counts create+update+delete, over → HTTP 413 woocommerce_rest_request_entity_too_large;
-  batch_items() answers each failed update as {"id", "error": {"code", "message", "data"}}.
-- core includes/abstracts/abstract-wc-product.php validate_props() - stock_status derived from the
-  quantity when stock is managed (woocommerce_notify_no_stock_amount, backorders).
-- https://woocommerce.github.io/woocommerce-rest-api-docs/#webhooks and core
-  includes/class-wc-webhook.php - product.updated fires on woocommerce_update_product and
-  woocommerce_update_product_variation; the payload is GET /wc/v3/products/{id} of the product or
-  variation (type "variation" + parent_id); X-WC-Webhook-Signature = base64 HMAC-SHA256 of the raw
-  body keyed with the webhook secret; X-WC-Webhook-Topic/-Resource/-ID; on creation an unsigned ping
-  `webhook_id=<id>` (form body) must answer 200. Order stock reductions fire
-  woocommerce_product_set_stock, not product.updated: full passes catch those.
-- Rate limits: core has none; hosts/WAFs answer 429 (+ Retry-After), so a conservative per-store
-  pace (`requests_per_second`, default 2: each batch write runs up to 100 full product saves in PHP).
+errors) and it never decides what to write. Documentation read 2026-11-23: reconcilers/sources/woocommerce.md.
 """
 
 from __future__ import annotations
@@ -56,16 +33,26 @@ from yarl import URL
 
 from daemon.errors import InputError
 from daemon.model import ApplyResult, Change, ItemFailure, Observed, SyncedVariant
-from reconcilers.batching import all_failed, chunked, merge_results, run_batch
+from reconcilers.batching import chunked, merge_results, run_batch
 from reconcilers.capabilities import Capabilities, RateBudget, Refinement, StockModel, WriteUnit
 from reconcilers.credential_fields import credential_fields
 from reconcilers.interface import Notification, ReconcilerContext
-from reconcilers.observations import counted
 from reconcilers.pagination import numbered_pages
 from reconcilers.settings import StoreSettings, refined
 from reconcilers.signatures import header_value, verify_signed_body
 from reconcilers.transport import TemporaryError
 from reconcilers.webhook_json import load_webhook_json, webhook_header, webhook_time
+from reconcilers.woocommerce_objects import (
+    OUT_OF_STOCK_AT,
+    SELLABLE,
+    Target,
+    as_observed,
+    mapped,
+    parent_unit,
+    target_of,
+    threshold_problem,
+    woo_id,
+)
 
 API_PATH = "/wp-json/wc/v3"  # the one place the API version is pinned
 SIGNATURE_HEADER = "X-WC-Webhook-Signature"
@@ -73,20 +60,8 @@ PAGE_SIZE = 100  # per_page maximum
 BATCH_LIMIT = 100  # woocommerce_rest_batch_items_limit default
 DEFAULT_REQUESTS_PER_SECOND = 2.0
 FIELDS = "id,parent_id,type,manage_stock,stock_quantity,stock_status,backorders"
-_SELLABLE = {"instock": True, "onbackorder": True, "outofstock": False}
 _PRODUCT_TOPICS = frozenset({"product.updated", "product.created", "product.restored"})
 _PING = re.compile(rb"\s*webhook_id=\d+\s*")
-
-Target = tuple[int, int | None]  # (product id, variation id)
-# platform_ref key: the count at which this shop derived "out of stock" (its no-stock threshold)
-OUT_OF_STOCK_AT = "out_of_stock_at"
-
-
-def parent_unit(external_id: str) -> str:
-    """Variations are written per parent product (/products/<id>/variations/batch); simple
-    products share /products/batch."""
-    product, colon, _ = external_id.partition(":")
-    return product if colon else ""
 
 
 class WooCommerceReconciler:
@@ -125,7 +100,7 @@ class WooCommerceReconciler:
     # --- observe ---------------------------------------------------------------------------------
 
     async def observe(self, variants: Sequence[SyncedVariant]) -> list[Observed]:
-        wanted = {t for t in (_target(v.external_id) for v in variants) if t is not None}
+        wanted = {t for t in (target_of(v.external_id) for v in variants) if t is not None}
         simple = sorted(p for p, v in wanted if v is None)
         by_parent: dict[int, list[int]] = {}
         for product, variation in sorted(wanted, key=lambda t: (t[0], t[1] or 0)):
@@ -138,9 +113,9 @@ class WooCommerceReconciler:
             url = f"{self._api}/products/{parent}/variations"
             for chunk in chunked(ids, PAGE_SIZE):
                 objects += [(parent, o) for o in await self._list(url, chunk)]
-        observed = [_observed(o, parent) for parent, o in objects]
+        observed = [as_observed(o, parent) for parent, o in objects]
         # only what was asked for: a store may answer extra or differently-typed objects
-        return [o for o in observed if _target(o.external_id) in wanted]
+        return [o for o in observed if target_of(o.external_id) in wanted]
 
     async def _list(self, url: str, ids: Sequence[int]) -> list[dict[str, Any]]:
         async def page(number: int) -> tuple[list[dict[str, Any]], int | None]:
@@ -155,7 +130,7 @@ class WooCommerceReconciler:
                 raise TemporaryError(f"woocommerce: GET {URL(url).path} did not answer a list")
             total = response.headers.get("X-WP-TotalPages")
             items = [o for o in response.body if isinstance(o, dict)]
-            return items, _id(total.strip()) if total is not None else None
+            return items, woo_id(total.strip()) if total is not None else None
 
         return [item async for items in numbered_pages(page) for item in items]
 
@@ -169,7 +144,7 @@ class WooCommerceReconciler:
         entries: list[tuple[Change, dict[str, Any]]] = []
         failed: list[ItemFailure] = []
         for change in unit:
-            target = _target(change.external_id)
+            target = target_of(change.external_id)
             entry = self._entry(change, target) if target is not None else _BAD_ID
             if isinstance(entry, ItemFailure):
                 failed.append(replace(entry, external_id=change.external_id))
@@ -177,7 +152,7 @@ class WooCommerceReconciler:
                 entries.append((change, entry))
         results = [ApplyResult(failed=tuple(failed))]
         if entries:
-            parent = _target(entries[0][0].external_id)
+            parent = target_of(entries[0][0].external_id)
             assert parent is not None  # refused above otherwise
             results.append(await self._write(parent[0] if parent[1] is not None else None, entries))
         return merge_results(results)
@@ -192,7 +167,7 @@ class WooCommerceReconciler:
             sellable = wanted.available and quantity > 0
             derived_out = (change.platform_ref or {}).get(OUT_OF_STOCK_AT)
             if sellable and isinstance(derived_out, int) and quantity <= derived_out:
-                return ItemFailure(change.external_id, _threshold_problem(quantity), problem=True)
+                return ItemFailure(change.external_id, threshold_problem(quantity), problem=True)
             entry.update(manage_stock=True, stock_quantity=quantity)
         elif managed == "parent":
             why = "stock is managed by the parent product (manage_stock=parent): use quantity mode"
@@ -217,7 +192,7 @@ class WooCommerceReconciler:
         response = await self._transport.request(
             "POST", url, json={"update": [entry for _, entry in chunk]}, auth=self._keys.basic()
         )
-        return _mapped(chunk, parent, response.body)
+        return mapped(chunk, parent, response.body)
 
     # --- webhooks --------------------------------------------------------------------------------
 
@@ -239,104 +214,17 @@ class WooCommerceReconciler:
         _numeric(payload, "id")
         parent = _numeric(payload, "parent_id") if payload.get("type") == "variation" else None
         status = payload.get("stock_status")
-        if status is not None and status not in _SELLABLE:
+        if status is not None and status not in SELLABLE:
             raise InputError("webhook", "stock_status", "must be instock, outofstock or onbackorder")
         # date_modified_gmt: when the shop saved the object (a re-delivery repeats it)
         when = webhook_time(payload, "date_modified_gmt", naive_is_utc=True)
         delivery = webhook_header(headers, "X-WC-Webhook-Delivery-ID")
-        return Notification([_observed(payload, parent)], delivery_id=delivery, occurred_at=when)
+        return Notification([as_observed(payload, parent)], delivery_id=delivery, occurred_at=when)
 
 
 _BAD_ID = ItemFailure(
     "", "external id must be '<product_id>' or '<product_id>:<variation_id>'", permanent=True
 )
-
-
-def _threshold_problem(quantity: int) -> str:
-    return (
-        f"the shop derives out of stock at a count of {quantity} (its out-of-stock threshold, "
-        "woocommerce_notify_no_stock_amount): lower the threshold or the count cannot be shown"
-    )
-
-
-def _observed(obj: Mapping[str, Any], parent: int | None) -> Observed:
-    """Normalise one product/variation object; `parent` set means it is a variation of that product."""
-    external_id = f"{parent}:{obj['id']}" if parent is not None else str(obj.get("id"))
-    manage = obj.get("manage_stock")
-    ref: dict[str, Any] = {"manage_stock": manage}
-    if isinstance(obj.get("backorders"), str):
-        ref["backorders"] = obj["backorders"]  # yes/notify keep selling at 0: shown to support
-    available = _SELLABLE.get(str(obj.get("stock_status")))
-    if available is None:
-        return Observed(external_id, None, None, ref)
-    quantity = obj.get("stock_quantity")
-    managed = manage is True or manage == "parent"
-    if not managed or isinstance(quantity, bool) or not isinstance(quantity, int):
-        quantity = None
-    elif not available and quantity > 0:  # the shop's no-stock threshold derived "out of stock"
-        ref[OUT_OF_STOCK_AT] = quantity
-    return counted(external_id, available, quantity, ref)
-
-
-def _mapped(chunk: Sequence[tuple[Change, dict[str, Any]]], parent: int | None, body: Any) -> ApplyResult:
-    """Per-item outcome of a batch: each `update` entry is the saved object or {"id", "error"}."""
-    answers = body.get("update") if isinstance(body, dict) else None
-    if not isinstance(answers, list):
-        return all_failed(
-            (c for c, _ in chunk), "woocommerce: the batch answer has no update list", permanent=False
-        )
-    by_id = {a.get("id"): a for a in answers if isinstance(a, dict)}
-    confirmed: list[Observed] = []
-    failed: list[ItemFailure] = []
-    for change, entry in chunk:
-        answer = by_id.get(entry["id"])
-        if answer is None:
-            failed.append(ItemFailure(change.external_id, "missing from the batch answer"))
-        elif isinstance(answer.get("error"), dict):
-            failed.append(_item_error(change.external_id, answer["error"]))
-        else:
-            shown = _observed(answer, parent)
-            # every entry states the sellable state it means; managed stock may derive another one
-            meant = (entry["stock_status"] == "instock", entry.get("stock_quantity", shown.quantity))
-            if shown.quantity == meant[1] and meant[0] and not shown.available and meant[1]:
-                failed.append(ItemFailure(change.external_id, _threshold_problem(meant[1]), problem=True))
-            elif (shown.available, shown.quantity) != meant:
-                why = (
-                    f"saved, but the store shows stock_status={answer.get('stock_status')!s:.20} "
-                    f"stock_quantity={answer.get('stock_quantity')!s:.12} (derived from its stock settings)"
-                )
-                failed.append(ItemFailure(change.external_id, why))
-            else:
-                confirmed.append(replace(shown, external_id=change.external_id))
-    return ApplyResult(confirmed=tuple(confirmed), failed=tuple(failed))
-
-
-def _item_error(external_id: str, error: Mapping[str, Any]) -> ItemFailure:
-    data = error.get("data")
-    status = data.get("status") if isinstance(data, dict) else None
-    code = str(error.get("code") or "error")[:80]
-    message = str(error.get("message") or "")[:160]
-    # a 4xx (invalid id, invalid value) repeats identically; anything else may pass later
-    permanent = isinstance(status, int) and 400 <= status < 500 and status not in (408, 409, 429)
-    return ItemFailure(external_id, f"{code}: {message}", permanent=permanent)
-
-
-def _target(external_id: str) -> Target | None:
-    """'12' → (12, None); '12:34' → (12, 34); anything else (also '012', '²') → None."""
-    product, colon, variation = external_id.partition(":")
-    product_id = _id(product)
-    if product_id is None or not colon:
-        return None if product_id is None else (product_id, None)
-    variation_id = _id(variation)
-    return None if variation_id is None else (product_id, variation_id)
-
-
-def _id(text: str) -> int | None:
-    """A WooCommerce id written the way the store writes it back; str.isdigit alone also accepts
-    '²' (int() then raises) and '٣' or '012' (which would come back as a different external id)."""
-    if not (text.isascii() and text.isdigit()) or text.startswith("0"):
-        return None
-    return int(text)
 
 
 def _numeric(payload: Mapping[str, Any], name: str) -> int:

@@ -18,7 +18,8 @@ from daemon.credentials import Secret
 from daemon.errors import ConfigError, CredentialError, InputError
 from daemon.model import Availability, Change, Observed, StoreConfig, SyncedVariant
 from reconcilers.capabilities import StockModel
-from reconcilers.hubrise import HubRiseReconciler, entry_for, parse_external_id
+from reconcilers.hubrise import HubRiseReconciler
+from reconcilers.hubrise_entries import entry_for, parse_external_id
 from reconcilers.interface import ReconcilerContext
 from reconcilers.ratelimit import LeakyBucketPacer
 from reconcilers.transport import RetryPolicy, Transport
