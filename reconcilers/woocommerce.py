@@ -1,24 +1,21 @@
 """WooCommerce (REST API wc/v3): translates our Observed/Change to product stock fields and back.
 
-Stock model: every simple product and every variation has `stock_status` (instock | outofstock |
-onbackorder) and, when `manage_stock` is on, a `stock_quantity`. External ids are "<product_id>" for
-a simple product and "<product_id>:<variation_id>" for a variation (variations only exist under
-their parent: /products/{id}/variations). `onbackorder` is sellable (the storefront takes orders), so
-it maps to available=True. With managed stock WooCommerce *derives* stock_status on every save
-(quantity above the no-stock threshold → instock, else onbackorder if backorders are allowed, else
-outofstock), so a written stock_status alone would be overridden: writes for managed items set the
-quantity, and "unavailable" also sets backorders "no" so the storefront really stops selling.
+Stock model: every simple product and variation has `stock_status` (instock | outofstock |
+onbackorder, which is sellable) and, when `manage_stock` is on, a `stock_quantity`. External ids are
+"<product_id>" or "<product_id>:<variation_id>" (variations only exist under their parent, so the
+write unit is the parent product). With managed stock WooCommerce *derives* stock_status on every
+save (above the no-stock threshold → instock, else onbackorder if backorders are allowed, else
+outofstock), so writes for managed items set the quantity, and "unavailable" also sets backorders
+"no" so the storefront really stops selling.
 - quantity mode: manage_stock true + stock_quantity (+ the matching stock_status, + backorders "no"
-  when the target is unsellable); a variation managed by its parent then manages its own count.
+  when unsellable); a variation managed by its parent then manages its own count. A count the
+  shop's threshold derives "out of stock" is a problem (reported, not rewritten every pass).
 - status mode: unmanaged items get stock_status instock/outofstock; managed items get stock_quantity
-  (`in_stock_quantity`, default the store's POD quantity) or 0 + backorders "no". A variation whose
-  stock is managed by its parent (manage_stock "parent") is refused: writing it would change the
-  stock of every sibling.
-There is no compare-and-set in WooCommerce: last write wins. Confirmations are built from the objects
-the batch answers with, so a write the store overrode is reported as a failure, not as success.
-
-It only maps shapes: every request goes through the shared transport (retries, 429 + Retry-After,
-errors) and it never decides what to write. Documentation read 2026-11-23: reconcilers/sources/woocommerce.md.
+  (`in_stock_quantity`, default the store's POD quantity) or 0 + backorders "no". Stock managed by
+  the parent (manage_stock "parent") is a problem: writing it would change every sibling's stock.
+No compare-and-set: last write wins. Confirmations are built from the objects the batch answers
+with, so a write the store overrode is a failure, not a success. Every request goes through the
+shared transport. Documentation read 2026-11-23: reconcilers/sources/woocommerce.md.
 """
 
 from __future__ import annotations
