@@ -324,6 +324,10 @@ class HubRiseAdapter(PlatformAdapter):
         stock = self.fake.inventory.get(("sku_ref", f"S{number}"))
         return None if stock is None else int(stock)
 
+    def sells(self, number: int) -> bool:
+        stock = self.fake.inventory.get(("sku_ref", f"S{number}"))
+        return stock is None or float(stock) > 0  # no entry: unlimited
+
     def refuse_next_write(self, number: int) -> None:
         self.fake.refused_refs.add(f"S{number}")
 

@@ -13,7 +13,8 @@ import aiohttp
 import pytest
 
 from daemon.model import Availability, Change, FailureKind, Observed, StoreConfig
-from reconcilers import ReconcilerFactory, known_platforms
+from reconcilers import ReconcilerFactory, known_platforms, reconciler_class
+from reconcilers.capabilities import StockModel
 from reconcilers.interface import Reconciler
 from reconcilers.transport import AuthError, RetryPolicy, TemporaryError
 from tests.contract.platforms import ADAPTERS, HUGE, OTHER_SECRET, WRONG, PlatformAdapter
@@ -257,3 +258,57 @@ async def test_a_hostile_webhook_body_is_refused_as_bad_input(
     headers = dict(platform.webhook(1, 3).headers)
     with pytest.raises(InputError):
         reconciler.parse_webhook(headers, body)
+
+
+async def test_declared_compare_and_set_refuses_a_stale_write(
+    platform: PlatformAdapter, session: Any
+) -> None:
+    reconciler = build(platform, session)
+    if not reconciler.capabilities.compare_and_set:
+        pytest.skip(f"{platform.name} declares no compare-and-set: last write wins")
+    platform.seed(1, 5)
+    seen = await observe(platform, reconciler, 1)
+    platform.seed(1, 7)  # a merchant's edit since we read
+    result = await reconciler.apply([as_change(seen[1], 0)])
+    assert [f.kind for f in result.failed] == [FailureKind.PERMANENT]
+    assert platform.shown(1) == 7  # the merchant's edit survives
+
+
+async def test_write_requests_equal_the_number_of_write_units(
+    platform: PlatformAdapter, session: Any
+) -> None:
+    for number in range(1, 6):
+        platform.seed(number, 5)
+    reconciler = build(platform, session)
+    seen = await observe(platform, reconciler, *range(1, 6))
+    changes = [as_change(seen[n], 0) for n in range(1, 6)]
+    before = platform.requests()
+    result = await reconciler.apply(changes)
+    assert result.failed == ()
+    units = {reconciler.capabilities.unit_of(c) for c in changes}
+    assert platform.requests() - before == len(units)  # one request per write unit, no extra split
+
+
+async def test_a_status_write_follows_the_declared_stock_model(
+    platform: PlatformAdapter, session: Any
+) -> None:
+    platform.seed(1, 0)
+    reconciler = build(platform, session)
+    seen = await observe(platform, reconciler, 1)
+    change = Change(
+        seen[1].external_id, Availability(True, None), seen[1].as_availability(), seen[1].platform_ref
+    )
+    [confirmed] = (await reconciler.apply([change])).confirmed
+    assert confirmed.available is True
+    if reconciler.capabilities.stock_model is StockModel.QUANTITY:  # no flag: a count makes it sellable
+        assert confirmed.quantity is not None and confirmed.quantity > 0
+    assert platform.sells(1)
+
+
+def test_declared_facts_name_what_the_adapter_uses(platform: PlatformAdapter) -> None:
+    caps = reconciler_class(platform.name).capabilities
+    hook = platform.webhook(1, 1)
+    assert caps.webhook_scheme is not None
+    assert any(name.lower() in caps.webhook_scheme.lower() for name in hook.headers)  # the signature header
+    assert caps.source and caps.unlimited  # every registered platform documents both
+    assert caps.max_write_batch >= 1 and caps.max_read_batch >= 1
