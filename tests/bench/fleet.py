@@ -47,7 +47,12 @@ class Fleet:
 def store_settings(
     url: str, *, batch_limit: int, page_size: int, rate_per_s: float = UNPACED
 ) -> dict[str, Any]:
-    return {"base_url": url, "batch_limit": batch_limit, "page_size": page_size, "rate_per_s": rate_per_s}
+    return {
+        "base_url": url,
+        "batch_limit": batch_limit,
+        "page_size": page_size,
+        "requests_per_second": rate_per_s,
+    }
 
 
 @asynccontextmanager
