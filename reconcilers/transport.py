@@ -300,7 +300,7 @@ def _parse(raw: bytes) -> Any:
         return None
     try:
         return jsonlib.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # nesting deeper than the parser's recursion: not an answer
         return _UNPARSEABLE
 
 
