@@ -67,9 +67,9 @@ class RateBudget:
     restore_rate: float = 0.0
     # documented windows, smallest first: a 429 without Retry-After waits for the next boundary
     windows: tuple[RateWindow, ...] = ()
-    # response header announcing the requests left (0 pauses the store briefly); None: not sent
+    # response header announcing the requests left (0 pauses the store briefly); None: not sent.
+    # Retry-After (HTTP's own) is read on every platform.
     remaining_header: str | None = None
-    retry_after_header: str = "Retry-After"
 
 
 def _whole_store(external_id: str) -> str:
@@ -97,6 +97,11 @@ class Capabilities:
     write_unit: WriteUnit = WriteUnit.STORE
     # external id -> its write unit key: changes with different keys never share a request
     unit_key: Callable[[str], str] = field(default=_whole_store)
+
+    def __post_init__(self) -> None:
+        # the declared unit and the key that implements it must agree (the engine trusts the key)
+        if (self.write_unit is WriteUnit.STORE) != (self.unit_key is _whole_store):
+            raise ValueError(f"{self.platform}: write_unit {self.write_unit} needs a matching unit_key")
 
     def unit_of(self, change: Change) -> str:
         """The write unit of a change: the engine packs batches so no unit spans two apply() calls."""
