@@ -18,8 +18,8 @@ demo: $(STAMP)
 	$(BIN)/python -m daemon.demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check daemon reconcilers tests
-	$(BIN)/ruff format --check daemon reconcilers tests
+	$(BIN)/ruff check daemon reconcilers sandbox_store tests
+	$(BIN)/ruff format --check daemon reconcilers sandbox_store tests
 	$(BIN)/lint-imports
 
 typecheck: $(STAMP)

@@ -93,7 +93,7 @@ async def _cmd_run(args: argparse.Namespace, config: Config) -> int:
 async def _cmd_sandbox(args: argparse.Namespace, config: Config) -> int:
     from pathlib import Path
 
-    from reconcilers.sandbox_server import SandboxConfig, serve_forever
+    from sandbox_store.server import SandboxConfig, serve_forever
 
     def read(path: str | None, default: str | None) -> str | None:
         return Path(path).read_text(encoding="utf-8").strip() if path else default

@@ -31,8 +31,8 @@ from daemon.output import render
 from daemon.resources import credential_store
 from daemon.sync_commands import format_report
 from reconcilers import ReconcilerFactory
-from reconcilers.sandbox_server import SandboxStore
-from reconcilers.sandbox_state import SandboxConfig
+from sandbox_store.server import SandboxStore
+from sandbox_store.state import SandboxConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG = ROOT / "examples" / "catalog"

@@ -101,12 +101,17 @@ class Observed:
 
     `available` None means the store does not track this item (e.g. stock management off): the
     planner treats it as "no value" rather than as unavailable.
+    `problem`, when set, says why this item cannot be enforced here (untracked, not stocked at the
+    location, sells past 0, a count the state database cannot hold...): support should see it once;
+    it is not a failure and retrying cannot fix it. A reconciler's apply() refuses such an item
+    without a request (see reconcilers.batching.CANNOT_ENFORCE).
     """
 
     external_id: str
     available: bool | None
     quantity: int | None = None
     platform_ref: Mapping[str, Any] | None = None
+    problem: str | None = None
 
     def as_availability(self) -> Availability | None:
         if self.available is None:
@@ -128,13 +133,43 @@ class Change:
     reason: str = "desired"
 
 
+class FailureKind(StrEnum):
+    """Why an item was not written, as the engine should treat it."""
+
+    TEMPORARY = "temporary"  # may pass later: retry with back-off
+    PERMANENT = "permanent"  # this write can never pass as is: record the reason, do not retry
+    AUTH = "auth"  # the store refused our credential (401/403): no other batch of this store can pass
+    PROBLEM = "problem"  # cannot be enforced here (see Observed.problem): report, not a failure
+
+
 @dataclass(frozen=True, slots=True)
 class ItemFailure:
-    """One change the platform refused or could not take; `permanent` ones are not retried."""
+    """One change the platform refused or could not take; `permanent` ones are not retried.
+
+    `problem=True`: the item cannot be enforced on this store (stock managed by a parent product,
+    untracked, not stocked at the location, sells past 0...); `reason` says why for support. It is
+    not a failure: it should not fail a pass, be retried, or count towards a circuit breaker.
+    `auth=True`: the credential was refused; the remaining batches of the pass cannot pass either.
+    Both imply `permanent=True`, so an engine that only reads `permanent` never retries them.
+    """
 
     external_id: str
     reason: str
     permanent: bool = False
+    problem: bool = False
+    auth: bool = False
+
+    def __post_init__(self) -> None:
+        if (self.problem or self.auth) and not self.permanent:
+            object.__setattr__(self, "permanent", True)
+
+    @property
+    def kind(self) -> FailureKind:
+        if self.problem:
+            return FailureKind.PROBLEM
+        if self.auth:
+            return FailureKind.AUTH
+        return FailureKind.PERMANENT if self.permanent else FailureKind.TEMPORARY
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from aiolimiter import AsyncLimiter
 
-from reconcilers.capabilities import PacingModel, RateBudget
+from reconcilers.capabilities import PacingModel, RateBudget, RateWindow
 
 if TYPE_CHECKING:
     from reconcilers.transport import Response
@@ -29,6 +29,24 @@ class Pacer(Protocol):
     def feed(self, response: Response) -> None: ...
 
     def penalize(self, delay_s: float) -> None: ...
+
+    def after_throttle(self, attempt: int) -> float | None: ...
+
+
+def until_window(windows: tuple[RateWindow, ...], attempt: int, now: float | None = None) -> float | None:
+    """Seconds until the budget of a 429 without Retry-After comes back: documented windows aligned on
+    round minutes/hours/days reset at the next boundary. The n-th 429 in a row points at the n-th
+    window (still throttled after the minute turned: it is the hour). None: no aligned window."""
+    aligned = [w for w in windows if w.aligned]
+    if not aligned:
+        return None
+    seconds = aligned[min(attempt, len(aligned) - 1)].seconds
+    epoch = time.time() if now is None else now
+    return seconds - epoch % seconds + _BOUNDARY_MARGIN_S
+
+
+# the store's clock and ours differ a little: arrive just after its boundary, not just before
+_BOUNDARY_MARGIN_S = 0.5
 
 
 def _now() -> float:
@@ -65,10 +83,19 @@ class LeakyBucketPacer:
     """A documented requests/s with a burst; a 429 (penalize) or an empty budget header pauses all,
     and a 429 also lowers the rate (see _SLOWDOWN)."""
 
-    def __init__(self, requests_per_second: float, burst: int = 1) -> None:
+    def __init__(
+        self,
+        requests_per_second: float,
+        burst: int = 1,
+        *,
+        windows: tuple[RateWindow, ...] = (),
+        remaining_header: str | None = "X-RateLimit-Remaining",
+    ) -> None:
         if requests_per_second <= 0:
             raise ValueError("requests_per_second must be positive")
         self.documented_rate = requests_per_second
+        self._windows = windows
+        self._remaining_header = remaining_header
         self._burst = max(1, burst)
         self._limiter = self._limiter_for(requests_per_second)
         self._pause = _Pause()
@@ -91,7 +118,9 @@ class LeakyBucketPacer:
 
     def feed(self, response: Response) -> None:
         """Platforms that announce an empty budget (`X-RateLimit-Remaining: 0`) get a short pause."""
-        remaining = response.headers.get("X-RateLimit-Remaining")
+        if self._remaining_header is None:
+            return
+        remaining = response.headers.get(self._remaining_header)
         if remaining is not None and remaining.strip() == "0":
             self._pause.extend(1.0 / max(self.rate, 1e-6))
 
@@ -103,6 +132,9 @@ class LeakyBucketPacer:
         self._episode_until = max(self._episode_until, now + max(delay_s, 0.0))
         self._throttled_at = now
         self._pause.extend(delay_s)
+
+    def after_throttle(self, attempt: int) -> float | None:
+        return until_window(self._windows, attempt)
 
     def _recover(self) -> None:
         quiet = self._throttled_at is not None and _now() - self._throttled_at >= _RECOVERY_S
@@ -153,11 +185,19 @@ class CostPointsPacer:
     def penalize(self, delay_s: float) -> None:
         self._pause.extend(delay_s)
 
+    def after_throttle(self, attempt: int) -> float | None:
+        return None  # THROTTLED answers say how long: the reconciler's retry_if computes it
+
 
 def build_pacer(budget: RateBudget) -> Pacer:
     if budget.model is PacingModel.COST_POINTS:
         return CostPointsPacer(budget.bucket_size, budget.restore_rate)
-    return LeakyBucketPacer(budget.requests_per_second, budget.burst)
+    return LeakyBucketPacer(
+        budget.requests_per_second,
+        budget.burst,
+        windows=budget.windows,
+        remaining_header=budget.remaining_header,
+    )
 
 
 class PacerRegistry:

@@ -1,26 +1,28 @@
 """The sandbox platform: translates our Observed/Change to the local sandbox store's HTTP API and back.
 
 It only maps shapes; every request goes through the shared transport (retries, pacing, error mapping),
-and it never decides what to write. Its server is reconcilers/sandbox_server.py.
+and it never decides what to write. Its server is sandbox_store/server.py.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
-from daemon.errors import ConfigError, InputError
+from daemon.errors import InputError
 from daemon.model import ApplyResult, Change, ItemFailure, Observed, SyncedVariant
-from reconcilers.batching import all_failed, chunked, merge_results
-from reconcilers.capabilities import Capabilities, RateBudget, StockModel
-from reconcilers.credential_fields import token_and_secret
-from reconcilers.interface import ReconcilerContext
-from reconcilers.signatures import header_value, verify_base64
-from reconcilers.transport import AuthError, PermanentError, TemporaryError
+from reconcilers.batching import chunked, run_batch
+from reconcilers.capabilities import Capabilities, RateBudget, Refinement, StockModel
+from reconcilers.credential_fields import credential_fields
+from reconcilers.interface import Notification, ReconcilerContext
+from reconcilers.observations import counted
+from reconcilers.settings import StoreSettings, refined
+from reconcilers.signatures import verify_signed_body
+from reconcilers.transport import TemporaryError
+from reconcilers.webhook_json import load_webhook_json, webhook_header, webhook_time
 
 SIGNATURE_HEADER = "X-Sandbox-Hmac-Sha256"
+DELIVERY_HEADER = "X-Sandbox-Delivery-Id"
 
 
 class SandboxReconciler:
@@ -31,29 +33,29 @@ class SandboxReconciler:
         stock_model=StockModel.BOTH,
         max_read_batch=100,
         max_write_batch=50,
-        rate_budget=RateBudget(requests_per_second=20, burst=10),
-        webhook_scheme="X-Sandbox-Hmac-Sha256 base64 HMAC-SHA256",
+        rate_budget=RateBudget(requests_per_second=20, burst=10, remaining_header="X-RateLimit-Remaining"),
+        webhook_scheme=f"{SIGNATURE_HEADER} base64 HMAC-SHA256 of the raw body",
         compare_and_set=True,
-        source="sandbox_server.py (this repo)",
+        source="sandbox_store/server.py (this repo)",
+        refinable=frozenset(Refinement),  # the sandbox server's limits are configurable
+        unlimited="quantity null (the store does not count the item)",
     )
 
     def __init__(self, context: ReconcilerContext) -> None:
-        self._store_id = context.store.id
+        settings = StoreSettings(context.store)
         self._transport = context.transport
-        settings = context.store.settings
-        base_url = settings.get("base_url")
-        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-            raise ConfigError(f"stores.{self._store_id}.settings.base_url", "an http(s) URL is required")
-        self._base = base_url.rstrip("/")
-        self.capabilities = _refined(type(self).capabilities, settings, self._store_id)
-        self._token, self._webhook_secret = token_and_secret(context, "token", "webhook_secret")
+        self._base = settings.base_url()
+        self.capabilities = refined(type(self).capabilities, settings)
+        keys = credential_fields(context, ["token"], ["webhook_secret"], plain_allowed=True)
+        self._auth = {"Authorization": f"Bearer {keys['token']}"}
+        self._webhook_secret = keys["webhook_secret"]
 
     async def observe(self, variants: Sequence[SyncedVariant]) -> list[Observed]:
         ids = list(dict.fromkeys(v.external_id for v in variants))
         observed: list[Observed] = []
         for chunk in chunked(ids, self.capabilities.max_read_batch):
             response = await self._transport.request(
-                "GET", f"{self._base}/api/items", params={"ids": ",".join(chunk)}, headers=self._auth()
+                "GET", f"{self._base}/api/items", params={"ids": ",".join(chunk)}, headers=self._auth
             )
             wanted = set(chunk)
             items = _field(response.body, "items", list, "sandbox response")
@@ -63,70 +65,31 @@ class SandboxReconciler:
         return observed
 
     async def apply(self, changes: Sequence[Change]) -> ApplyResult:
-        results = [
-            await self._apply_batch(batch) for batch in chunked(changes, self.capabilities.max_write_batch)
-        ]
-        return merge_results(results)
+        return await run_batch(self.capabilities, changes, self._send)
 
-    async def _apply_batch(self, batch: Sequence[Change]) -> ApplyResult:
-        try:
-            response = await self._transport.request(
-                "POST",
-                f"{self._base}/api/items/batch",
-                json={"updates": [_update(c) for c in batch]},
-                headers=self._auth(),
-            )
-            return _mapped(batch, response.body)  # a malformed answer raises TemporaryError too
-        except AuthError:
-            raise  # the store's credential is wrong: a store-level problem, not one per item
-        except PermanentError as exc:
-            return all_failed(batch, str(exc), permanent=True)
-        except TemporaryError as exc:
-            return all_failed(batch, str(exc), permanent=False)
+    async def _send(self, batch: Sequence[Change]) -> ApplyResult:
+        response = await self._transport.request(
+            "POST",
+            f"{self._base}/api/items/batch",
+            json={"updates": [_update(c) for c in batch]},
+            headers=self._auth,
+        )
+        return _mapped(batch, response.body)  # a malformed answer raises TemporaryError
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
-        if not self._webhook_secret:
-            return False
-        return verify_base64(self._webhook_secret, body, header_value(headers, SIGNATURE_HEADER))
+        return verify_signed_body(self._webhook_secret, headers, SIGNATURE_HEADER, body, encoding="base64")
 
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[Observed]:
-        try:
-            payload = json.loads(body)
-        except ValueError as exc:
-            raise InputError("webhook", "body", f"not valid JSON ({exc.__class__.__name__})") from None
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> Notification:
+        payload = load_webhook_json(body)
         topic = _field(payload, "topic", str, "webhook")
         if topic != "item.updated":
             raise InputError("webhook", "topic", f"unsupported topic {topic[:40]!r}")
-        return [_observed(_field(payload, "item", dict, "webhook"), "webhook", prefix="item.")]
-
-    def _auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._token}"}
-
-
-def _refined(base: Capabilities, settings: Mapping[str, Any], store_id: str) -> Capabilities:
-    """The store's own limits (page_size, batch_limit, rate_per_s) replace the defaults when given."""
-    page_size = _positive(settings, "page_size", store_id, whole=True)
-    batch_limit = _positive(settings, "batch_limit", store_id, whole=True)
-    rate = _positive(settings, "rate_per_s", store_id, whole=False)
-    budget = base.rate_budget if rate is None else replace(base.rate_budget, requests_per_second=rate)
-    return replace(
-        base,
-        max_read_batch=int(page_size or base.max_read_batch),
-        max_write_batch=int(batch_limit or base.max_write_batch),
-        rate_budget=budget,
-    )
-
-
-def _positive(settings: Mapping[str, Any], name: str, store_id: str, *, whole: bool) -> float | None:
-    value = settings.get(name)
-    if value is None:
-        return None
-    numeric = isinstance(value, int | float) and not isinstance(value, bool)
-    if not numeric or (whole and not isinstance(value, int)) or value <= 0:
-        raise ConfigError(
-            f"stores.{store_id}.settings.{name}", f"must be a {'whole ' if whole else ''}number > 0"
+        raw = _field(payload, "item", dict, "webhook")
+        return Notification(
+            [_observed(raw, "webhook", prefix="item.")],
+            delivery_id=webhook_header(headers, DELIVERY_HEADER),
+            occurred_at=webhook_time(raw, "updated_at", "item.updated_at"),  # a replay repeats it
         )
-    return float(value)
 
 
 def _update(change: Change) -> dict[str, Any]:
@@ -169,7 +132,7 @@ def _observed(item: Any, where: str, prefix: str = "") -> Observed:
     quantity = item.get("quantity")
     if quantity is not None and (isinstance(quantity, bool) or not isinstance(quantity, int)):
         raise _bad(where, f"{prefix}quantity", "must be a whole number or null")
-    return Observed(external_id=external_id, available=available, quantity=quantity)
+    return counted(external_id, available, quantity)
 
 
 def _field(obj: Any, name: str, kind: type, where: str, prefix: str = "") -> Any:

@@ -54,6 +54,17 @@ def verify_base64(secret: str | bytes, message: bytes, signature: str | None) ->
     return hmac.compare_digest(presented, hmac_sha256(secret, message))
 
 
+def verify_signed_body(
+    secret: str | None, headers: Mapping[str, str], header: str, body: bytes, *, encoding: str
+) -> bool:
+    """A store webhook's HMAC-SHA256 of the raw body in `header` (`encoding` "hex" or "base64");
+    False when the store has no secret configured."""
+    if not secret:
+        return False
+    verify = verify_hex if encoding == "hex" else verify_base64
+    return verify(secret, body, header_value(headers, header))
+
+
 def sign_stocksync(secret: str | bytes, timestamp: int, body: bytes) -> str:
     return "sha256=" + hmac_sha256(secret, f"{timestamp}.".encode() + body).hex()
 

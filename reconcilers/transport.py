@@ -1,7 +1,9 @@
 """The ONE request function every platform uses: pacing, timeouts, retries, error mapping.
 
-- 429: the store's pacer is paused for Retry-After (seconds or HTTP-date; back-off when absent), so
-  every request of that store waits, then the request retries. Other stores are not held.
+- 429: the store's pacer is paused for Retry-After (seconds or HTTP-date; when absent, until the next
+  boundary of the platform's aligned rate windows, else a back-off), so every request of that store
+  waits, then the request retries. Other stores are not held. A window too far off ends the request
+  with a TemporaryError carrying that wait.
 - 5xx, timeouts, connection resets, unparseable bodies: exponential back-off with full jitter (a 5xx's
   own Retry-After wins when given).
 - 401/403 → AuthError, other 4xx → PermanentError, immediately (retrying cannot help).
@@ -230,6 +232,9 @@ class Transport:
         except _Retry as retry:
             outcome = retry.outcome
             raise
+        except TemporaryError:  # throttled until a window too far off to wait for here
+            outcome = "throttled"
+            raise
         except AuthError:
             outcome = "auth_error"
             raise
@@ -256,8 +261,14 @@ class Transport:
         self.pacer.feed(response)  # every answer teaches the pacer, throttled or not
         if status == 429:
             delay = self._retry_after(headers)
+            window = self.pacer.after_throttle(attempt) if delay is None else None
+            if window is not None and window > self._retry.max_retry_after:
+                # the budget returns at a window boundary too far off to wait for in this request:
+                # hold the store until then and hand the wait to the caller instead of burning retries
+                self.pacer.penalize(window)
+                raise TemporaryError(f"{call.where}: HTTP 429 (rate limited) for {window:.0f} s", 429, window)
             if delay is None:
-                delay = self._retry.backoff(attempt)
+                delay = window if window is not None else self._retry.backoff(attempt)
             self.pacer.penalize(delay)  # the whole store waits, not only this request
             raise _Retry("HTTP 429 (rate limited)", "throttled", status, delay)
         if status >= 500:
@@ -289,7 +300,7 @@ def _parse(raw: bytes) -> Any:
         return None
     try:
         return jsonlib.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # nesting deeper than the parser's recursion: not an answer
         return _UNPARSEABLE
 
 
@@ -304,6 +315,12 @@ def _message(body: Any, raw: bytes) -> str:
                 break
     if text is None:
         text = raw.decode("utf-8", "replace") if body is _UNPARSEABLE or body is None else jsonlib.dumps(body)
+    errors = body.get("errors") if isinstance(body, dict) and "message" in body else None
+    if isinstance(errors, list):
+        # per-field errors (HubRise 422 `errors[{field, message}]`) are what support needs to fix it
+        fields = [e for e in errors if isinstance(e, dict) and "field" in e][:5]
+        if fields:
+            text += " (" + "; ".join(f"{e['field']}: {e.get('message', '')}" for e in fields) + ")"
     return " ".join(text.split())[:200] or "(empty body)"
 
 

@@ -1,52 +1,25 @@
 """WooCommerce (REST API wc/v3): translates our Observed/Change to product stock fields and back.
 
-Stock model: every simple product and every variation has `stock_status` (instock | outofstock |
-onbackorder) and, when `manage_stock` is on, a `stock_quantity`. External ids are "<product_id>" for
-a simple product and "<product_id>:<variation_id>" for a variation (variations only exist under
-their parent: /products/{id}/variations). `onbackorder` is sellable (the storefront takes orders), so
-it maps to available=True. With managed stock WooCommerce *derives* stock_status on every save
-(quantity above the no-stock threshold → instock, else onbackorder if backorders are allowed, else
-outofstock), so a written stock_status alone would be overridden: writes for managed items set the
-quantity, and "unavailable" also sets backorders "no" so the storefront really stops selling.
+Stock model: every simple product and variation has `stock_status` (instock | outofstock |
+onbackorder, which is sellable) and, when `manage_stock` is on, a `stock_quantity`. External ids are
+"<product_id>" or "<product_id>:<variation_id>" (variations only exist under their parent, so the
+write unit is the parent product). With managed stock WooCommerce *derives* stock_status on every
+save (above the no-stock threshold → instock, else onbackorder if backorders are allowed, else
+outofstock), so writes for managed items set the quantity, and "unavailable" also sets backorders
+"no" so the storefront really stops selling.
 - quantity mode: manage_stock true + stock_quantity (+ the matching stock_status, + backorders "no"
-  when the target is unsellable); a variation managed by its parent then manages its own count.
+  when unsellable); a variation managed by its parent then manages its own count. A count the
+  shop's threshold derives "out of stock" is a problem (reported, not rewritten every pass).
 - status mode: unmanaged items get stock_status instock/outofstock; managed items get stock_quantity
-  (`in_stock_quantity`, default the store's POD quantity) or 0 + backorders "no". A variation whose
-  stock is managed by its parent (manage_stock "parent") is refused: writing it would change the
-  stock of every sibling.
-There is no compare-and-set in WooCommerce: last write wins. Confirmations are built from the objects
-the batch answers with, so a write the store overrode is reported as a failure, not as success.
-
-It only maps shapes: every request goes through the shared transport (retries, 429 + Retry-After,
-errors) and it never decides what to write. Documentation read 2026-11-23:
-- https://woocommerce.github.io/woocommerce-rest-api-docs/#authentication - HTTP Basic with the
-  consumer key/secret over HTTPS (plain HTTP needs OAuth 1.0a: not supported, loopback excepted).
-- https://woocommerce.github.io/woocommerce-rest-api-docs/#pagination - page/per_page (max 100),
-  X-WP-Total, X-WP-TotalPages and Link headers.
-- https://woocommerce.github.io/woocommerce-rest-api-docs/#list-all-products and
-  #list-all-product-variations - `include` filter; #product-properties and
-  #product-variation-properties - manage_stock, stock_quantity, stock_status, backorders.
-- https://woocommerce.github.io/woocommerce-rest-api-docs/#batch-update-products and
-  #batch-update-product-variations - {"update": [...]}, "up to 100 objects"; core
-  Version3/class-wc-rest-controller.php check_batch_limit(): filter woocommerce_rest_batch_items_limit
-  (default 100) counts create+update+delete, over → HTTP 413 woocommerce_rest_request_entity_too_large;
-  batch_items() answers each failed update as {"id", "error": {"code", "message", "data"}}.
-- core includes/abstracts/abstract-wc-product.php validate_props() - stock_status derived from the
-  quantity when stock is managed (woocommerce_notify_no_stock_amount, backorders).
-- https://woocommerce.github.io/woocommerce-rest-api-docs/#webhooks and core
-  includes/class-wc-webhook.php - product.updated fires on woocommerce_update_product and
-  woocommerce_update_product_variation; the payload is GET /wc/v3/products/{id} of the product or
-  variation (type "variation" + parent_id); X-WC-Webhook-Signature = base64 HMAC-SHA256 of the raw
-  body keyed with the webhook secret; X-WC-Webhook-Topic/-Resource/-ID; on creation an unsigned ping
-  `webhook_id=<id>` (form body) must answer 200. Order stock reductions fire
-  woocommerce_product_set_stock, not product.updated: full passes catch those.
-- Rate limits: core has none; hosts/WAFs answer 429 (+ Retry-After), so a conservative per-store
-  pace (`requests_per_second`, default 2: each batch write runs up to 100 full product saves in PHP).
+  (`in_stock_quantity`, default the store's POD quantity) or 0 + backorders "no". Stock managed by
+  the parent (manage_stock "parent") is a problem: writing it would change every sibling's stock.
+No compare-and-set: last write wins. Confirmations are built from the objects the batch answers
+with, so a write the store overrode is a failure, not a success. Every request goes through the
+shared transport. Documentation read 2026-11-23: reconcilers/sources/woocommerce.md.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -55,14 +28,28 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from daemon.errors import ConfigError, CredentialError, InputError
-from daemon.model import ApplyResult, Change, ItemFailure, Observed, StoreConfig, SyncedVariant
-from reconcilers.batching import all_failed, chunked, merge_results
-from reconcilers.capabilities import Capabilities, RateBudget, StockModel
-from reconcilers.interface import ReconcilerContext
+from daemon.errors import InputError
+from daemon.model import ApplyResult, Change, ItemFailure, Observed, SyncedVariant
+from reconcilers.batching import chunked, merge_results, run_batch
+from reconcilers.capabilities import Capabilities, RateBudget, Refinement, StockModel, WriteUnit
+from reconcilers.credential_fields import credential_fields
+from reconcilers.interface import Notification, ReconcilerContext
 from reconcilers.pagination import numbered_pages
-from reconcilers.signatures import header_value, verify_base64
-from reconcilers.transport import PermanentError, TemporaryError
+from reconcilers.settings import StoreSettings, refined
+from reconcilers.signatures import header_value, verify_signed_body
+from reconcilers.transport import TemporaryError
+from reconcilers.webhook_json import load_webhook_json, webhook_header, webhook_time
+from reconcilers.woocommerce_objects import (
+    OUT_OF_STOCK_AT,
+    SELLABLE,
+    Target,
+    as_observed,
+    mapped,
+    parent_unit,
+    target_of,
+    threshold_problem,
+    woo_id,
+)
 
 API_PATH = "/wp-json/wc/v3"  # the one place the API version is pinned
 SIGNATURE_HEADER = "X-WC-Webhook-Signature"
@@ -70,12 +57,8 @@ PAGE_SIZE = 100  # per_page maximum
 BATCH_LIMIT = 100  # woocommerce_rest_batch_items_limit default
 DEFAULT_REQUESTS_PER_SECOND = 2.0
 FIELDS = "id,parent_id,type,manage_stock,stock_quantity,stock_status,backorders"
-_SELLABLE = {"instock": True, "onbackorder": True, "outofstock": False}
 _PRODUCT_TOPICS = frozenset({"product.updated", "product.created", "product.restored"})
 _PING = re.compile(rb"\s*webhook_id=\d+\s*")
-_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
-
-Target = tuple[int, int | None]  # (product id, variation id)
 
 
 class WooCommerceReconciler:
@@ -89,6 +72,10 @@ class WooCommerceReconciler:
         rate_budget=RateBudget(requests_per_second=DEFAULT_REQUESTS_PER_SECOND, burst=1),
         webhook_scheme="X-WC-Webhook-Signature base64 HMAC-SHA256 of the raw body (webhook secret)",
         compare_and_set=False,
+        refinable=frozenset({Refinement.REQUESTS_PER_SECOND, Refinement.BATCH_LIMIT}),
+        unlimited="manage_stock false with stock_status instock (no count)",
+        write_unit=WriteUnit.PARENT_PRODUCT,
+        unit_key=parent_unit,
         source=(
             "woocommerce.github.io/woocommerce-rest-api-docs #authentication #pagination "
             "#list-all-products #list-all-product-variations #batch-update-products #webhooks; core "
@@ -98,20 +85,19 @@ class WooCommerceReconciler:
     )
 
     def __init__(self, context: ReconcilerContext) -> None:
-        store = context.store
+        settings = StoreSettings(context.store)
         self._transport = context.transport
-        self._api = _api_root(store.settings, store.id)
-        self._in_stock_quantity = int(_positive(store, "in_stock_quantity", store.rules.pod_quantity, int))
-        rate = _positive(store, "requests_per_second", DEFAULT_REQUESTS_PER_SECOND, float)
-        self.capabilities = replace(
-            type(self).capabilities, rate_budget=RateBudget(requests_per_second=float(rate), burst=1)
-        )
-        self._keys, self._webhook_secret = _read_credential(context)
+        self._api = settings.base_url(https=True) + API_PATH  # consumer keys travel as HTTP Basic
+        self._in_stock_quantity = settings.whole("in_stock_quantity", context.store.rules.pod_quantity)
+        self.capabilities = refined(type(self).capabilities, settings)
+        keys = credential_fields(context, ["consumer_key", "consumer_secret"], ["webhook_secret"])
+        self._keys = _Keys(str(keys["consumer_key"]), str(keys["consumer_secret"]))
+        self._webhook_secret = keys["webhook_secret"]
 
     # --- observe ---------------------------------------------------------------------------------
 
     async def observe(self, variants: Sequence[SyncedVariant]) -> list[Observed]:
-        wanted = {t for t in (_target(v.external_id) for v in variants) if t is not None}
+        wanted = {t for t in (target_of(v.external_id) for v in variants) if t is not None}
         simple = sorted(p for p, v in wanted if v is None)
         by_parent: dict[int, list[int]] = {}
         for product, variation in sorted(wanted, key=lambda t: (t[0], t[1] or 0)):
@@ -124,9 +110,9 @@ class WooCommerceReconciler:
             url = f"{self._api}/products/{parent}/variations"
             for chunk in chunked(ids, PAGE_SIZE):
                 objects += [(parent, o) for o in await self._list(url, chunk)]
-        observed = [_observed(o, parent) for parent, o in objects]
+        observed = [as_observed(o, parent) for parent, o in objects]
         # only what was asked for: a store may answer extra or differently-typed objects
-        return [o for o in observed if _target(o.external_id) in wanted]
+        return [o for o in observed if target_of(o.external_id) in wanted]
 
     async def _list(self, url: str, ids: Sequence[int]) -> list[dict[str, Any]]:
         async def page(number: int) -> tuple[list[dict[str, Any]], int | None]:
@@ -141,35 +127,31 @@ class WooCommerceReconciler:
                 raise TemporaryError(f"woocommerce: GET {URL(url).path} did not answer a list")
             total = response.headers.get("X-WP-TotalPages")
             items = [o for o in response.body if isinstance(o, dict)]
-            return items, _id(total.strip()) if total is not None else None
+            return items, woo_id(total.strip()) if total is not None else None
 
         return [item async for items in numbered_pages(page) for item in items]
 
     # --- apply -----------------------------------------------------------------------------------
 
     async def apply(self, changes: Sequence[Change]) -> ApplyResult:
-        groups: dict[int | None, list[tuple[Change, dict[str, Any]]]] = {}
+        return await run_batch(self.capabilities, changes, self._send)
+
+    async def _send(self, unit: Sequence[Change]) -> ApplyResult:
+        """One write unit: simple products, or the variations of one parent."""
+        entries: list[tuple[Change, dict[str, Any]]] = []
         failed: list[ItemFailure] = []
-        for change in changes:
-            target = _target(change.external_id)
-            if target is None:
-                why = "external id must be '<product_id>' or '<product_id>:<variation_id>'"
-                failed.append(ItemFailure(change.external_id, why, permanent=True))
-                continue
-            entry = self._entry(change, target)
+        for change in unit:
+            target = target_of(change.external_id)
+            entry = self._entry(change, target) if target is not None else _BAD_ID
             if isinstance(entry, ItemFailure):
-                failed.append(entry)
-                continue
-            groups.setdefault(target[0] if target[1] is not None else None, []).append((change, entry))
+                failed.append(replace(entry, external_id=change.external_id))
+            else:
+                entries.append((change, entry))
         results = [ApplyResult(failed=tuple(failed))]
-        for parent, entries in groups.items():
-            url = (
-                f"{self._api}/products/batch"
-                if parent is None
-                else f"{self._api}/products/{parent}/variations/batch"
-            )
-            for chunk in chunked(entries, BATCH_LIMIT):
-                results.append(await self._write(url, parent, chunk))
+        if entries:
+            parent = target_of(entries[0][0].external_id)
+            assert parent is not None  # refused above otherwise
+            results.append(await self._write(parent[0] if parent[1] is not None else None, entries))
         return merge_results(results)
 
     def _entry(self, change: Change, target: Target) -> dict[str, Any] | ItemFailure:
@@ -180,10 +162,13 @@ class WooCommerceReconciler:
         if wanted.quantity is not None:
             quantity = max(wanted.quantity, 0)
             sellable = wanted.available and quantity > 0
+            derived_out = (change.platform_ref or {}).get(OUT_OF_STOCK_AT)
+            if sellable and isinstance(derived_out, int) and quantity <= derived_out:
+                return ItemFailure(change.external_id, threshold_problem(quantity), problem=True)
             entry.update(manage_stock=True, stock_quantity=quantity)
         elif managed == "parent":
             why = "stock is managed by the parent product (manage_stock=parent): use quantity mode"
-            return ItemFailure(change.external_id, why, permanent=True)
+            return ItemFailure(change.external_id, why, problem=True)
         elif managed is True:
             sellable = wanted.available
             entry["stock_quantity"] = self._in_stock_quantity if sellable else 0
@@ -195,18 +180,16 @@ class WooCommerceReconciler:
             entry["backorders"] = "no"
         return entry
 
-    async def _write(
-        self, url: str, parent: int | None, chunk: Sequence[tuple[Change, dict[str, Any]]]
-    ) -> ApplyResult:
-        try:
-            response = await self._transport.request(
-                "POST", url, json={"update": [entry for _, entry in chunk]}, auth=self._keys.basic()
-            )
-        except PermanentError as exc:  # AuthError included: no item of this batch can pass as is
-            return all_failed((c for c, _ in chunk), str(exc), permanent=True)
-        except TemporaryError as exc:
-            return all_failed((c for c, _ in chunk), str(exc), permanent=False)
-        return _mapped(chunk, parent, response.body)
+    async def _write(self, parent: int | None, chunk: Sequence[tuple[Change, dict[str, Any]]]) -> ApplyResult:
+        url = (
+            f"{self._api}/products/batch"
+            if parent is None
+            else f"{self._api}/products/{parent}/variations/batch"
+        )
+        response = await self._transport.request(
+            "POST", url, json={"update": [entry for _, entry in chunk]}, auth=self._keys.basic()
+        )
+        return mapped(chunk, parent, response.body)
 
     # --- webhooks --------------------------------------------------------------------------------
 
@@ -214,104 +197,31 @@ class WooCommerceReconciler:
         signature = header_value(headers, SIGNATURE_HEADER)
         if signature is None and _is_ping(body):
             return True  # the unsigned creation ping carries nothing but the webhook id
-        if not self._webhook_secret:
-            return False
-        return verify_base64(self._webhook_secret, body, signature)
+        return verify_signed_body(self._webhook_secret, headers, SIGNATURE_HEADER, body, encoding="base64")
 
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[Observed]:
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> Notification:
         if header_value(headers, SIGNATURE_HEADER) is None and _is_ping(body):
-            return []
+            return Notification()
         topic = (header_value(headers, "X-WC-Webhook-Topic") or "product.updated").strip().lower()
         if topic not in _PRODUCT_TOPICS:
-            return []  # deletions carry only an id; other resources are not stock
-        try:
-            payload = json.loads(body)
-        except ValueError as exc:
-            raise InputError("webhook", "body", f"not valid JSON ({exc.__class__.__name__})") from None
+            return Notification()  # deletions carry only an id; other resources are not stock
+        payload = load_webhook_json(body)
         if not isinstance(payload, dict):
             raise InputError("webhook", "body", "must be a JSON object")
         _numeric(payload, "id")
         parent = _numeric(payload, "parent_id") if payload.get("type") == "variation" else None
         status = payload.get("stock_status")
-        if status is not None and status not in _SELLABLE:
+        if status is not None and status not in SELLABLE:
             raise InputError("webhook", "stock_status", "must be instock, outofstock or onbackorder")
-        return [_observed(payload, parent)]
+        # date_modified_gmt: when the shop saved the object (a re-delivery repeats it)
+        when = webhook_time(payload, "date_modified_gmt", naive_is_utc=True)
+        delivery = webhook_header(headers, "X-WC-Webhook-Delivery-ID")
+        return Notification([as_observed(payload, parent)], delivery_id=delivery, occurred_at=when)
 
 
-def _observed(obj: Mapping[str, Any], parent: int | None) -> Observed:
-    """Normalise one product/variation object; `parent` set means it is a variation of that product."""
-    external_id = f"{parent}:{obj['id']}" if parent is not None else str(obj.get("id"))
-    manage = obj.get("manage_stock")
-    ref: dict[str, Any] = {"manage_stock": manage}
-    if isinstance(obj.get("backorders"), str):
-        ref["backorders"] = obj["backorders"]  # yes/notify keep selling at 0: shown to support
-    available = _SELLABLE.get(str(obj.get("stock_status")))
-    if available is None:
-        return Observed(external_id, None, None, ref)
-    quantity = obj.get("stock_quantity")
-    managed = manage is True or manage == "parent"
-    if not managed or isinstance(quantity, bool) or not isinstance(quantity, int):
-        quantity = None
-    return Observed(external_id, available, quantity, ref)
-
-
-def _mapped(chunk: Sequence[tuple[Change, dict[str, Any]]], parent: int | None, body: Any) -> ApplyResult:
-    """Per-item outcome of a batch: each `update` entry is the saved object or {"id", "error"}."""
-    answers = body.get("update") if isinstance(body, dict) else None
-    if not isinstance(answers, list):
-        return all_failed(
-            (c for c, _ in chunk), "woocommerce: the batch answer has no update list", permanent=False
-        )
-    by_id = {a.get("id"): a for a in answers if isinstance(a, dict)}
-    confirmed: list[Observed] = []
-    failed: list[ItemFailure] = []
-    for change, entry in chunk:
-        answer = by_id.get(entry["id"])
-        if answer is None:
-            failed.append(ItemFailure(change.external_id, "missing from the batch answer"))
-        elif isinstance(answer.get("error"), dict):
-            failed.append(_item_error(change.external_id, answer["error"]))
-        else:
-            shown = _observed(answer, parent)
-            # every entry states the sellable state it means; managed stock may derive another one
-            meant = (entry["stock_status"] == "instock", entry.get("stock_quantity", shown.quantity))
-            if (shown.available, shown.quantity) != meant:
-                why = (
-                    f"saved, but the store shows stock_status={answer.get('stock_status')!s:.20} "
-                    f"stock_quantity={answer.get('stock_quantity')!s:.12} (derived from its stock settings)"
-                )
-                failed.append(ItemFailure(change.external_id, why))
-            else:
-                confirmed.append(replace(shown, external_id=change.external_id))
-    return ApplyResult(confirmed=tuple(confirmed), failed=tuple(failed))
-
-
-def _item_error(external_id: str, error: Mapping[str, Any]) -> ItemFailure:
-    data = error.get("data")
-    status = data.get("status") if isinstance(data, dict) else None
-    code = str(error.get("code") or "error")[:80]
-    message = str(error.get("message") or "")[:160]
-    # a 4xx (invalid id, invalid value) repeats identically; anything else may pass later
-    permanent = isinstance(status, int) and 400 <= status < 500 and status not in (408, 409, 429)
-    return ItemFailure(external_id, f"{code}: {message}", permanent=permanent)
-
-
-def _target(external_id: str) -> Target | None:
-    """'12' → (12, None); '12:34' → (12, 34); anything else (also '012', '²') → None."""
-    product, colon, variation = external_id.partition(":")
-    product_id = _id(product)
-    if product_id is None or not colon:
-        return None if product_id is None else (product_id, None)
-    variation_id = _id(variation)
-    return None if variation_id is None else (product_id, variation_id)
-
-
-def _id(text: str) -> int | None:
-    """A WooCommerce id written the way the store writes it back; str.isdigit alone also accepts
-    '²' (int() then raises) and '٣' or '012' (which would come back as a different external id)."""
-    if not (text.isascii() and text.isdigit()) or text.startswith("0"):
-        return None
-    return int(text)
+_BAD_ID = ItemFailure(
+    "", "external id must be '<product_id>' or '<product_id>:<variation_id>'", permanent=True
+)
 
 
 def _numeric(payload: Mapping[str, Any], name: str) -> int:
@@ -323,30 +233,6 @@ def _numeric(payload: Mapping[str, Any], name: str) -> int:
 
 def _is_ping(body: bytes) -> bool:
     return _PING.fullmatch(body) is not None
-
-
-def _positive(store: StoreConfig, name: str, default: float, kind: type[int] | type[float]) -> float:
-    """A number > 0 from the store settings (`kind` int: whole numbers only)."""
-    value = store.settings.get(name, default)
-    allowed = int if kind is int else int | float
-    if isinstance(value, bool) or not isinstance(value, allowed) or value <= 0:
-        what = "a whole number" if kind is int else "a number"
-        raise ConfigError(f"stores.{store.id}.settings.{name}", f"must be {what} > 0")
-    return float(value)
-
-
-def _api_root(settings: Mapping[str, Any], store_id: str) -> str:
-    """The site root from settings `base_url`; HTTPS only (Basic auth), plain HTTP on loopback only."""
-    base = settings.get("base_url")
-    key = f"stores.{store_id}.settings.base_url"
-    if not isinstance(base, str) or not base.strip():
-        raise ConfigError(key, "required: the shop's site URL, e.g. https://shop.example.com")
-    url = URL(base.strip())
-    if url.scheme not in ("http", "https") or not url.host or url.query_string:
-        raise ConfigError(key, "must be an http(s) URL without a query string")
-    if url.scheme == "http" and url.host not in _LOOPBACK:
-        raise ConfigError(key, "must use https: consumer keys are sent with HTTP Basic auth")
-    return f"{str(url).rstrip('/')}{API_PATH}"
 
 
 class _Keys:
@@ -362,18 +248,3 @@ class _Keys:
 
     def __repr__(self) -> str:
         return "_Keys(<redacted>)"
-
-
-def _read_credential(context: ReconcilerContext) -> tuple[_Keys, str | None]:
-    """JSON {"consumer_key", "consumer_secret", "webhook_secret"}; errors never show values."""
-    secret = context.credential
-    where = f"credential {secret.name!r} for store {context.store.id}"
-    parsed = secret.json()
-    key, consumer_secret = parsed.get("consumer_key"), parsed.get("consumer_secret")
-    for name, value in (("consumer_key", key), ("consumer_secret", consumer_secret)):
-        if not isinstance(value, str) or not value:
-            raise CredentialError(f"{where}: {name!r} is missing")
-    webhook_secret = parsed.get("webhook_secret")
-    if webhook_secret is not None and not isinstance(webhook_secret, str):
-        raise CredentialError(f"{where}: 'webhook_secret' must be a string")
-    return _Keys(str(key), str(consumer_secret)), webhook_secret or None

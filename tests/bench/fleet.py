@@ -16,9 +16,9 @@ from daemon.credentials import CredentialStore
 from daemon.db.pool import Pool
 from daemon.engine import Engine, PassReport
 from reconcilers import ReconcilerFactory
-from reconcilers.sandbox_server import SandboxStore
-from reconcilers.sandbox_state import SandboxConfig, SandboxStats
 from reconcilers.transport import RetryPolicy
+from sandbox_store.server import SandboxStore
+from sandbox_store.state import SandboxConfig, SandboxStats
 from tests.bench.catalog import TOKEN
 
 SEED_CHUNK = 5_000  # items per /control/items request (the store's body limit is 1 MiB)
@@ -47,7 +47,12 @@ class Fleet:
 def store_settings(
     url: str, *, batch_limit: int, page_size: int, rate_per_s: float = UNPACED
 ) -> dict[str, Any]:
-    return {"base_url": url, "batch_limit": batch_limit, "page_size": page_size, "rate_per_s": rate_per_s}
+    return {
+        "base_url": url,
+        "batch_limit": batch_limit,
+        "page_size": page_size,
+        "requests_per_second": rate_per_s,
+    }
 
 
 @asynccontextmanager

@@ -16,9 +16,9 @@ from daemon.credentials import CredentialStore
 from daemon.db.pool import Pool
 from daemon.engine import Engine
 from reconcilers import ReconcilerFactory
-from reconcilers.sandbox_server import SandboxStore
-from reconcilers.sandbox_state import SandboxConfig
 from reconcilers.transport import RetryPolicy
+from sandbox_store.server import SandboxStore
+from sandbox_store.state import SandboxConfig
 
 TOKEN = "sandbox-test-token"
 WEBHOOK_SECRET = "sandbox-webhook-secret"

@@ -28,7 +28,7 @@ from daemon.config import Config, DatabaseConfig
 from daemon.db.pool import Pool
 from daemon.importer import KINDS
 from daemon.web.context import SERVICES
-from reconcilers.sandbox_server import sign_webhook
+from sandbox_store.server import sign_webhook
 from tests.e2e.daemon_process import ADMIN_TOKEN, register_store
 from tests.e2e.harness import CATALOG_SQL, TOKEN, WEBHOOK_SECRET
 from tests.faults.app_client import Client, app_client, post_signed

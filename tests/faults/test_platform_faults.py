@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from daemon.db.pool import Pool
-from reconcilers.sandbox_server import SandboxStore
+from sandbox_store.server import SandboxStore
 from tests.e2e.daemon_process import Daemon, eventually, running_daemon
 from tests.e2e.harness import World, world
 from tests.faults.daemon_world import IN, OUT, catalog, first_passes_done, metric, scrape, variant_ids

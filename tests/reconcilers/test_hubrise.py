@@ -18,7 +18,8 @@ from daemon.credentials import Secret
 from daemon.errors import ConfigError, CredentialError, InputError
 from daemon.model import Availability, Change, Observed, StoreConfig, SyncedVariant
 from reconcilers.capabilities import StockModel
-from reconcilers.hubrise import HubRiseReconciler, entry_for, parse_external_id
+from reconcilers.hubrise import HubRiseReconciler
+from reconcilers.hubrise_entries import entry_for, parse_external_id
 from reconcilers.interface import ReconcilerContext
 from reconcilers.ratelimit import LeakyBucketPacer
 from reconcilers.transport import RetryPolicy, Transport
@@ -77,7 +78,7 @@ async def test_observe_reads_the_whole_inventory_once_and_maps_entries(
         Observed("sku:COKE", True, 3),
         Observed("sku:PEPSI", False, 0),
         Observed("option:EGG", True, 1),
-        Observed("sku:FLOUR", True, 2),  # "2.500": sellable, count rounded down
+        Observed("sku:FLOUR", True, 3),  # "2.500": sellable, never equal to a written 2
         Observed("sku:UNLISTED", True, None),  # absent from the inventory = unlimited
     ]
     (call,) = calls(m, "GET")
@@ -124,6 +125,8 @@ async def test_apply_patches_absolute_entries_in_both_modes(session: aiohttp.Cli
     with aioresponses() as m:
         # PATCH answers the modified entries only; the removed EGG entry is not listed
         m.patch(URL_INV, payload=[{"sku_ref": "COKE", "stock": "0"}, {"sku_ref": "PEPSI", "stock": "12"}])
+        # absent from the answer: one read tells whether they hold what we sent
+        m.get(URL_INV, payload=[{"sku_ref": "FANTA", "stock": "0"}, {"sku_ref": "PEPSI", "stock": "12"}])
         result = await reconciler(session).apply(changes)
     (call,) = calls(m, "PATCH")
     assert call.kwargs["headers"] == {"X-Access-Token": TOKEN}
@@ -149,18 +152,63 @@ async def test_apply_accepts_the_older_204_answer(session: aiohttp.ClientSession
     assert result.confirmed == (Observed("sku:COKE", True, 4),)
 
 
-async def test_apply_chunks_at_the_batch_limit_and_refuses_bad_ids(session: aiohttp.ClientSession) -> None:
-    changes = [Change(f"sku:S{i}", Availability(False, 0)) for i in range(5)] + [
+async def test_apply_sends_one_patch_never_splits_and_refuses_bad_ids(session: aiohttp.ClientSession) -> None:
+    changes = [Change(f"sku:S{i}", Availability(False, 0)) for i in range(4)] + [
         Change("no-kind", Availability(False, 0))
     ]
     with aioresponses() as m:
-        for _ in range(3):
-            m.patch(URL_INV, status=200, payload=[])
-        result = await reconciler(session, batch_limit=2).apply(changes)
-    assert [len(c.kwargs["json"]) for c in calls(m, "PATCH")] == [2, 2, 1]
-    assert len(result.confirmed) == 5
+        m.patch(URL_INV, status=200, payload=[{"sku_ref": f"S{i}", "stock": "0"} for i in range(4)])
+        result = await reconciler(session, batch_limit=5).apply(changes)
+        with pytest.raises(ValueError, match="max_write_batch"):
+            await reconciler(session, batch_limit=4).apply(changes)
+    assert [len(c.kwargs["json"]) for c in calls(m, "PATCH")] == [4]
+    assert len(result.confirmed) == 4
     (failure,) = result.failed
     assert failure.external_id == "no-kind" and failure.permanent
+
+
+async def test_an_entry_missing_from_the_patch_answer_is_not_recorded_as_written(
+    session: aiohttp.ClientSession,
+) -> None:
+    changes = [
+        Change("sku:KNOWN", Availability(True, 5)),
+        Change("sku:NOT-IN-CATALOG", Availability(True, 5)),
+    ]
+    with aioresponses() as m:
+        m.patch(URL_INV, payload=[{"sku_ref": "KNOWN", "stock": "5"}])  # only what it changed
+        m.get(URL_INV, payload=[{"sku_ref": "KNOWN", "stock": "5"}])
+        result = await reconciler(session).apply(changes)
+    assert result.confirmed == (Observed("sku:KNOWN", True, 5),)
+    (failure,) = result.failed
+    assert failure.external_id == "sku:NOT-IN-CATALOG" and failure.permanent
+    assert "not applied" in failure.reason
+
+
+async def test_fractional_stock_is_sellable_and_never_rounded_into_sync(
+    session: aiohttp.ClientSession,
+) -> None:
+    inventory = [{"sku_ref": "HALF", "stock": "0.5"}, {"sku_ref": "ZERO", "stock": "0.000"}]
+    inventory.append({"sku_ref": "TWO", "stock": "2.001"})
+    with aioresponses() as m:
+        m.get(URL_INV, payload=inventory)
+        got = await reconciler(session).observe(variants("sku:HALF", "sku:ZERO", "sku:TWO"))
+    # a written "0" or "2" must not compare equal to what the store sells
+    assert got == [
+        Observed("sku:HALF", True, 1),
+        Observed("sku:ZERO", False, 0),
+        Observed("sku:TWO", True, 3),
+    ]
+
+
+async def test_a_huge_stock_is_a_per_item_problem_and_never_blocks(session: aiohttp.ClientSession) -> None:
+    inventory = [{"sku_ref": "TYPO", "stock": "3000000000"}, {"sku_ref": "OK", "stock": "4"}]
+    inventory.append({"sku_ref": "HOSTILE", "stock": "1e999999999"})  # unreadable entry: skipped
+    with aioresponses() as m:
+        m.get(URL_INV, payload=inventory)
+        got = await reconciler(session).observe(variants("sku:TYPO", "sku:OK"))
+    assert got[1] == Observed("sku:OK", True, 4)
+    assert got[0].external_id == "sku:TYPO" and got[0].available is None
+    assert got[0].problem is not None and "3000000000" in got[0].problem
 
 
 async def test_whole_request_failures_fail_every_item(session: aiohttp.ClientSession) -> None:
@@ -187,8 +235,10 @@ async def test_a_refused_batch_is_halved_to_write_the_good_entries(session: aioh
     with aioresponses() as m:
         m.patch(URL_INV, status=422, payload=fixture("error"))  # S0..S3
         m.patch(URL_INV, status=200, payload=[{"sku_ref": "S0", "stock": "0"}])  # S0, S1
+        m.get(URL_INV, payload=[{"sku_ref": "S1", "stock": "0"}])  # S1 was already "0"
         m.patch(URL_INV, status=422, payload=fixture("error"))  # S2, S3
         m.patch(URL_INV, status=200, payload=[])  # S2 (already "0": not modified)
+        m.get(URL_INV, payload=[{"sku_ref": "S1", "stock": "0"}, {"sku_ref": "S2", "stock": "0"}])
         m.patch(URL_INV, status=422, payload=fixture("error"))  # S3
         result = await reconciler(session).apply(changes)
         bodies = [c.kwargs["json"] for c in calls(m, "PATCH")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,8 +16,8 @@ from daemon.credentials import Secret
 from daemon.model import Availability, Change, Observed, StoreConfig, SyncedVariant
 from reconcilers.hubrise import HubRiseReconciler
 from reconcilers.interface import ReconcilerContext
-from reconcilers.ratelimit import LeakyBucketPacer
-from reconcilers.transport import RetryPolicy, Transport
+from reconcilers.ratelimit import LeakyBucketPacer, build_pacer
+from reconcilers.transport import RetryPolicy, TemporaryError, Transport
 from tests.reconcilers.fakes.hubrise_fake import HubRiseFake
 
 TOKEN, CLIENT_SECRET = "fake-access-token", "fake-client-secret"
@@ -68,9 +69,9 @@ async def test_apply_in_batches_then_reads_back(session: aiohttp.ClientSession, 
     changes = [Change(f"sku:S{i}", Availability(False, 0)) for i in range(25)]
     changes.append(Change("option:EGG", Availability(True, None)))  # back to unlimited: entry removed
     changes.append(Change("bad", Availability(False, 0)))  # refused locally, the rest still written
-    reconciler = build(session, base, batch_limit=10)
+    reconciler = build(session, base, batch_limit=30)
     result = await reconciler.apply(changes)
-    assert server.stats.patch_sizes == [10, 10, 6]
+    assert server.stats.patch_sizes == [26]
     assert len(result.confirmed) == 26
     assert [f.external_id for f in result.failed] == ["bad"]
     assert ("option_ref", "EGG") not in server.inventory
@@ -138,3 +139,72 @@ async def test_a_signed_callback_from_the_fake_is_verified_and_parsed(
         Observed("sku:A", False, 0),
         Observed("option:B", True, None),
     ]
+
+
+async def test_a_429_without_retry_after_waits_for_the_next_round_window(
+    session: aiohttp.ClientSession, fake: Any
+) -> None:
+    # the documented windows are aligned on the round minute/hour/day: back-off retries inside the
+    # window only burn requests; the store waits for the boundary instead
+    server, base = fake
+    server.throttle_next, server.retry_after = 2, None
+    store = StoreConfig(
+        "h1",
+        "hubrise",
+        "europe",
+        "hr",
+        settings={"base_url": base, "catalog_id": "cat1", "location_id": "loc-1"},
+    )
+    pacer = build_pacer(HubRiseReconciler.capabilities.rate_budget)
+    transport = Transport(
+        session, platform="hubrise", store_id="h1", pacer=pacer, retry=RetryPolicy(max_retry_after=0.0)
+    )
+    before = time.time()
+    with pytest.raises(TemporaryError) as caught:
+        await HubRiseReconciler(ReconcilerContext(store, transport, CREDENTIAL)).observe(
+            [SyncedVariant("h1", "sku:A", "u")]
+        )
+    assert server.stats.throttled_429 == 1  # no retry burnt inside the window
+    assert caught.value.retry_after is not None
+    until_minute = 60 - before % 60
+    assert until_minute - 1 <= caught.value.retry_after <= until_minute + 1
+
+
+async def test_the_inventory_is_read_once_per_pass_whatever_the_chunks(
+    session: aiohttp.ClientSession, fake: Any
+) -> None:
+    server, base = fake
+    server.inventory = {("sku_ref", f"S{i}"): "1" for i in range(10)}
+    reconciler = build(session, base)
+    for chunk in range(5):  # the engine observes `sync.observe_chunk` variants at a time
+        await reconciler.observe([SyncedVariant("h1", f"sku:S{chunk * 2 + i}", "u") for i in range(2)])
+    assert server.stats.gets == 1
+
+
+async def test_an_inventory_update_callback_asks_for_a_reread(
+    session: aiohttp.ClientSession, fake: Any
+) -> None:
+    _, base = fake
+    body = json.dumps(
+        {
+            "id": "ev9",
+            "resource_type": "inventory",
+            "event_type": "update",
+            "created_at": "2026-11-23T09:00:00+01:00",
+            "catalog_id": "cat1",
+            "location_id": "loc-1",
+        }
+    ).encode()
+    notification = build(session, base).parse_webhook({}, body)
+    assert list(notification) == [] and notification.reread
+    assert notification.delivery_id == "ev9"
+    assert notification.occurred_at is not None and notification.occurred_at.utcoffset() is not None
+
+
+async def test_a_422_names_the_fields_it_refused(session: aiohttp.ClientSession, fake: Any) -> None:
+    server, base = fake
+    server.field_errors = [{"field": "stock", "message": "must be a decimal"}]
+    result = await build(session, base).apply([Change("sku:A", Availability(False, 0))])
+    (failure,) = result.failed
+    assert failure.permanent and "422" in failure.reason
+    assert "stock: must be a decimal" in failure.reason

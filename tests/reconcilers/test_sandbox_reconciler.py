@@ -13,12 +13,12 @@ from aiohttp import web
 
 from daemon.credentials import Secret
 from daemon.errors import ConfigError, InputError
-from daemon.model import Availability, Change, Observed, StoreConfig, SyncedVariant
+from daemon.model import Availability, Change, FailureKind, Observed, StoreConfig, SyncedVariant
 from reconcilers.interface import ReconcilerContext
 from reconcilers.ratelimit import LeakyBucketPacer
 from reconcilers.sandbox import SandboxReconciler
-from reconcilers.sandbox_server import SandboxConfig, SandboxStore
-from reconcilers.transport import AuthError, RetryPolicy, Transport
+from reconcilers.transport import RetryPolicy, Transport
+from sandbox_store.server import SandboxConfig, SandboxStore
 
 TOKEN = "sandbox-token-for-tests"
 SECRET = "sandbox-webhook-secret"
@@ -119,16 +119,18 @@ async def test_observe_reads_exactly_the_requested_items_in_chunks(make: Any) ->
     assert h.store.stats.reads == 3  # 22 ids in chunks of 10
 
 
-async def test_apply_writes_in_batches_at_the_limit(make: Any) -> None:
+async def test_apply_writes_one_batch_and_never_splits_again(make: Any) -> None:
     h = await make(batch_limit=50)
     await h.seed(120)
     reconciler = h.reconciler(batch_limit=50)
-    result = await reconciler.apply([sold_out(f"v{i:04d}") for i in range(120)])
+    result = await reconciler.apply([sold_out(f"v{i:04d}") for i in range(50)])
     assert result.failed == ()
-    assert len(result.confirmed) == 120
-    assert h.store.stats.write_batches == 3
-    assert [len([w for w in h.store.write_log if w.batch_id == b]) for b in (1, 2, 3)] == [50, 50, 20]
-    assert all(item.available is False and item.quantity == 0 for item in h.store.items.values())
+    assert len(result.confirmed) == 50
+    assert h.store.stats.write_batches == 1
+    # packing batches is the engine's job: more than max_write_batch is a programming error
+    with pytest.raises(ValueError, match="max_write_batch"):
+        await reconciler.apply([sold_out(f"v{i:04d}") for i in range(51)])
+    assert h.store.stats.write_batches == 1
 
 
 async def test_partial_failures_are_mapped_per_item(make: Any) -> None:
@@ -178,12 +180,21 @@ async def test_a_429_is_honoured_then_the_write_succeeds(make: Any) -> None:
     assert h.store.stats.write_batches == 1
 
 
-async def test_a_wrong_token_is_an_auth_error_for_the_store(make: Any) -> None:
+async def test_a_wrong_token_fails_every_item_as_auth_like_every_platform(make: Any) -> None:
+    # it used to re-raise AuthError, which the engine retried as temporary (issue 14)
     h = await make()
-    await h.seed(1)
-    with pytest.raises(AuthError) as caught:
-        await h.reconciler(credential=Secret("c", "not-the-token")).apply([sold_out("v0000")])
-    assert "not-the-token" not in str(caught.value)
+    await h.seed(2)
+    result = await h.reconciler(credential=Secret("c", "not-the-token")).apply(
+        [sold_out("v0000"), sold_out("v0001")]
+    )
+    assert result.confirmed == ()
+    assert [(f.external_id, f.kind) for f in result.failed] == [
+        ("v0000", FailureKind.AUTH),
+        ("v0001", FailureKind.AUTH),
+    ]
+    assert all(f.permanent and "401" in f.reason for f in result.failed)
+    assert "not-the-token" not in result.failed[0].reason
+    assert h.store.stats.write_batches == 0
 
 
 async def test_plain_string_credential_is_the_token(make: Any) -> None:
@@ -237,7 +248,9 @@ async def test_settings_are_validated_with_the_store_named(make: Any) -> None:
         SandboxReconciler(ReconcilerContext(bare, transport, CREDENTIAL))
     with pytest.raises(ConfigError, match="batch_limit"):
         h.reconciler(batch_limit=0)
-    refined = h.reconciler(page_size=25, batch_limit=10, rate_per_s=4)
+    with pytest.raises(ConfigError, match=r"settings\.rate_per_s: renamed: use 'requests_per_second'"):
+        h.reconciler(rate_per_s=4)
+    refined = h.reconciler(page_size=25, batch_limit=10, requests_per_second=4)
     assert (refined.capabilities.max_read_batch, refined.capabilities.max_write_batch) == (25, 10)
     assert refined.capabilities.rate_budget.requests_per_second == 4.0
     assert SandboxReconciler.capabilities.max_write_batch == 50  # the class default is untouched

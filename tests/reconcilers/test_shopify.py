@@ -76,6 +76,25 @@ def sent(mocked: aioresponses) -> list[dict[str, Any]]:
     return [call.kwargs["json"] for call in calls]
 
 
+class CostRecordingPacer:
+    """Lets everything through and remembers the cost of every request."""
+
+    def __init__(self) -> None:
+        self.costs: list[float] = []
+
+    async def acquire(self, cost: float = 1.0) -> None:
+        self.costs.append(cost)
+
+    def feed(self, response: Any) -> None:
+        return None
+
+    def penalize(self, delay_s: float) -> None:
+        return None
+
+    def after_throttle(self, attempt: int) -> float | None:
+        return None
+
+
 # --- observe -------------------------------------------------------------------------------------
 
 
@@ -91,20 +110,17 @@ async def test_observe_sends_one_nodes_query_with_the_location(session: aiohttp.
             "locationId": LOCATION,
         },
     }
-    assert observed == [
-        Observed(
-            "gid://shopify/ProductVariant/1001",
-            True,
-            7,
-            {"inventory_item_id": "gid://shopify/InventoryItem/2001", "inventory_policy": "DENY"},
-        ),
-        Observed(
-            "gid://shopify/ProductVariant/1002",
-            False,
-            -2,
-            {"inventory_item_id": "gid://shopify/InventoryItem/2002", "inventory_policy": "CONTINUE"},
-        ),
-    ]  # 1003 answered null: not found in the store
+    assert observed[0] == Observed(
+        "gid://shopify/ProductVariant/1001",
+        True,
+        7,
+        {"inventory_item_id": "gid://shopify/InventoryItem/2001", "inventory_policy": "DENY"},
+    )
+    assert len(observed) == 2  # 1003 answered null: not found in the store
+    assert observed[1].external_id == "gid://shopify/ProductVariant/1002"
+    # CONTINUE keeps selling at 0: a problem to report, never a count to write
+    assert observed[1].available is None and "CONTINUE" in str(observed[1].problem)
+    assert observed[1].platform_ref is not None and "cannot_enforce" in observed[1].platform_ref
 
 
 async def test_observe_minimal_zero_and_untracked_shapes(session: aiohttp.ClientSession) -> None:
@@ -119,12 +135,11 @@ async def test_observe_minimal_zero_and_untracked_shapes(session: aiohttp.Client
     assert [(o.available, o.quantity) for o in minimal] == [(True, 3)]
     assert minimal[0].platform_ref == {"inventory_item_id": "gid://shopify/InventoryItem/2001"}
     assert [(o.available, o.quantity) for o in zero] == [(False, 0)]
-    # untracked, and tracked but not stocked at our location: nothing to compare with
+    # untracked, and tracked but not stocked at our location: problems, never written
     assert [(o.available, o.quantity) for o in untracked] == [(None, None), (None, None)]
-    assert untracked[1].platform_ref == {
-        "inventory_item_id": "gid://shopify/InventoryItem/2002",
-        "inventory_policy": "DENY",
-    }
+    assert "not tracked" in str(untracked[0].problem) and "not stocked" in str(untracked[1].problem)
+    assert untracked[1].platform_ref is not None
+    assert untracked[1].platform_ref["inventory_policy"] == "DENY"
 
 
 async def test_observe_pages_by_the_cost_limited_read_batch(session: aiohttp.ClientSession) -> None:
@@ -228,16 +243,29 @@ async def test_quantity_mode_and_in_stock_quantity_setting(session: aiohttp.Clie
     assert len(result.confirmed) == 2
 
 
-async def test_apply_chunks_at_250(session: aiohttp.ClientSession) -> None:
-    changes = [change(n, 10_000 + n, Availability(True, 1), Availability(True, 0)) for n in range(1, 602)]
+async def test_apply_sends_one_mutation_of_up_to_250(session: aiohttp.ClientSession) -> None:
+    changes = [change(n, 10_000 + n, Availability(True, 1), Availability(True, 0)) for n in range(1, 251)]
     with aioresponses() as mocked:
-        for _ in range(3):
-            mocked.post(ENDPOINT, payload={"data": {"inventorySetQuantities": {"userErrors": []}}})
+        mocked.post(ENDPOINT, payload={"data": {"inventorySetQuantities": {"userErrors": []}}})
         result = await reconciler(session).apply(changes)
+        with pytest.raises(ValueError, match="max_write_batch"):
+            await reconciler(session).apply([*changes, change(999, 999, Availability(True, 1))])
     bodies = sent(mocked)
-    assert [len(b["variables"]["input"]["quantities"]) for b in bodies] == [250, 250, 101]
-    assert len({b["variables"]["idempotencyKey"] for b in bodies}) == 3  # one key per distinct batch
-    assert len(result.confirmed) == 601
+    assert [len(b["variables"]["input"]["quantities"]) for b in bodies] == [250]
+    assert len(result.confirmed) == 250
+
+
+async def test_query_cost_is_priced_from_what_the_shop_reports(session: aiohttp.ClientSession) -> None:
+    pacer = CostRecordingPacer()
+    answer = {"data": {"nodes": []}, "extensions": {"cost": {"requestedQueryCost": 21}}}
+    with aioresponses() as mocked:
+        mocked.post(ENDPOINT, payload=answer)
+        mocked.post(ENDPOINT, payload=answer)
+        shop = reconciler(session, pacer=pacer)
+        await shop.observe([variant(n) for n in range(1, 11)])
+        await shop.observe([variant(n) for n in range(1, 21)])
+    # the worst-case estimate (41 for 10 ids) only until the shop said what such a query costs
+    assert pacer.costs == [41.0, 42.0]
 
 
 async def test_user_errors_map_back_to_their_items(session: aiohttp.ClientSession) -> None:
@@ -321,9 +349,8 @@ async def test_webhook_parse_names_the_inventory_item(session: aiohttp.ClientSes
         Observed("gid://shopify/InventoryItem/2001", True, 4, ref)
     ]
     untracked = json.dumps({"inventory_item_id": 2001, "location_id": 77, "available": None}).encode()
-    assert shop.parse_webhook(signed(untracked), untracked) == [
-        Observed("gid://shopify/InventoryItem/2001", None, None, ref)
-    ]
+    [seen] = shop.parse_webhook(signed(untracked), untracked)
+    assert (seen.available, seen.quantity) == (None, None) and "not tracked" in str(seen.problem)
     elsewhere = json.dumps({"inventory_item_id": 2001, "location_id": 78, "available": 0}).encode()
     assert shop.parse_webhook(signed(elsewhere), elsewhere) == []
     other_topic = {**signed(body), "X-Shopify-Topic": "products/update"}

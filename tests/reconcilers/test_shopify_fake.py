@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 
 from daemon.credentials import Secret
-from daemon.model import Availability, Change, Observed, StoreConfig, SyncedVariant
+from daemon.model import Availability, Change, FailureKind, Observed, StoreConfig, SyncedVariant
 from reconcilers.interface import ReconcilerContext
 from reconcilers.ratelimit import CostPointsPacer
 from reconcilers.shopify import API_VERSION, ShopifyReconciler
@@ -96,20 +96,41 @@ async def test_observe_many_variants_in_cost_limited_batches(
     assert fake.stats.throttled == throttled
 
 
-async def test_apply_more_than_one_batch_at_the_maximum(
-    fake: ShopifyFake, session: aiohttp.ClientSession
-) -> None:
-    for n in range(1, 601):
+async def test_apply_one_batch_at_the_maximum(fake: ShopifyFake, session: aiohttp.ClientSession) -> None:
+    for n in range(1, 251):
         fake.add_variant(n, 3)
     shop = build(fake, session)
-    observed = await shop.observe([SyncedVariant("s1", gid(n), f"v{n}") for n in range(1, 601)])
+    observed = await shop.observe([SyncedVariant("s1", gid(n), f"v{n}") for n in range(1, 251)])
     changes = [
         Change(o.external_id, Availability(False), Availability(True, 3), o.platform_ref) for o in observed
     ]
     result = await shop.apply(changes)
-    assert fake.stats.batch_sizes == [250, 250, 100]
-    assert len(result.confirmed) == 600 and result.failed == ()
+    assert fake.stats.batch_sizes == [250]
+    assert len(result.confirmed) == 250 and result.failed == ()
     assert all(v.levels[77] == 0 for v in fake.variants.values())
+
+
+async def test_items_that_cannot_be_enforced_are_problems_and_never_sent(
+    fake: ShopifyFake, session: aiohttp.ClientSession
+) -> None:
+    fake.add_variant(1, 5)
+    fake.add_variant(2, None)  # not stocked at the location: the mutation would refuse the batch
+    fake.add_variant(3, 5)
+    fake.variants[3].tracked = False  # Shopify ignores its quantities
+    fake.add_variant(4, 0)
+    fake.variants[4].policy = "CONTINUE"  # keeps selling at 0
+    shop = build(fake, session)
+    observed = await shop.observe([SyncedVariant("s1", gid(n), "v") for n in range(1, 5)])
+    assert [o.problem is not None for o in observed] == [False, True, True, True]
+    changes = [Change(o.external_id, Availability(False, 0), None, o.platform_ref) for o in observed]
+    result = await shop.apply(changes)
+    assert [o.external_id for o in result.confirmed] == [gid(1)]
+    assert {f.external_id: f.kind for f in result.failed} == {
+        gid(2): FailureKind.PROBLEM,
+        gid(3): FailureKind.PROBLEM,
+        gid(4): FailureKind.PROBLEM,
+    }
+    assert fake.stats.mutation_calls == 1 and fake.stats.batch_sizes == [1]  # one call, only item 1
 
 
 async def test_partial_failure_and_compare_and_set(fake: ShopifyFake, session: aiohttp.ClientSession) -> None:
@@ -130,7 +151,7 @@ async def test_partial_failure_and_compare_and_set(fake: ShopifyFake, session: a
     first = await shop.apply(changes)
     failed = {f.external_id: f for f in first.failed}
     assert failed[gid(2)].permanent and "CHANGE_FROM_QUANTITY_STALE" in failed[gid(2)].reason
-    assert failed[gid(4)].permanent and "ITEM_NOT_STOCKED_AT_LOCATION" in failed[gid(4)].reason
+    assert failed[gid(4)].kind is FailureKind.PROBLEM and "not stocked" in failed[gid(4)].reason
     assert not failed[gid(1)].permanent and not failed[gid(3)].permanent  # all-or-nothing batch
     assert fake.variants[2].levels[77] == 9 and fake.variants[1].levels[77] == 5  # nothing written
     retry = await shop.apply([c for c in changes if c.external_id in (gid(1), gid(3))])

@@ -158,6 +158,9 @@ class RecordingPacer:
     def penalize(self, delay_s: float) -> None:
         self.penalties.append(delay_s)
 
+    def after_throttle(self, attempt: int) -> float | None:
+        return None
+
 
 def on(
     session: aiohttp.ClientSession, pacer: Pacer, records: list[RequestRecord], **retry: float
@@ -329,3 +332,12 @@ def test_retry_after_edge_cases() -> None:
     assert parse_retry_after("nan") is None
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412500.0) == 0.0  # in the past
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 -0000", now=1445412470.0) is None  # no zone
+
+
+async def test_a_deeply_nested_answer_is_a_bad_body_not_a_crash(session: aiohttp.ClientSession) -> None:
+    records: list[RequestRecord] = []
+    with aioresponses() as mocked:
+        mocked.get(URL, body=b"[" * 200_000 + b"]" * 200_000, repeat=True)
+        with pytest.raises(TemporaryError, match="unparseable"):
+            await transport(session, records).request("GET", URL)
+    assert [r.outcome for r in records] == ["bad_body"] * 3

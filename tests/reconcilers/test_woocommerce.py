@@ -383,18 +383,23 @@ async def test_apply_item_missing_from_answer_is_retryable(session: aiohttp.Clie
     assert result.failed == (ItemFailure("101", "missing from the batch answer"),)
 
 
-async def test_apply_chunks_at_the_batch_maximum(session: aiohttp.ClientSession) -> None:
-    changes = [change(str(n), True, 1) for n in range(1, 251)]
+async def test_apply_sends_one_batch_and_never_splits_again(session: aiohttp.ClientSession) -> None:
+    changes = [change(str(n), True, 1) for n in range(1, 101)]
     with aioresponses() as mocked:
-        for size, first in ((100, 1), (100, 101), (50, 201)):
-            entries = [
-                {"id": n, "manage_stock": True, "stock_quantity": 1} for n in range(first, first + size)
-            ]
-            mocked.post(f"{API}/products/batch", payload=_answer(entries))
+        entries = [{"id": n, "manage_stock": True, "stock_quantity": 1} for n in range(1, 101)]
+        mocked.post(f"{API}/products/batch", payload=_answer(entries))
         result = await reconciler(session).apply(changes)
+        with pytest.raises(ValueError, match="max_write_batch"):
+            await reconciler(session).apply([*changes, change("101", True, 1)])
     sizes = [len(call.kwargs["json"]["update"]) for _, call in calls(mocked, "POST")]
-    assert sizes == [100, 100, 50]
-    assert len(result.confirmed) == 250 and result.failed == ()
+    assert sizes == [100]
+    assert len(result.confirmed) == 100 and result.failed == ()
+
+
+def test_the_write_unit_is_the_parent_product() -> None:
+    caps = WooCommerceReconciler.capabilities
+    units = [caps.unit_of(Change(i, Availability(True))) for i in ("12", "13", "12:34", "12:35", "40:1")]
+    assert units == ["", "", "12", "12", "40"]
 
 
 async def test_apply_whole_request_errors_fail_every_item(session: aiohttp.ClientSession) -> None:

@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 
 from daemon.credentials import Secret
-from daemon.model import Availability, Change, Observed, StoreConfig, SyncedVariant
+from daemon.model import Availability, Change, FailureKind, Observed, StoreConfig, SyncedVariant
 from reconcilers import ReconcilerFactory
 from reconcilers.interface import ReconcilerContext
 from reconcilers.ratelimit import LeakyBucketPacer
@@ -80,17 +80,38 @@ async def test_observe_many_variants_with_batched_reads(
     assert by_id["10000:10001"].available is False and by_id["10000:10001"].quantity is None
 
 
-async def test_apply_more_than_one_batch_at_the_maximum(
+async def test_apply_sends_one_request_per_write_unit(
     fake: WooCommerceFake, session: aiohttp.ClientSession
 ) -> None:
-    ids = seed(fake, simple=230, parents=1, per_parent=3)
+    ids = seed(fake, simple=97, parents=1, per_parent=3)
     changes = [Change(i, Availability(False, 0)) for i in ids if ":" not in i]
     changes += [Change(i, Availability(True), platform_ref={"manage_stock": False}) for i in ids if ":" in i]
     result = await build(fake, session).apply(changes)
-    assert sorted(fake.stats.batch_sizes) == [3, 30, 100, 100]
-    assert result.failed == () and len(result.confirmed) == 233
+    assert sorted(fake.stats.batch_sizes) == [3, 97]  # the per-unit floor: simple products, one parent
+    assert result.failed == () and len(result.confirmed) == 100
     assert fake.items[1].stock_status == "outofstock" and fake.items[1].stock_quantity == 0
     assert fake.items[10_001].stock_status == "instock"
+
+
+async def test_an_out_of_stock_threshold_is_a_problem_not_a_retry(
+    fake: WooCommerceFake, session: aiohttp.ClientSession
+) -> None:
+    fake.no_stock_amount = 2  # the shop calls 2 or fewer "out of stock"
+    fake.add(FakeItem(1, manage_stock=True, stock_quantity=0, stock_status="outofstock"))
+    reconciler = build(fake, session)
+    [seen] = await reconciler.observe([SyncedVariant("w1", "1", "v1")])
+    first = await reconciler.apply(
+        [Change("1", Availability(True, 2), seen.as_availability(), seen.platform_ref)]
+    )
+    (failure,) = first.failed
+    assert failure.kind is FailureKind.PROBLEM and "out-of-stock threshold" in failure.reason
+    # the next pass sees the derived state and does not write the same count again
+    [again] = await reconciler.observe([SyncedVariant("w1", "1", "v1")])
+    second = await reconciler.apply(
+        [Change("1", Availability(True, 2), again.as_availability(), again.platform_ref)]
+    )
+    assert second.failed[0].kind is FailureKind.PROBLEM
+    assert fake.stats.batch_sizes == [1]
 
 
 async def test_status_write_on_managed_stock_with_backorders_really_stops_selling(

@@ -28,6 +28,7 @@ _REFS = ("sku_ref", "option_ref")
 
 @dataclass
 class HubRiseStats:
+    requests: int = 0
     gets: int = 0
     patches: int = 0
     puts: int = 0
@@ -45,6 +46,9 @@ class HubRiseFake:
         self.throttle_next = 0
         self.retry_after: str | None = "1"
         self.callback_url: str | None = None
+        self.field_errors: list[dict[str, str]] = []  # next PATCH answers 422 with these errors[]
+        self.refused_refs: set[str] = set()  # a PATCH naming one of these refs answers 422
+        self.fail_next: list[int] = []  # HTTP statuses (5xx) to answer before serving normally
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> str:
@@ -63,6 +67,9 @@ class HubRiseFake:
         return [{kind: ref, "stock": stock} for (kind, ref), stock in self.inventory.items()]
 
     async def _inventory(self, request: web.Request) -> web.Response:
+        self.stats.requests += 1
+        if self.fail_next:
+            return web.Response(status=self.fail_next.pop(0), text="Bad Gateway")
         if request.headers.get("X-Access-Token") != self.token:
             return web.json_response({"error_type": "unauthorized", "message": "Invalid token"}, status=401)
         if self.throttle_next > 0:
@@ -78,11 +85,24 @@ class HubRiseFake:
             return web.json_response(self.entries())
         if request.method not in ("PATCH", "PUT"):
             return web.json_response({"error_type": "method_not_allowed"}, status=405)
+        if self.field_errors:
+            errors, self.field_errors = self.field_errors, []
+            return web.json_response(
+                {"error_type": "unprocessable_entity", "message": "Validation failed", "errors": errors},
+                status=422,
+            )
         try:
             parsed = _validated(await request.json())
         except (ValueError, TypeError) as exc:
             return web.json_response(
                 {"error_type": "unprocessable_entity", "message": f"Validation failed: {exc}"}, status=422
+            )
+        refused = sorted({ref for (_, ref), _ in parsed} & self.refused_refs)
+        if refused:
+            errors = [{"field": "sku_ref", "message": f"{ref} is not in the catalog"} for ref in refused]
+            return web.json_response(
+                {"error_type": "unprocessable_entity", "message": "Validation failed", "errors": errors},
+                status=422,
             )
         if request.method == "PUT":
             self.stats.puts += 1

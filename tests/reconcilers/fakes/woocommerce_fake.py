@@ -40,14 +40,15 @@ class FakeItem:
     stock_status: str = "instock"
     backorders: str = "no"
 
-    def validate(self) -> None:
-        """What WC_Product::validate_props() does on every save."""
+    def validate(self, no_stock_amount: int = 0) -> None:
+        """What WC_Product::validate_props() does on every save (no_stock_amount: the shop's
+        woocommerce_notify_no_stock_amount, the count at or below which it is out of stock)."""
         if self.manage_stock is not True:
             if self.manage_stock is False:
                 self.stock_quantity, self.backorders = None, "no"
             return
         quantity = self.stock_quantity or 0
-        if quantity > 0:
+        if quantity > no_stock_amount:
             self.stock_status = "instock"
         elif self.backorders != "no":
             self.stock_status = "onbackorder"
@@ -81,12 +82,14 @@ class Stats:
 
 class WooCommerceFake:
     def __init__(self, *, consumer_key: str, consumer_secret: str, webhook_secret: str) -> None:
+        self.no_stock_amount = 0  # woocommerce_notify_no_stock_amount
         token = base64.b64encode(f"{consumer_key}:{consumer_secret}".encode()).decode()
         self._authorization = f"Basic {token}"
         self.webhook_secret = webhook_secret
         self.items: dict[int, FakeItem] = {}
         self.stats = Stats()
         self.throttle_next: list[float] = []  # Retry-After seconds for the next requests' 429s
+        self.fail_next: list[int] = []  # HTTP statuses (5xx) to answer before serving normally
         self.base_url = ""  # set by start()
         self._runner: web.AppRunner | None = None
         self._client: aiohttp.ClientSession | None = None
@@ -113,7 +116,7 @@ class WooCommerceFake:
             await self._runner.cleanup()
 
     def add(self, item: FakeItem) -> FakeItem:
-        item.validate()
+        item.validate(self.no_stock_amount)
         self.items[item.id] = item
         return item
 
@@ -126,6 +129,8 @@ class WooCommerceFake:
             self.stats.throttled += 1
             delay = self.throttle_next.pop(0)
             return web.Response(status=429, text="Too Many Requests", headers={"Retry-After": f"{delay:g}"})
+        if self.fail_next:
+            return web.Response(status=self.fail_next.pop(0), text="Bad Gateway")
         if request.headers.get("Authorization") != self._authorization:
             self.stats.unauthorized += 1
             return _error(401, "woocommerce_rest_cannot_view", "Sorry, you cannot list resources.")
@@ -198,7 +203,7 @@ class WooCommerceFake:
         for key in ("manage_stock", "stock_quantity", "stock_status", "backorders"):
             if key in entry:
                 setattr(item, key, entry[key])
-        item.validate()
+        item.validate(self.no_stock_amount)
         return item.as_json()
 
     # --- webhooks --------------------------------------------------------------------------------

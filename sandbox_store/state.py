@@ -1,7 +1,7 @@
 """The sandbox store's data and rules: items, writes, faults, rate budget, request validation.
 
 Plain in-memory state with no I/O besides loading/saving its JSON state file, so the HTTP layer in
-sandbox_server.py stays a thin translation. It never talks to the network and never sleeps.
+server.py stays a thin translation. It never talks to the network and never sleeps.
 """
 
 from __future__ import annotations

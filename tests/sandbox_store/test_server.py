@@ -19,7 +19,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from reconcilers.sandbox_server import SandboxConfig, SandboxStore
+from sandbox_store.server import SandboxConfig, SandboxStore
 
 TOKEN = "sandbox-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -387,7 +387,7 @@ async def test_serve_forever_stops_cleanly_on_sigterm_and_flushes_state(tmp_path
     state = tmp_path / "state.json"
     script = (
         "import asyncio, pathlib\n"
-        "from reconcilers.sandbox_server import SandboxConfig, serve_forever\n"
+        "from sandbox_store.server import SandboxConfig, serve_forever\n"
         f"cfg = SandboxConfig(token={TOKEN!r}, state_file=pathlib.Path({str(state)!r}))\n"
         f"asyncio.run(serve_forever(cfg, '127.0.0.1', {port}))\n"
     )

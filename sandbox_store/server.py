@@ -18,6 +18,7 @@ import signal
 import socket
 import struct
 import time
+import uuid
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +27,7 @@ import aiohttp
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from reconcilers.sandbox_state import (
+from sandbox_store.state import (
     ApiCall,
     BadRequest,
     Faults,
@@ -339,7 +340,11 @@ class SandboxStore:
                 "sent_at": now_iso(),
             }
         ).encode()
-        headers = {"Content-Type": "application/json", "X-Sandbox-Topic": "item.updated"}
+        headers = {
+            "Content-Type": "application/json",
+            "X-Sandbox-Topic": "item.updated",
+            "X-Sandbox-Delivery-Id": uuid.uuid4().hex,  # the same on every attempt of this delivery
+        }
         if self.config.webhook_secret is not None:
             headers["X-Sandbox-Hmac-Sha256"] = sign_webhook(self.config.webhook_secret, body)
         for attempt in range(_WEBHOOK_ATTEMPTS):

@@ -1,0 +1,93 @@
+"""HubRise inventory entries as our values (pure: no I/O): external ids, PATCH entries, stocks read
+boundedly, and what a stock means for sale. See reconcilers/hubrise.py."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import ROUND_CEILING, Decimal
+from typing import Any
+
+from daemon.errors import InputError
+from daemon.model import Change, Observed
+from reconcilers.observations import counted
+from reconcilers.webhook_json import bounded_decimal
+
+_KINDS = {"sku": "sku_ref", "option": "option_ref"}
+
+
+UNLIMITED = None  # stock of an item the inventory does not list
+
+
+class BadEntryError(Exception):
+    """An inventory entry we cannot read (the message says why)."""
+
+
+def parse_external_id(external_id: str) -> tuple[str, str] | None:
+    """("sku" | "option", ref) from "sku:<ref>" / "option:<ref>", None when malformed."""
+    kind, sep, ref = external_id.partition(":")
+    return (kind, ref) if sep and kind in _KINDS and ref else None
+
+
+def key_of(change: Change) -> tuple[str, str]:
+    key = parse_external_id(change.external_id)
+    if key is None:
+        raise ValueError(f"bad external id {change.external_id!r}")
+    return key
+
+
+def entry_for(change: Change) -> dict[str, Any]:
+    """The PATCH entry: stock "0" when unsellable, the count in quantity mode, null = unlimited."""
+    key = key_of(change)
+    target = change.target
+    if not target.available:
+        stock: str | None = "0"
+    elif target.quantity is None:
+        stock = None
+    else:
+        stock = str(max(target.quantity, 0))
+    return {_KINDS[key[0]]: key[1], "stock": stock}
+
+
+def read_entries(raw: Sequence[Any], strict: bool = False) -> dict[tuple[str, str], Decimal | None]:
+    """Inventory entries keyed by (kind, ref); strict mode raises BadEntryError on a malformed entry."""
+    found: dict[tuple[str, str], Decimal | None] = {}
+    for index, entry in enumerate(raw):
+        try:
+            key, stock = _entry(entry)
+        except BadEntryError as exc:
+            if strict:
+                raise BadEntryError(f"entry {index}: {exc}") from None
+            continue  # an entry we cannot read cannot be one of ours either
+        found[key] = stock
+    return found
+
+
+def _entry(entry: Any) -> tuple[tuple[str, str], Decimal | None]:
+    if not isinstance(entry, dict):
+        raise BadEntryError("not an object")
+    for kind, field in _KINDS.items():
+        ref = entry.get(field)
+        if isinstance(ref, str) and ref:
+            return (kind, ref), stock_of(entry.get("stock"))
+    raise BadEntryError("neither sku_ref nor option_ref")
+
+
+def stock_of(value: Any) -> Decimal | None:
+    if value is None:
+        return None  # a removed entry (PATCH / state_change): unlimited
+    try:  # bounded: "1e999999999" must not become a billion-digit integer below
+        stock = bounded_decimal(value, "stock")
+    except InputError as exc:
+        raise BadEntryError(f"stock {exc.reason}") from None
+    if stock < 0:
+        raise BadEntryError("stock must be a decimal >= 0")
+    return stock
+
+
+def as_observed(
+    external_id: str, stock: Decimal | None, platform_ref: Mapping[str, Any] | None = None
+) -> Observed:
+    if stock is None:
+        return Observed(external_id, True, None, platform_ref)
+    # only "0" is out: 0.5 is sellable, and reads as 1 so it never equals a written 0
+    return counted(external_id, stock > 0, int(stock.to_integral_value(ROUND_CEILING)), platform_ref)

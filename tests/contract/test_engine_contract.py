@@ -1,0 +1,121 @@
+"""The contract cases that need the engine: every registered platform, its local fake, a real PostgreSQL
+and daemon.engine.Engine with the shipped sync defaults.
+
+A store notification goes the daemon's way: verify_webhook → parse_webhook → Engine.take_notification
+with the platform's notification_ref; queued work is the pass the worker would run for those items.
+Cases the current engine fails are xfail(strict=True) naming the issue path, so they flip visibly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from daemon.config import SyncConfig
+from daemon.credentials import CredentialStore
+from daemon.db.pool import Pool
+from daemon.db.stores import load_store
+from daemon.engine import Engine, NotificationResult
+from reconcilers import ReconcilerFactory
+from reconcilers.transport import RetryPolicy
+from tests.contract.platforms import ADAPTERS, PlatformAdapter, Webhook
+from tests.e2e.harness import CATALOG_SQL
+
+STORE = "c1"
+
+
+@dataclass
+class Bench:
+    pool: Pool
+    engine: Engine
+    platform: PlatformAdapter
+
+    async def notify(self, hook: Webhook) -> NotificationResult:
+        async with self.pool.acquire() as conn:
+            store = await load_store(conn, STORE)
+        reconciler = self.engine.reconciler_for(store)
+        assert reconciler.verify_webhook(hook.headers, hook.body)
+        notified = reconciler.parse_webhook(hook.headers, hook.body)
+        return await self.engine.take_notification(STORE, notified, reconciler.capabilities.notification_ref)
+
+    async def open_drift(self) -> int:
+        return int(await self.pool.fetchval("SELECT count(*) FROM drift_records WHERE status = 'open'"))
+
+
+@pytest.fixture(params=sorted(ADAPTERS))
+async def bench(request: pytest.FixtureRequest, pool: Pool, tmp_path: Path) -> AsyncIterator[Bench]:
+    platform = ADAPTERS[request.param]()
+    await platform.start()
+    await pool.execute(CATALOG_SQL)
+    (tmp_path / "cred").write_text(platform.credential().reveal())
+    await pool.execute(
+        "INSERT INTO stores (id, platform, region_id, credential, drift_policy, mode, settings)"
+        " VALUES ($1, $2, 'north_america', 'cred', 'protect', 'status', $3)",
+        STORE,
+        platform.name,
+        platform.settings(),
+    )
+    await pool.execute("INSERT INTO store_schedule (store_id) VALUES ($1)", STORE)
+    # upstream: out of stock everywhere in the region; the store still sells it (oversell to fix)
+    await pool.execute("INSERT INTO variants VALUES ('u1', 'U1', 'pod')")
+    await pool.execute(
+        "INSERT INTO facility_stock (variant_id, facility_id, status) VALUES ('u1', 'us1', 'out_of_stock')"
+    )
+    await pool.execute(
+        "INSERT INTO synced_variants (store_id, external_id, variant_id) VALUES ($1, $2, 'u1')",
+        STORE,
+        platform.external_id(1),
+    )
+    platform.seed(1, 5)
+    async with aiohttp.ClientSession() as session:
+        factory = ReconcilerFactory(session, retry=RetryPolicy(attempts=3, base_delay=0.01))
+        engine = Engine(pool, factory, CredentialStore(str(tmp_path)), SyncConfig())  # shipped defaults
+        first = await engine.run_pass(STORE)
+        assert first.outcome == "ok" and first.counts.changed == 1
+        assert not platform.sells(1)  # the oversell is fixed by the first pass
+        yield Bench(pool, engine, platform)
+    await platform.stop()
+
+
+async def test_the_echo_of_our_write_is_not_drift(bench: Bench) -> None:
+    echo = await bench.notify(bench.platform.webhook(1, 0))
+    assert (echo.matched, echo.drift_opened, echo.queued) == (1, 0, 0)
+    assert await bench.open_drift() == 0
+
+
+async def test_an_oversell_edit_by_webhook_is_drift_and_queues_the_correction(bench: Bench) -> None:
+    bench.platform.seed(1, 3)  # a merchant makes it sellable again in the store admin
+    edit = await bench.notify(bench.platform.webhook(1, 3))
+    assert (edit.matched, edit.drift_opened, edit.queued) == (1, 1, 1)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 13 path 1: the queued correction meets its own overwrite back-off and writes nothing",
+)
+async def test_an_oversell_edit_by_webhook_is_put_back_by_the_queued_pass(bench: Bench) -> None:
+    bench.platform.seed(1, 3)
+    await bench.notify(bench.platform.webhook(1, 3))
+    # what the worker runs for the queued item (the 2 s bound is the worker's latency on top)
+    await bench.engine.run_pass(STORE, trigger="webhook", only=[bench.platform.external_id(1)])
+    assert not bench.platform.sells(1)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 14 'All platforms': a replayed store webhook reopens drift with stale data",
+)
+async def test_a_replayed_old_delivery_does_not_reopen_drift(bench: Bench) -> None:
+    sellable = bench.platform.webhook(1, 3)  # the merchant's edit ...
+    bench.platform.seed(1, 3)
+    await bench.notify(sellable)
+    bench.platform.seed(1, 0)  # ... undone in the admin: the store is back in line
+    await bench.notify(bench.platform.webhook(1, 0))
+    assert await bench.open_drift() == 0
+    replay = await bench.notify(sellable)  # the platform re-delivers the old notification
+    assert replay.drift_opened == 0
+    assert await bench.open_drift() == 0
