@@ -13,6 +13,7 @@ from daemon.db.pool import Connection
 from daemon.db.queries import query
 from daemon.errors import InputError
 from daemon.model import StockEvent
+from daemon.upstream_events import MAX_CLOCK_SKEW
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +50,9 @@ async def ingest(
                 [e.occurred_at for e in events],
             )
         ]
-        changed = await conn.fetch(query("apply_stock_events"), source, new_ids) if new_ids else []
+        changed = (
+            await conn.fetch(query("apply_stock_events"), source, new_ids, MAX_CLOCK_SKEW) if new_ids else []
+        )
         queued = 0
         if changed:
             queued = await enqueue_changed(conn, sorted({r["variant_id"] for r in changed}), trigger)

@@ -278,3 +278,19 @@ async def test_lookups_and_writes_are_set_based(pool: Pool, tmp_path: Path) -> N
         counts = await import_rows(counting, "stock", rows, source="stock.csv")  # type: ignore[arg-type]
     assert counts == ImportCounts(500, new=500)
     assert counting.statements == 4  # variant kinds, facilities, one upsert, one planner statement
+
+
+async def test_stock_import_repairs_a_row_frozen_in_the_future_even_when_its_value_is_unchanged(
+    pool: Pool,
+) -> None:
+    await load_all(pool)
+    await pool.execute(
+        "UPDATE facility_stock SET source_updated_at = now() + interval '10 years'"
+        " WHERE variant_id = 'socks' AND facility_id = 'us1'"
+    )
+    counts = await load(pool, "stock", FIXTURES / "stock.csv")  # the same values as stored
+    assert counts.updated == 1
+    repaired = await pool.fetchval(
+        "SELECT source_updated_at <= now() FROM facility_stock WHERE variant_id = 'socks' AND facility_id = 'us1'"
+    )
+    assert repaired is True
