@@ -59,11 +59,15 @@ class StoreRules:
 class Availability:
     """A store-side value: sellable flag and, in quantity mode, a count.
 
-    Used for desired, observed and applied alike so the three compare field by field.
+    Used for desired, observed and applied alike so the three compare field by field. `unlimited`
+    is a store that sells without a count (HubRise: no inventory entry; WooCommerce: stock not
+    managed): available, quantity None, and in quantity mode a value of its own, unequal to any count.
+    Desired is never unlimited.
     """
 
     available: bool
     quantity: int | None = None
+    unlimited: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,18 +104,22 @@ class Observed:
     """What the store shows now for one synced variant, normalised by its reconciler.
 
     `available` None means the store does not track this item (e.g. stock management off): the
-    planner treats it as "no value" rather than as unavailable.
+    planner treats it as "no value" rather than as unavailable. `unlimited`: see Availability.
+    `problem` is a reconciler's reason for a value it could not read as a count (a huge exponent,
+    say): the engine reports it for that item and neither records nor plans from it.
     """
 
     external_id: str
     available: bool | None
     quantity: int | None = None
     platform_ref: Mapping[str, Any] | None = None
+    unlimited: bool = False
+    problem: str | None = None
 
     def as_availability(self) -> Availability | None:
         if self.available is None:
             return None
-        return Availability(self.available, self.quantity)
+        return Availability(self.available, self.quantity, self.unlimited)
 
 
 @dataclass(frozen=True, slots=True)

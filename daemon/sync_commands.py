@@ -98,7 +98,9 @@ def format_report(report: PassReport, fmt: str) -> str:
         {
             "sku": w.sku,
             "external_id": w.external_id,
-            "observed": show_value(w.observed.available, w.observed.quantity) if w.observed else "untracked",
+            "observed": show_value(w.observed.available, w.observed.quantity, w.observed.unlimited)
+            if w.observed
+            else "untracked",
             "desired": show_value(w.target.available, w.target.quantity),
             "reason": w.reason,
         }
@@ -189,8 +191,8 @@ def drift_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         r
         | {
-            "expected": show_value(r["expected_available"], r["expected_quantity"]),
-            "store_value": show_value(r["store_available"], r["store_quantity"]),
+            "expected": show_value(r["expected_available"], r["expected_quantity"], r["expected_unlimited"]),
+            "store_value": show_value(r["store_available"], r["store_quantity"], r["store_unlimited"]),
         }
         for r in records
     ]

@@ -42,13 +42,14 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from yarl import URL
 
 from daemon.errors import ConfigError, InputError
 from daemon.model import ApplyResult, Change, ItemFailure, Observed, SyncedVariant
+from daemon.store_values import out_of_range, whole_count
 from reconcilers.batching import all_failed, chunked, merge_results
 from reconcilers.capabilities import Capabilities, RateBudget, StockModel
 from reconcilers.credential_fields import token_and_secret
@@ -283,8 +284,11 @@ def _observed(
     external_id: str, stock: Decimal | None, platform_ref: Mapping[str, Any] | None = None
 ) -> Observed:
     if stock is None:
-        return Observed(external_id, True, None, platform_ref)
-    return Observed(external_id, stock > 0, int(stock.to_integral_value(ROUND_FLOOR)), platform_ref)
+        return Observed(external_id, True, None, platform_ref, unlimited=True)
+    count = whole_count(stock)  # bounded: int() of "1e999999999" would never return
+    if count is None:
+        return Observed(external_id, None, None, platform_ref, problem=out_of_range(stock))
+    return Observed(external_id, stock > 0, count, platform_ref)
 
 
 def _positive(

@@ -169,7 +169,10 @@ def _observed(item: Any, where: str, prefix: str = "") -> Observed:
     quantity = item.get("quantity")
     if quantity is not None and (isinstance(quantity, bool) or not isinstance(quantity, int)):
         raise _bad(where, f"{prefix}quantity", "must be a whole number or null")
-    return Observed(external_id=external_id, available=available, quantity=quantity)
+    unlimited = item.get("unlimited", False)  # older sandbox state has no such field
+    if not isinstance(unlimited, bool):
+        raise _bad(where, f"{prefix}unlimited", "must be true or false")
+    return Observed(external_id=external_id, available=available, quantity=quantity, unlimited=unlimited)
 
 
 def _field(obj: Any, name: str, kind: type, where: str, prefix: str = "") -> Any:

@@ -37,6 +37,7 @@ from urllib.parse import quote
 
 from daemon.errors import ConfigError, CredentialError, InputError
 from daemon.model import ApplyResult, Change, ItemFailure, Observed, SyncedVariant
+from daemon.store_values import out_of_range, whole_count
 from reconcilers.batching import all_failed, chunked, merge_results
 from reconcilers.capabilities import Capabilities, PacingModel, RateBudget, StockModel
 from reconcilers.interface import ReconcilerContext
@@ -294,6 +295,8 @@ def _observed(node: dict[str, Any]) -> Observed:
     quantity = next(
         (q.get("quantity") for q in level.get("quantities") or [] if q.get("name") == "available"), None
     )
+    if isinstance(quantity, float) and whole_count(quantity) is None:
+        return Observed(variant, None, None, ref, problem=out_of_range(quantity))
     if isinstance(quantity, bool) or not isinstance(quantity, int):
         return Observed(variant, None, None, ref)
     return Observed(variant, quantity > 0, quantity, ref)

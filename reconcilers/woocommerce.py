@@ -57,6 +57,7 @@ from yarl import URL
 
 from daemon.errors import ConfigError, CredentialError, InputError
 from daemon.model import ApplyResult, Change, ItemFailure, Observed, StoreConfig, SyncedVariant
+from daemon.store_values import out_of_range, whole_count
 from reconcilers.batching import all_failed, chunked, merge_results
 from reconcilers.capabilities import Capabilities, RateBudget, StockModel
 from reconcilers.interface import ReconcilerContext
@@ -250,9 +251,12 @@ def _observed(obj: Mapping[str, Any], parent: int | None) -> Observed:
         return Observed(external_id, None, None, ref)
     quantity = obj.get("stock_quantity")
     managed = manage is True or manage == "parent"
+    if managed and isinstance(quantity, float) and whole_count(quantity) is None:
+        return Observed(external_id, None, None, ref, problem=out_of_range(quantity))
     if not managed or isinstance(quantity, bool) or not isinstance(quantity, int):
         quantity = None
-    return Observed(external_id, available, quantity, ref)
+    # sellable with stock not managed: the store sells without a count (unlimited)
+    return Observed(external_id, available, quantity, ref, unlimited=available and not managed)
 
 
 def _mapped(chunk: Sequence[tuple[Change, dict[str, Any]]], parent: int | None, body: Any) -> ApplyResult:

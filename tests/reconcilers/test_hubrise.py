@@ -78,7 +78,7 @@ async def test_observe_reads_the_whole_inventory_once_and_maps_entries(
         Observed("sku:PEPSI", False, 0),
         Observed("option:EGG", True, 1),
         Observed("sku:FLOUR", True, 2),  # "2.500": sellable, count rounded down
-        Observed("sku:UNLISTED", True, None),  # absent from the inventory = unlimited
+        Observed("sku:UNLISTED", True, None, unlimited=True),  # absent from the inventory = unlimited
     ]
     (call,) = calls(m, "GET")
     assert call.kwargs["headers"] == {"X-Access-Token": TOKEN}
@@ -88,9 +88,21 @@ async def test_observe_reads_the_whole_inventory_once_and_maps_entries(
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
-        ("minimal", [Observed("sku:COKE", True, None), Observed("option:EGG", True, None)]),
+        (
+            "minimal",
+            [
+                Observed("sku:COKE", True, None, unlimited=True),
+                Observed("option:EGG", True, None, unlimited=True),
+            ],
+        ),
         ("zero", [Observed("sku:COKE", False, 0), Observed("option:EGG", False, 0)]),
-        ("untracked", [Observed("sku:COKE", True, None), Observed("option:EGG", True, None)]),
+        (
+            "untracked",
+            [
+                Observed("sku:COKE", True, None, unlimited=True),
+                Observed("option:EGG", True, None, unlimited=True),
+            ],
+        ),
     ],
 )
 async def test_observe_shapes(session: aiohttp.ClientSession, name: str, expected: list[Observed]) -> None:
@@ -136,7 +148,7 @@ async def test_apply_patches_absolute_entries_in_both_modes(session: aiohttp.Cli
     assert result.failed == ()
     assert result.confirmed == (
         Observed("sku:COKE", False, 0),
-        Observed("option:EGG", True, None),
+        Observed("option:EGG", True, None, unlimited=True),
         Observed("sku:PEPSI", True, 12),
         Observed("sku:FANTA", False, 0),
     )
@@ -242,7 +254,7 @@ def test_parse_inventory_patch_event() -> None:
     body = json.dumps(fixture("webhook_patch")).encode()
     assert reconciler_offline().parse_webhook({}, body) == [
         Observed("sku:COKE", False, 0),
-        Observed("option:EGG", True, None),
+        Observed("option:EGG", True, None, unlimited=True),
         Observed("sku:PEPSI", True, 12),
     ]
     event = fixture("webhook_patch")
