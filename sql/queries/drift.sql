@@ -49,13 +49,14 @@ WHERE id = $1 AND status = 'open'
 RETURNING store_id, external_id
 
 -- accept_store_value --
--- Support took the store's value: it becomes applied, and syncing stops for that variant.
+-- Support took the store's value: it becomes applied (an oversold negative count as 0: applied counts are
+-- never negative), and syncing stops for that variant.
 WITH paused AS (
     UPDATE synced_variants SET sync_enabled = false, paused_reason = $3
     WHERE store_id = $1 AND external_id = $2
 )
 UPDATE store_state
-SET applied_available = observed_available, applied_quantity = observed_quantity,
+SET applied_available = observed_available, applied_quantity = greatest(observed_quantity, 0),
     applied_unlimited = observed_unlimited, applied_at = now(),
     drift_count = 0, contested = false, overwrite_not_before = NULL
 WHERE store_id = $1 AND external_id = $2
@@ -64,7 +65,7 @@ WHERE store_id = $1 AND external_id = $2
 -- Support asked for the desired value back: the store's value becomes the baseline (so the next
 -- comparison is a plain difference, not drift) and the back-off history is cleared.
 UPDATE store_state
-SET applied_available = observed_available, applied_quantity = observed_quantity,
+SET applied_available = observed_available, applied_quantity = greatest(observed_quantity, 0),
     applied_unlimited = observed_unlimited, applied_at = now(),
     drift_count = 0, contested = false, overwrite_not_before = NULL
 WHERE store_id = $1 AND external_id = $2

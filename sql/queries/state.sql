@@ -71,12 +71,14 @@ SET observed_available = excluded.observed_available,
 
 -- record_decisions --
 -- Drift bookkeeping per variant; `confirm` records the observed value as applied (store already right).
+-- An oversold store shows a negative count (status mode confirms by the flag alone); applied counts are
+-- never negative (a CHECK), so it is held as 0.
 UPDATE store_state s
 SET drift_count = d.drift_count,
     overwrite_not_before = d.not_before,
     contested = d.contested,
     applied_available = CASE WHEN d.confirm THEN s.observed_available ELSE s.applied_available END,
-    applied_quantity = CASE WHEN d.confirm THEN s.observed_quantity ELSE s.applied_quantity END,
+    applied_quantity = CASE WHEN d.confirm THEN greatest(s.observed_quantity, 0) ELSE s.applied_quantity END,
     applied_unlimited = CASE WHEN d.confirm THEN s.observed_unlimited ELSE s.applied_unlimited END,
     applied_at = CASE WHEN d.confirm THEN now() ELSE s.applied_at END
 FROM unnest($2::text[], $3::integer[], $4::timestamptz[], $5::boolean[], $6::boolean[])

@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 
+from daemon.db import drift as drift_db
 from daemon.db.pool import Pool
 from tests.e2e.harness import World, world
 from tests.reconcilers.fakes.hubrise_fake import HubRiseFake
@@ -159,3 +160,37 @@ async def hubrise_store(w: World, mode: str) -> AsyncIterator[HubRiseFake]:
         yield fake
     finally:
         await fake.stop()
+
+
+async def test_an_oversold_store_value_is_kept_without_breaking_the_pass(pool: Pool, tmp_path: Path) -> None:
+    # a store may show negative stock (oversold); applied quantities cannot be negative
+    async with world(pool, tmp_path) as w:
+        await w.add_store("na")
+        await w.variant("a", stock={"us1": "out_of_stock"})
+        await w.variant("b", stock={"us1": IN})
+        await w.map("na", "E-a", "a", (False, -3))
+        await w.map("na", "E-b", "b", (False, None))
+        report = await w.engine.run_pass("na")
+        assert report.outcome == "ok" and w.shown("na", "E-b")[0] is True
+        state = await row(
+            pool, "SELECT observed_quantity, applied_available FROM store_state WHERE external_id = 'E-a'"
+        )
+        assert (state["observed_quantity"], state["applied_available"]) == (-3, False)
+
+
+async def test_support_can_accept_an_oversold_count(pool: Pool, tmp_path: Path) -> None:
+    async with world(pool, tmp_path) as w:
+        await w.add_store("eu", region="europe", mode="quantity")
+        await w.variant("a", kind="warehouse", stock={"lv1": (IN, 5)})
+        await w.map("eu", "E-a", "a", (True, 5))
+        await w.engine.run_pass("eu")
+        await w.control(
+            "eu", "POST", "/control/edit", {"external_id": "E-a", "available": False, "quantity": -3}
+        )
+        await w.engine.run_pass("eu")  # hides stock upstream has: protect reports it
+        drift_id = await pool.fetchval("SELECT id FROM drift_records WHERE status = 'open'")
+        async with pool.acquire() as conn:
+            await drift_db.resolve(conn, drift_id, "accept", "support")
+        state = await row(pool, "SELECT applied_available, applied_quantity FROM store_state")
+        assert (state["applied_available"], state["applied_quantity"]) == (False, 0)
+        assert (await w.engine.run_pass("eu")).counts.drifted == 0  # paused: no drift, no write
