@@ -7,8 +7,9 @@ A real engine and database against the sandbox store and the HubRise fake (issue
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,9 @@ import aiohttp
 
 from daemon.db import drift as drift_db
 from daemon.db.pool import Pool
+from daemon.engine import Engine
+from daemon.model import ApplyResult, Change, Observed, StoreConfig
+from reconcilers.interface import Reconciler
 from tests.e2e.harness import World, world
 from tests.reconcilers.fakes.hubrise_fake import HubRiseFake
 
@@ -127,6 +131,57 @@ async def test_sandbox_unlimited_over_an_applied_count_is_drift_overwrite_or_rep
             pool, "SELECT observed_unlimited, applied_unlimited FROM store_state WHERE store_id = 'rep'"
         )
         assert (page["observed_unlimited"], page["applied_unlimited"]) == (True, False)
+
+
+async def test_a_store_webhook_with_a_value_beyond_a_count_is_a_per_item_problem(
+    pool: Pool, tmp_path: Path
+) -> None:
+    async with world(pool, tmp_path) as w:
+        await w.add_store("eu", region="europe", mode="quantity")
+        for name in ("a", "b"):
+            await w.variant(name, kind="warehouse", stock={"lv1": (IN, 5)})
+            await w.map("eu", f"E-{name}", name, (True, 5))
+        await w.engine.run_pass("eu")
+        result = await w.engine.take_notification(
+            "eu", [Observed("E-a", True, TOO_BIG), Observed("E-b", True, 9)]
+        )
+        assert (result.matched, result.drift_opened, result.queued) == (2, 1, 1)  # only E-b drifted
+        bad = await row(
+            pool, "SELECT last_error, observed_quantity FROM store_state WHERE external_id = 'E-a'"
+        )
+        assert bad["observed_quantity"] == 5 and "3000000000" in bad["last_error"]
+
+
+class _ConfirmsTooMuch(Engine):
+    """A platform that answers a write with a count the database cannot hold."""
+
+    def reconciler_for(self, store: StoreConfig) -> Reconciler:
+        real = super().reconciler_for(store)
+
+        class Odd:
+            capabilities = real.capabilities
+            observe = real.observe
+
+            async def apply(self, changes: Sequence[Change]) -> ApplyResult:
+                result = await real.apply(changes)
+                return replace(
+                    result, confirmed=tuple(replace(o, quantity=TOO_BIG) for o in result.confirmed)
+                )
+
+        return Odd()  # type: ignore[return-value]
+
+
+async def test_a_confirmed_value_beyond_a_count_fails_that_item_only(pool: Pool, tmp_path: Path) -> None:
+    async with world(pool, tmp_path) as w:
+        await w.add_store("eu", region="europe", mode="quantity")
+        await w.variant("a", kind="warehouse", stock={"lv1": (IN, 5)})
+        await w.map("eu", "E-a", "a", (True, 1))
+        odd = _ConfirmsTooMuch(pool, w.engine._factory, w.engine._credentials, w.engine._config)
+        report = await odd.run_pass("eu")
+        assert report.outcome == "failed" and report.counts.failed == 1
+        assert [f.permanent for f in report.failures] == [True] and "beyond" in report.failures[0].reason
+        state = await row(pool, "SELECT applied_quantity, last_error FROM store_state")
+        assert state["applied_quantity"] is None and "beyond" in state["last_error"]
 
 
 async def row(pool: Pool, sql: str) -> dict[str, Any]:
