@@ -242,28 +242,41 @@ def entry_for(change: Change) -> dict[str, Any]:
     return {_KINDS[key[0]]: key[1], "stock": stock}
 
 
-def _entries(raw: Sequence[Any], strict: bool = False) -> dict[tuple[str, str], Decimal | None]:
-    """Inventory entries keyed by (kind, ref); strict mode raises _BadEntryError on a malformed entry."""
-    found: dict[tuple[str, str], Decimal | None] = {}
+def _entries(raw: Sequence[Any], strict: bool = False) -> dict[tuple[str, str], Decimal | str | None]:
+    """Inventory entries keyed by (kind, ref); strict mode raises _BadEntryError on a malformed entry.
+
+    Otherwise an entry with a ref but an unreadable stock maps to the reason (a str): it is that item's
+    problem, never "no entry" (which would read as unlimited)."""
+    found: dict[tuple[str, str], Decimal | str | None] = {}
     for index, entry in enumerate(raw):
         try:
             key, stock = _entry(entry)
         except _BadEntryError as exc:
             if strict:
                 raise _BadEntryError(f"entry {index}: {exc}") from None
-            continue  # an entry we cannot read cannot be one of ours either
+            ref = _ref(entry) if isinstance(entry, dict) else None
+            if ref is not None:
+                found[ref] = f"store value refused: HubRise {exc}"
+            continue  # an entry without a ref cannot be one of ours
         found[key] = stock
     return found
+
+
+def _ref(entry: dict[str, Any]) -> tuple[str, str] | None:
+    for kind, field in _KINDS.items():
+        ref = entry.get(field)
+        if isinstance(ref, str) and ref:
+            return kind, ref
+    return None
 
 
 def _entry(entry: Any) -> tuple[tuple[str, str], Decimal | None]:
     if not isinstance(entry, dict):
         raise _BadEntryError("not an object")
-    for kind, field in _KINDS.items():
-        ref = entry.get(field)
-        if isinstance(ref, str) and ref:
-            return (kind, ref), _stock(entry.get("stock"))
-    raise _BadEntryError("neither sku_ref nor option_ref")
+    key = _ref(entry)
+    if key is None:
+        raise _BadEntryError("neither sku_ref nor option_ref")
+    return key, _stock(entry.get("stock"))
 
 
 def _stock(value: Any) -> Decimal | None:
@@ -281,8 +294,10 @@ def _stock(value: Any) -> Decimal | None:
 
 
 def _observed(
-    external_id: str, stock: Decimal | None, platform_ref: Mapping[str, Any] | None = None
+    external_id: str, stock: Decimal | str | None, platform_ref: Mapping[str, Any] | None = None
 ) -> Observed:
+    if isinstance(stock, str):  # an unreadable stock: the reason
+        return Observed(external_id, None, None, platform_ref, problem=stock)
     if stock is None:
         return Observed(external_id, True, None, platform_ref, unlimited=True)
     count = whole_count(stock)  # bounded: int() of "1e999999999" would never return

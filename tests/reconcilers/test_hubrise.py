@@ -324,3 +324,23 @@ def reconciler_offline(credential: Secret = CREDENTIAL, **settings: Any) -> HubR
         pacer=LeakyBucketPacer(1000, 1000),
     )
     return HubRiseReconciler(ReconcilerContext(store, transport, credential))
+
+
+async def test_an_entry_of_ours_with_an_unreadable_stock_is_a_problem_not_unlimited(
+    session: aiohttp.ClientSession,
+) -> None:
+    raw = (
+        '[{"sku_ref": "A", "stock": 1e999}, {"sku_ref": "B", "stock": "-2"}, {"sku_ref": "C", "stock": "abc"},'
+        ' {"sku_ref": "D", "stock": ' + "9" * 5000 + '}, {"sku_ref": "E", "stock": "1e999999999"},'
+        ' {"sku_ref": "F", "stock": "2"}, {"stock": "oops"}]'
+    )
+    with aioresponses() as m:
+        m.get(URL_INV, body=raw, content_type="application/json")
+        got = await reconciler(session).observe(variants(*(f"sku:{r}" for r in "ABCDEFG")))
+    by_id = {o.external_id: o for o in got}
+    for ref in "ABCDE":
+        item = by_id[f"sku:{ref}"]
+        assert item.problem is not None and not item.unlimited and item.as_availability() is None, ref
+        assert len(item.problem) < 200
+    assert by_id["sku:F"] == Observed("sku:F", True, 2)
+    assert by_id["sku:G"].unlimited  # no entry at all: unlimited
