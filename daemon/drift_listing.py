@@ -154,8 +154,8 @@ def drift_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         r
         | {
-            "expected": show_value(r["expected_available"], r["expected_quantity"]),
-            "store_value": show_value(r["store_available"], r["store_quantity"]),
+            "expected": show_value(r["expected_available"], r["expected_quantity"], r["expected_unlimited"]),
+            "store_value": show_value(r["store_available"], r["store_quantity"], r["store_unlimited"]),
         }
         for r in records
     ]

@@ -39,6 +39,7 @@ from daemon.planner import (
     guard_reason,
     needs_no_decision,
 )
+from daemon.store_values import BAD_VALUE, screen
 from reconcilers import ReconcilerFactory
 from reconcilers.batching import chunked
 from reconcilers.interface import Reconciler
@@ -227,10 +228,14 @@ class Engine:
                     for r in wanted
                 ]
             )
+            observed, problems = screen(observed)  # values the state cannot hold: per-item problems
             by_id = {o.external_id: o for o in observed}
             now = self._clock()
             decisions = []
             for row in page:
+                if row.state.external_id in problems:  # an unreadable store value: reported, not planned
+                    plan.verdicts[BAD_VALUE] += 1
+                    continue
                 seen = by_id.get(row.state.external_id)
                 if needs_no_decision(row.state, seen, store.rules.mode):
                     plan.verdicts[Verdict.IN_SYNC] += 1
@@ -245,7 +250,9 @@ class Engine:
                 if decision.backoff_after_write is not None:
                     plan.backoff_after[row.state.external_id] = decision.backoff_after_write
             if not dry_run:
-                plan.drift_opened += await self._record_observation(store.id, run_id, by_id, decisions, via)
+                plan.drift_opened += await self._record_observation(
+                    store.id, run_id, by_id, decisions, via, problems
+                )
         return plan
 
     async def _record_observation(
@@ -255,6 +262,7 @@ class Engine:
         observed: dict[str, Observed],
         decisions: list[tuple[PassRow, Decision]],
         via: str,
+        problems: dict[str, str],
     ) -> int:
         updates = [_state_update(row, d) for row, d in decisions if _state_changed(row, d)]
         drifts = [
@@ -271,6 +279,7 @@ class Engine:
         ]
         async with self._pool.acquire() as conn, conn.transaction():
             await state_db.upsert_observed(conn, store_id, list(observed.values()))
+            await state_db.record_value_problems(conn, store_id, problems)
             await state_db.record_decisions(conn, store_id, updates)
             await drift_db.close_drift(conn, store_id, superseded, "superseded", "store")
             opened = await drift_db.open_drift(conn, store_id, drifts, via=via, run_id=run_id)
@@ -407,7 +416,8 @@ class Engine:
             ok, failed = list(result.confirmed), list(result.failed)
         except TransportError as exc:  # a reconciler should map these itself; never lose the batch
             ok, failed = [], [ItemFailure(c.external_id, str(exc), permanent=False) for c in batch]
-        ok = [o for o in ok if o.external_id in rows]
+        ok, bad = screen([o for o in ok if o.external_id in rows])
+        failed += [ItemFailure(ext, reason, permanent=True) for ext, reason in bad.items()]
         applied = [_as_applied(o, rows[o.external_id][1]) for o in ok]
         corrected = [o.external_id for o in ok if rows[o.external_id][1].reason == "drift overwritten"]
         backoffs = [(ext, backoff_after[ext]) for ext in corrected if ext in backoff_after]

@@ -59,11 +59,15 @@ class StoreRules:
 class Availability:
     """A store-side value: sellable flag and, in quantity mode, a count.
 
-    Used for desired, observed and applied alike so the three compare field by field.
+    Used for desired, observed and applied alike so the three compare field by field. `unlimited`
+    is a store that sells without a count (HubRise: no inventory entry; WooCommerce: stock not
+    managed): available, quantity None, and in quantity mode a value of its own, unequal to any count.
+    Desired is never unlimited.
     """
 
     available: bool
     quantity: int | None = None
+    unlimited: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,23 +104,25 @@ class Observed:
     """What the store shows now for one synced variant, normalised by its reconciler.
 
     `available` None means the store does not track this item (e.g. stock management off): the
-    planner treats it as "no value" rather than as unavailable.
+    planner treats it as "no value" rather than as unavailable. `unlimited`: see Availability.
     `problem`, when set, says why this item cannot be enforced here (untracked, not stocked at the
-    location, sells past 0, a count the state database cannot hold...): support should see it once;
-    it is not a failure and retrying cannot fix it. A reconciler's apply() refuses such an item
-    without a request (see reconcilers.batching.CANNOT_ENFORCE).
+    location, sells past 0, a count the state database cannot hold or could not be read...): the
+    engine reports it for that item once, records no value and plans nothing from it; it is not a
+    failure and retrying cannot fix it. A reconciler's apply() refuses such an item without a request
+    (see reconcilers.batching.CANNOT_ENFORCE).
     """
 
     external_id: str
     available: bool | None
     quantity: int | None = None
     platform_ref: Mapping[str, Any] | None = None
+    unlimited: bool = False
     problem: str | None = None
 
     def as_availability(self) -> Availability | None:
         if self.available is None:
             return None
-        return Availability(self.available, self.quantity)
+        return Availability(self.available, self.quantity, self.unlimited)
 
 
 @dataclass(frozen=True, slots=True)

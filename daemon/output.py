@@ -58,9 +58,11 @@ def _table(rows: Sequence[dict[str, Any]], cols: list[str]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
-def show_value(available: bool | None, quantity: int | None) -> str:
-    """A store-side value in words: 'available (12)', 'unavailable', 'unknown'."""
+def show_value(available: bool | None, quantity: int | None, unlimited: bool | None = False) -> str:
+    """A store-side value in words: 'available (12)', 'unavailable', 'unknown', 'unlimited'."""
     if available is None:
         return "unknown"
+    if unlimited:
+        return "unlimited"
     word = "available" if available else "unavailable"
     return word if quantity is None else f"{word} ({quantity})"

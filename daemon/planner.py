@@ -99,6 +99,7 @@ def needs_no_decision(state: VariantState, observed: Observed | None, mode: Stor
         and state.overwrite_not_before is None
         and observed.available == applied.available
         and observed.quantity == applied.quantity
+        and observed.unlimited == applied.unlimited
         and same_value(state.desired, applied, mode)
     )
 
@@ -241,6 +242,8 @@ def _policy_overwrites(settings: PlanSettings, shown: Availability, desired: Ava
     # protect: put back only edits that make the store sell more than upstream has (overselling)
     if shown.available and not desired.available:
         return True
+    if settings.mode is StoreMode.QUANTITY and shown.unlimited:
+        return not desired.unlimited  # no count at all sells more than any count
     if settings.mode is StoreMode.QUANTITY and shown.quantity is not None and desired.quantity is not None:
         return shown.quantity > desired.quantity
     return False

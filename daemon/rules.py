@@ -57,9 +57,12 @@ def _cap(quantity: int, rules: StoreRules) -> int:
 def same_value(a: Availability, b: Availability, mode: StoreMode) -> bool:
     """Compare two store-side values the way the storefront would (no false drift from null vs 0).
 
-    Status mode compares the sellable flag only. Quantity mode compares counts where both sides have
-    one, else the flag (a status-only platform cannot show a count).
+    Status mode compares the sellable flag only. Quantity mode: unlimited equals only unlimited;
+    otherwise counts where both sides have one, else the flag (a status-only platform cannot show a
+    count).
     """
+    if mode is StoreMode.QUANTITY and (a.unlimited or b.unlimited):
+        return a.unlimited == b.unlimited
     if mode is StoreMode.QUANTITY and a.quantity is not None and b.quantity is not None:
         return a.quantity == b.quantity
     return a.available == b.available

@@ -109,7 +109,9 @@ def _write_rows(planned: tuple[PlannedWrite, ...]) -> list[dict[str, Any]]:
         {
             "sku": w.sku,
             "external_id": w.external_id,
-            "observed": show_value(w.observed.available, w.observed.quantity) if w.observed else "untracked",
+            "observed": show_value(w.observed.available, w.observed.quantity, w.observed.unlimited)
+            if w.observed
+            else "untracked",
             "desired": show_value(w.target.available, w.target.quantity),
             "reason": w.reason,
         }

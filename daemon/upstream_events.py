@@ -2,13 +2,16 @@
 
 Body: {"events": [{event_id, variant_id, facility_id, status, quantity, occurred_at}, ...]}. Every
 refusal names the field, e.g. `events[3].status`, so the sender can fix its payload.
+
+Newest wins per (variant, facility), so an `occurred_at` in the future would make every real event
+after it look older and be ignored: events dated more than MAX_CLOCK_SKEW ahead of now are refused.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from daemon.errors import InputError
@@ -16,12 +19,14 @@ from daemon.model import StockEvent, StockStatus
 from daemon.text import NOT_STORABLE, storable_text
 
 MAX_EVENTS = 10_000
+MAX_CLOCK_SKEW = timedelta(minutes=5)  # how far a sender's clock may run ahead of ours
 _ID_MAX = 200
 _NAME_SHOWN = 40
 _FIELDS = {"event_id", "variant_id", "facility_id", "status", "quantity", "occurred_at"}
 
 
-def parse_stock_events(body: bytes) -> list[StockEvent]:
+def parse_stock_events(body: bytes, now: datetime) -> list[StockEvent]:
+    """The batch's events; `now` (aware) bounds how far in the future an event may be dated."""
     try:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -33,10 +38,11 @@ def parse_stock_events(body: bytes) -> list[StockEvent]:
         raise InputError("body", "events", "must not be empty")
     if len(items) > MAX_EVENTS:
         raise InputError("body", "events", f"at most {MAX_EVENTS} events per batch")
-    return [_event(f"events[{i}]", item) for i, item in enumerate(items)]
+    latest = now + MAX_CLOCK_SKEW
+    return [_event(f"events[{i}]", item, latest) for i, item in enumerate(items)]
 
 
-def _event(where: str, item: Any) -> StockEvent:
+def _event(where: str, item: Any, latest: datetime) -> StockEvent:
     if not isinstance(item, dict):
         raise InputError(where, "event", "expected an object")
     unknown = set(item) - _FIELDS
@@ -51,7 +57,7 @@ def _event(where: str, item: Any) -> StockEvent:
         facility_id=_text(where, item, "facility_id"),
         status=StockStatus(status),
         quantity=_quantity(where, item.get("quantity")),
-        occurred_at=_timestamp(where, item.get("occurred_at")),
+        occurred_at=_timestamp(where, item.get("occurred_at"), latest),
     )
 
 
@@ -85,7 +91,7 @@ def _quantity(where: str, value: Any) -> int | None:
     return int(value)
 
 
-def _timestamp(where: str, value: Any) -> datetime:
+def _timestamp(where: str, value: Any, latest: datetime) -> datetime:
     if not isinstance(value, str):
         raise InputError(where, "occurred_at", "required ISO 8601 timestamp with a time zone")
     try:
@@ -94,4 +100,7 @@ def _timestamp(where: str, value: Any) -> datetime:
         raise InputError(where, "occurred_at", "not an ISO 8601 timestamp") from None
     if parsed.tzinfo is None:
         raise InputError(where, "occurred_at", "needs a time zone (e.g. Z or +00:00)")
+    if parsed > latest:
+        skew = int(MAX_CLOCK_SKEW.total_seconds() // 60)
+        raise InputError(where, "occurred_at", f"in the future (more than {skew} minutes ahead of our clock)")
     return parsed

@@ -100,7 +100,7 @@ class HubRiseReconciler:
         keys = credential_fields(context, ["access_token"], ["client_secret"], plain_allowed=True)
         self._headers = {TOKEN_HEADER: str(keys["access_token"])}
         self._client_secret = keys["client_secret"]
-        self._inventory: tuple[float, dict[tuple[str, str], Decimal | None]] | None = None
+        self._inventory: tuple[float, dict[tuple[str, str], Decimal | BadEntryError | None]] | None = None
 
     async def observe(self, variants: Sequence[SyncedVariant]) -> list[Observed]:
         wanted = {v.external_id: key for v in variants if (key := parse_external_id(v.external_id))}
@@ -110,7 +110,7 @@ class HubRiseReconciler:
         # an external id the inventory does not list has an unlimited supply: available, no count
         return [as_observed(eid, stocks.get(key, UNLIMITED)) for eid, key in wanted.items()]
 
-    async def _read(self, *, cached: bool) -> dict[tuple[str, str], Decimal | None]:
+    async def _read(self, *, cached: bool) -> dict[tuple[str, str], Decimal | BadEntryError | None]:
         if cached and self._inventory is not None and time.monotonic() - self._inventory[0] < INVENTORY_TTL_S:
             return self._inventory[1]
         response = await self._transport.request("GET", self._url, headers=self._headers)
@@ -147,7 +147,9 @@ class HubRiseReconciler:
         except TemporaryError as exc:  # caught here too: one half's outage must not lose the other's
             return all_failed(batch, str(exc), permanent=False)
         keys = [key_of(c) for c in batch]
-        sent = {key: stock_of(entry["stock"]) for key, entry in zip(keys, entries, strict=True)}
+        sent: dict[tuple[str, str], Decimal | BadEntryError | None] = {
+            key: stock_of(entry["stock"]) for key, entry in zip(keys, entries, strict=True)
+        }
         if not isinstance(response.body, list):  # the older 204 answer lists nothing: trust it
             answered = sent
         else:

@@ -48,28 +48,44 @@ def entry_for(change: Change) -> dict[str, Any]:
     return {_KINDS[key[0]]: key[1], "stock": stock}
 
 
-def read_entries(raw: Sequence[Any], strict: bool = False) -> dict[tuple[str, str], Decimal | None]:
-    """Inventory entries keyed by (kind, ref); strict mode raises BadEntryError on a malformed entry."""
-    found: dict[tuple[str, str], Decimal | None] = {}
+def read_entries(
+    raw: Sequence[Any], strict: bool = False
+) -> dict[tuple[str, str], Decimal | BadEntryError | None]:
+    """Inventory entries keyed by (kind, ref); strict mode raises BadEntryError on a malformed entry.
+
+    Otherwise an entry with a ref but a stock we cannot read maps to the error: that item's problem,
+    never "no entry" (which would read as unlimited and be written over)."""
+    found: dict[tuple[str, str], Decimal | BadEntryError | None] = {}
     for index, entry in enumerate(raw):
         try:
             key, stock = _entry(entry)
         except BadEntryError as exc:
             if strict:
                 raise BadEntryError(f"entry {index}: {exc}") from None
-            continue  # an entry we cannot read cannot be one of ours either
+            ref = _ref(entry)
+            if ref is not None:
+                found[ref] = exc
+            continue  # an entry without a ref cannot be one of ours
         found[key] = stock
     return found
+
+
+def _ref(entry: Any) -> tuple[str, str] | None:
+    if isinstance(entry, dict):
+        for kind, field in _KINDS.items():
+            ref = entry.get(field)
+            if isinstance(ref, str) and ref:
+                return kind, ref
+    return None
 
 
 def _entry(entry: Any) -> tuple[tuple[str, str], Decimal | None]:
     if not isinstance(entry, dict):
         raise BadEntryError("not an object")
-    for kind, field in _KINDS.items():
-        ref = entry.get(field)
-        if isinstance(ref, str) and ref:
-            return (kind, ref), stock_of(entry.get("stock"))
-    raise BadEntryError("neither sku_ref nor option_ref")
+    key = _ref(entry)
+    if key is None:
+        raise BadEntryError("neither sku_ref nor option_ref")
+    return key, stock_of(entry.get("stock"))
 
 
 def stock_of(value: Any) -> Decimal | None:
@@ -85,9 +101,13 @@ def stock_of(value: Any) -> Decimal | None:
 
 
 def as_observed(
-    external_id: str, stock: Decimal | None, platform_ref: Mapping[str, Any] | None = None
+    external_id: str, stock: Decimal | BadEntryError | None, platform_ref: Mapping[str, Any] | None = None
 ) -> Observed:
-    if stock is None:
-        return Observed(external_id, True, None, platform_ref)
+    if stock is None:  # no entry: sells without a count
+        return Observed(external_id, True, None, platform_ref, unlimited=True)
+    if isinstance(stock, BadEntryError):
+        return Observed(
+            external_id, None, None, platform_ref, problem=f"store value refused: HubRise {stock}"
+        )
     # only "0" is out: 0.5 is sellable, and reads as 1 so it never equals a written 0
     return counted(external_id, stock > 0, int(stock.to_integral_value(ROUND_CEILING)), platform_ref)

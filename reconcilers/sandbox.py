@@ -38,7 +38,7 @@ class SandboxReconciler:
         compare_and_set=True,
         source="sandbox_store/server.py (this repo)",
         refinable=frozenset(Refinement),  # the sandbox server's limits are configurable
-        unlimited="quantity null (the store does not count the item)",
+        unlimited='"unlimited": true (available, no quantity: the store does not count the item)',
     )
 
     def __init__(self, context: ReconcilerContext) -> None:
@@ -132,7 +132,10 @@ def _observed(item: Any, where: str, prefix: str = "") -> Observed:
     quantity = item.get("quantity")
     if quantity is not None and (isinstance(quantity, bool) or not isinstance(quantity, int)):
         raise _bad(where, f"{prefix}quantity", "must be a whole number or null")
-    return counted(external_id, available, quantity)
+    unlimited = item.get("unlimited", False)  # older sandbox state has no such field
+    if not isinstance(unlimited, bool):
+        raise _bad(where, f"{prefix}unlimited", "must be true or false")
+    return counted(external_id, available, quantity, unlimited=unlimited)
 
 
 def _field(obj: Any, name: str, kind: type, where: str, prefix: str = "") -> Any:

@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 from daemon.errors import ConfigError, InputError
 from daemon.model import ApplyResult, Change, ItemFailure, Observed, SyncedVariant
+from daemon.store_values import out_of_range, whole_count
 from reconcilers.batching import chunked, merge_results, run_batch
 from reconcilers.capabilities import Capabilities, PacingModel, RateBudget, Refinement, StockModel
 from reconcilers.credential_fields import credential_fields
@@ -230,6 +231,8 @@ def _observed(node: dict[str, Any]) -> Observed:
     quantity = next(
         (q.get("quantity") for q in level.get("quantities") or [] if q.get("name") == "available"), None
     )
+    if isinstance(quantity, float) and whole_count(quantity) is None:
+        return Observed(variant, None, None, ref, problem=out_of_range(quantity))
     if isinstance(quantity, bool) or not isinstance(quantity, int):
         return Observed(variant, None, None, ref)
     return counted(variant, quantity > 0, quantity, ref)

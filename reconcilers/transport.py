@@ -299,9 +299,20 @@ def _parse(raw: bytes) -> Any:
     if not raw.strip():
         return None
     try:
-        return jsonlib.loads(raw)
+        return jsonlib.loads(raw, parse_int=_bounded_int)
     except (ValueError, RecursionError):  # nesting deeper than the parser's recursion: not an answer
         return _UNPARSEABLE
+
+
+_INT_DIGITS = 4000  # below Python's int() limit (4300 digits); no count or id comes close
+
+
+def _bounded_int(text: str) -> int | float:
+    """A JSON integer; one too long for int() becomes an infinite float, so a single absurd value
+    is refused for its item (daemon/store_values.py) instead of making the whole answer unreadable."""
+    if len(text) <= _INT_DIGITS:
+        return int(text)
+    return float("-inf") if text.startswith("-") else float("inf")
 
 
 def _message(body: Any, raw: bytes) -> str:

@@ -47,7 +47,8 @@ def as_observed(obj: Mapping[str, Any], parent: int | None) -> Observed:
         quantity = None
     elif not available and quantity > 0:  # the shop's no-stock threshold derived "out of stock"
         ref[OUT_OF_STOCK_AT] = quantity
-    return counted(external_id, available, quantity, ref)
+    # sellable with stock not managed: the store sells without a count (unlimited)
+    return counted(external_id, available, quantity, ref, unlimited=available and not managed)
 
 
 def mapped(chunk: Sequence[tuple[Change, dict[str, Any]]], parent: int | None, body: Any) -> ApplyResult:

@@ -291,10 +291,16 @@ class SandboxStore:
         current = self.items.get(str(body.get("external_id")))
         if current is None:
             return _error(404, "external_id: no such item")
-        # a merchant may change only one of the two fields; an absent key keeps the current value
-        merged = {"available": current.available, "quantity": current.quantity, **body}
+        # a merchant may change only one of the fields; an absent key keeps the current value, and
+        # setting a value ends "unlimited"
+        kept = current.unlimited and not {"available", "quantity"} & set(body)
+        merged = {"available": current.available, "quantity": current.quantity, "unlimited": kept, **body}
+        if (
+            merged["unlimited"] is True
+        ):  # unlimited: available without a count, unless the body says otherwise
+            merged = {"available": True, "quantity": None, "unlimited": True} | body
         update = parse_updates({"items": [merged]}, "items", limit=None, allow_expected=False)[0]
-        item = self._state.edit(update.external_id, update.available, update.quantity)
+        item = self._state.edit(update.external_id, update.available, update.quantity, update.unlimited)
         self._dirty.set()
         self._notify(item, "admin")
         return web.json_response({"item": item.to_json()})

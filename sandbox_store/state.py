@@ -48,18 +48,24 @@ class SandboxConfig:
 
 @dataclass(frozen=True)
 class SandboxItem:
-    """One item as the store shows it; quantity None means the store does not manage its stock."""
+    """One item as the store shows it; quantity None means the store does not manage its stock.
+
+    `unlimited`: the merchant lets it sell without any count (available, quantity None), like a
+    HubRise item without an inventory entry. Any write or edit of a value ends it.
+    """
 
     external_id: str
     available: bool
     quantity: int | None
     updated_at: str
+    unlimited: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
             "external_id": self.external_id,
             "available": self.available,
             "quantity": self.quantity,
+            "unlimited": self.unlimited,
             "updated_at": self.updated_at,
         }
 
@@ -162,6 +168,7 @@ class Update:
     available: bool
     quantity: int | None
     expected: tuple[bool, int | None] | None = None
+    unlimited: bool = False
 
 
 def now_iso() -> str:
@@ -230,12 +237,16 @@ def parse_update(raw: Any, where: str, *, allow_expected: bool) -> Update:
             _bool(exp.get("available"), f"{where}.expected.available"),
             _quantity(exp.get("quantity"), f"{where}.expected.quantity"),
         )
-    return Update(
+    update = Update(
         external_id=_external_id(obj["external_id"], f"{where}.external_id"),
         available=_bool(obj["available"], f"{where}.available"),
         quantity=_quantity(obj["quantity"], f"{where}.quantity"),
         expected=expected,
+        unlimited=_bool(obj.get("unlimited", False), f"{where}.unlimited"),
     )
+    if update.unlimited and (not update.available or update.quantity is not None):
+        raise BadRequest(f"{where}.unlimited", "an unlimited item is available and has no quantity")
+    return update
 
 
 def parse_updates(body: Any, key: str, *, limit: int | None, allow_expected: bool) -> list[Update]:
@@ -312,11 +323,21 @@ class SandboxState:
     def upsert(self, updates: Sequence[Update]) -> None:
         stamp = now_iso()
         for u in updates:
-            self.items[u.external_id] = SandboxItem(u.external_id, u.available, u.quantity, stamp)
+            self.items[u.external_id] = SandboxItem(
+                u.external_id, u.available, u.quantity, stamp, u.unlimited
+            )
 
-    def edit(self, external_id: str, available: bool, quantity: int | None) -> SandboxItem:
+    def edit(
+        self, external_id: str, available: bool, quantity: int | None, unlimited: bool = False
+    ) -> SandboxItem:
         """A merchant's manual edit (no write log). KeyError for an unknown item."""
-        item = replace(self.items[external_id], available=available, quantity=quantity, updated_at=now_iso())
+        item = replace(
+            self.items[external_id],
+            available=available,
+            quantity=quantity,
+            unlimited=unlimited,
+            updated_at=now_iso(),
+        )
         self.items[external_id] = item
         return item
 
@@ -371,6 +392,7 @@ class SandboxState:
                 available=_bool(obj.get("available"), f"state file items.{key}.available"),
                 quantity=_quantity(obj.get("quantity"), f"state file items.{key}.quantity"),
                 updated_at=str(obj.get("updated_at") or now_iso()),
+                unlimited=_bool(obj.get("unlimited", False), f"state file items.{key}.unlimited"),
             )
 
 

@@ -16,6 +16,7 @@ from daemon.db.pool import Connection
 from daemon.db.queries import query
 from daemon.errors import InputError
 from daemon.importer import KINDS, ImportCounts, ImportRow, check_references, check_stock_quantities
+from daemon.upstream_events import MAX_CLOCK_SKEW
 
 
 def _column(rows: Sequence[ImportRow], name: str) -> list[Any]:
@@ -33,9 +34,7 @@ async def _require(
     check_references(rows, column, found, what, source)
 
 
-async def _upsert(
-    conn: Connection, query_name: str, rows: Sequence[ImportRow], *arrays: list[Any]
-) -> ImportCounts:
+async def _upsert(conn: Connection, query_name: str, rows: Sequence[ImportRow], *arrays: Any) -> ImportCounts:
     changed = await conn.fetch(query(query_name), *arrays)
     new = sum(1 for r in changed if r["inserted"])
     return ImportCounts(len(rows), new, len(changed) - new)
@@ -76,6 +75,7 @@ async def _stock(conn: Connection, rows: Sequence[ImportRow], source: str) -> Im
         c(rows, "facility_id"),
         statuses,
         c(rows, "quantity"),
+        MAX_CLOCK_SKEW,
     )
 
 

@@ -38,6 +38,8 @@ async def open_drift(
         [d.finding.store.available for d in drifts],
         [d.finding.store.quantity for d in drifts],
         [str(d.finding.action) for d in drifts],
+        [d.finding.expected.unlimited for d in drifts],
+        [d.finding.store.unlimited for d in drifts],
     )
     return sum(1 for r in rows if r["opened"])
 

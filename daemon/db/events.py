@@ -15,6 +15,7 @@ from daemon.db.pool import Connection
 from daemon.db.queries import query
 from daemon.errors import InputError
 from daemon.model import StockEvent
+from daemon.upstream_events import MAX_CLOCK_SKEW
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +56,7 @@ async def ingest(
         if new_ids:
             fresh = set(new_ids)
             await lock_for_stock_change(conn, sorted({e.variant_id for e in events if e.event_id in fresh}))
-            changed = await conn.fetch(query("apply_stock_events"), source, new_ids)
+            changed = await conn.fetch(query("apply_stock_events"), source, new_ids, MAX_CLOCK_SKEW)
         queued = 0
         if changed:
             queued = await enqueue_changed(conn, sorted({r["variant_id"] for r in changed}), trigger)

@@ -5,7 +5,7 @@ Every write here is one statement per batch (arrays through unnest), never one p
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,8 +27,10 @@ class PassRow:
     kind: str
 
 
-def _availability(available: bool | None, quantity: int | None) -> Availability | None:
-    return None if available is None else Availability(available, quantity)
+def _availability(
+    available: bool | None, quantity: int | None, unlimited: bool = False
+) -> Availability | None:
+    return None if available is None else Availability(available, quantity, unlimited)
 
 
 def _to_row(record: asyncpg.Record) -> PassRow:
@@ -36,7 +38,9 @@ def _to_row(record: asyncpg.Record) -> PassRow:
         external_id=record["external_id"],
         variant_id=record["variant_id"],
         desired=_availability(record["desired_available"], record["desired_quantity"]),
-        applied=_availability(record["applied_available"], record["applied_quantity"]),
+        applied=_availability(
+            record["applied_available"], record["applied_quantity"], record["applied_unlimited"]
+        ),
         pending=_availability(record["pending_available"], record["pending_quantity"]),
         platform_ref=record["platform_ref"],
         sync_enabled=record["sync_enabled"],
@@ -110,6 +114,7 @@ def _observed_columns(values: Sequence[Observed]) -> tuple[list[Any], ...]:
         [v.available for v in values],
         [v.quantity for v in values],
         [dict(v.platform_ref) if v.platform_ref is not None else None for v in values],
+        [v.unlimited for v in values],
     )
 
 
@@ -141,6 +146,13 @@ async def record_failures(conn: Connection, store_id: str, failures: Sequence[tu
     await conn.execute(
         query("record_failures"), store_id, [ext for ext, _ in failures], [reason for _, reason in failures]
     )
+
+
+async def record_value_problems(conn: Connection, store_id: str, problems: Mapping[str, str]) -> None:
+    """Per-item reasons for store values stocksync cannot hold (daemon/store_values.screen)."""
+    if not problems:
+        return
+    await conn.execute(query("record_value_problems"), store_id, list(problems), list(problems.values()))
 
 
 async def external_id_for(conn: Connection | Pool, store_id: str, key: str, ref_name: str) -> str | None:

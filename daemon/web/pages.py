@@ -121,8 +121,8 @@ def _drift_row(r: Mapping[str, Any], csrf: str | None, back: str) -> list[str]:
         escape(r["store_id"]),
         escape(r["sku"]),
         f"<a href='{escape(history)}'>{escape(r['external_id'])}</a>",
-        escape(show_value(r["expected_available"], r["expected_quantity"])),
-        escape(show_value(r["store_available"], r["store_quantity"])),
+        escape(show_value(r["expected_available"], r["expected_quantity"], r["expected_unlimited"])),
+        escape(show_value(r["store_available"], r["store_quantity"], r["store_unlimited"])),
         f"<span class='{escape(r['status'])}'>{escape(r['status'])}</span>",
         escape(r["action"]),
         str(r["occurrences"]),
@@ -139,10 +139,11 @@ def variant_history(history: Mapping[str, Any]) -> str:
         f"<p>SKU <b>{escape(v['sku'])}</b> ({escape(v['kind'])}) in store <b>{escape(v['store_id'])}</b>, region "
         f"{escape(v['region_id'])}, {escape(v['mode'])} mode, {escape(v['drift_policy'])} policy. "
         f"Desired now: <b>{escape(show_value(desired['available'], desired['quantity']) if desired else 'unknown (no upstream data for the region)')}</b>; "
-        f"store shows {escape(show_value(v['observed_available'], v['observed_quantity']))}; "
-        f"last applied {escape(show_value(v['applied_available'], v['applied_quantity']))}"
+        f"store shows {escape(show_value(v['observed_available'], v['observed_quantity'], v['observed_unlimited']))}; "
+        f"last applied {escape(show_value(v['applied_available'], v['applied_quantity'], v['applied_unlimited']))}"
         + ("" if v["sync_enabled"] else f"; <b>syncing paused</b> ({escape(v['paused_reason'] or '')})")
         + "</p>"
+        + (f"<p>Problem: <b>{escape(v['last_error'])}</b></p>" if v["last_error"] else "")
     )
     facilities = _table(
         ["facility", "country", "status", "quantity", "counts for this store", "upstream time"],
@@ -180,8 +181,8 @@ def variant_history(history: Mapping[str, Any]) -> str:
                 str(d["id"]),
                 escape(str(d["detected_at"])[:19]),
                 escape(d["detected_via"]),
-                escape(show_value(d["expected_available"], d["expected_quantity"])),
-                escape(show_value(d["store_available"], d["store_quantity"])),
+                escape(show_value(d["expected_available"], d["expected_quantity"], d["expected_unlimited"])),
+                escape(show_value(d["store_available"], d["store_quantity"], d["store_unlimited"])),
                 escape(d["status"]),
                 escape(d["action"]),
                 escape(d["resolved_by"] or ""),

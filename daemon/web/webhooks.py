@@ -7,6 +7,7 @@ Upstream events are persisted (inbox + facility stock + queued pairs) in one tra
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -27,7 +28,7 @@ async def stock_events(request: web.Request) -> web.Response:
     body = await signed_body(request)
     if isinstance(body, web.Response):
         return body
-    batch = parse_stock_events(body)
+    batch = parse_stock_events(body, datetime.now(UTC))
     services = request.app[SERVICES]
     async with services.pool.acquire() as conn:
         result = await events.ingest(conn, SOURCE, batch)

@@ -40,13 +40,16 @@ WHERE (v.sku, v.kind) IS DISTINCT FROM (excluded.sku, excluded.kind)
 RETURNING (xmax = 0) AS inserted
 
 -- upsert_facility_stock --
--- The source timestamp moves only when the stock itself changes.
+-- The source timestamp moves only when the stock itself changes, or when it lies more than the clock
+-- skew $5 in the future (frozen by a future-dated event from before those were refused): an import
+-- is the truth as of now, whatever the stored timestamps say.
 INSERT INTO facility_stock AS fs (variant_id, facility_id, status, quantity, source_updated_at, updated_at)
 SELECT s.variant_id, s.facility_id, s.status, s.quantity, now(), now()
 FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[]) AS s (variant_id, facility_id, status, quantity)
 ON CONFLICT (variant_id, facility_id) DO UPDATE
 SET status = excluded.status, quantity = excluded.quantity, source_updated_at = now(), updated_at = now()
 WHERE (fs.status, fs.quantity) IS DISTINCT FROM (excluded.status, excluded.quantity)
+   OR fs.source_updated_at > now() + $5::interval
 RETURNING (xmax = 0) AS inserted
 
 -- upsert_synced_variants --

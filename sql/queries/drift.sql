@@ -3,16 +3,20 @@
 -- open_drift --
 -- Opens a record per variant, or refreshes the one already open (never a duplicate per pass).
 INSERT INTO drift_records (store_id, external_id, variant_id, expected_available, expected_quantity,
-                           store_available, store_quantity, detected_via, run_id, action)
+                           store_available, store_quantity, detected_via, run_id, action,
+                           expected_unlimited, store_unlimited)
 SELECT $1, d.external_id, d.variant_id, d.expected_available, d.expected_quantity, d.store_available,
-       d.store_quantity, $2, $3, d.action
-FROM unnest($4::text[], $5::text[], $6::boolean[], $7::integer[], $8::boolean[], $9::integer[], $10::text[])
-     AS d (external_id, variant_id, expected_available, expected_quantity, store_available, store_quantity, action)
+       d.store_quantity, $2, $3, d.action, d.expected_unlimited, d.store_unlimited
+FROM unnest($4::text[], $5::text[], $6::boolean[], $7::integer[], $8::boolean[], $9::integer[], $10::text[],
+            $11::boolean[], $12::boolean[])
+     AS d (external_id, variant_id, expected_available, expected_quantity, store_available, store_quantity, action,
+           expected_unlimited, store_unlimited)
 ON CONFLICT (store_id, external_id) WHERE status = 'open' DO UPDATE
 SET occurrences = drift_records.occurrences + 1,
     last_seen_at = now(),
     store_available = excluded.store_available,
     store_quantity = excluded.store_quantity,
+    store_unlimited = excluded.store_unlimited,
     action = excluded.action
 RETURNING external_id, (xmax = 0) AS opened
 
@@ -22,7 +26,7 @@ UPDATE drift_records SET status = $3, resolved_at = now(), resolved_by = $4
 WHERE store_id = $1 AND external_id = ANY ($2) AND status = 'open'
 
 -- get_drift --
-SELECT d.*, v.sku, st.observed_available, st.observed_quantity
+SELECT d.*, v.sku, st.observed_available, st.observed_quantity, st.observed_unlimited
 FROM drift_records d
 JOIN variants v ON v.id = d.variant_id
 LEFT JOIN store_state st ON st.store_id = d.store_id AND st.external_id = d.external_id
@@ -37,7 +41,8 @@ WHERE d.id = $1
 -- drift_older_page --
 -- A page of records older than the cursor (none: from the newest).
 SELECT d.id, d.store_id, v.sku, d.external_id, d.variant_id, d.expected_available, d.expected_quantity,
-       d.store_available, d.store_quantity, d.status, d.action, d.occurrences, d.detected_via,
+       d.expected_unlimited, d.store_available, d.store_quantity, d.store_unlimited, d.status, d.action,
+       d.occurrences, d.detected_via,
        d.detected_at, d.last_seen_at, d.resolved_at, d.resolved_by
 FROM drift_records d
 JOIN variants v ON v.id = d.variant_id
@@ -49,7 +54,8 @@ LIMIT $5
 
 -- drift_older_page_in_store --
 SELECT d.id, d.store_id, v.sku, d.external_id, d.variant_id, d.expected_available, d.expected_quantity,
-       d.store_available, d.store_quantity, d.status, d.action, d.occurrences, d.detected_via,
+       d.expected_unlimited, d.store_available, d.store_quantity, d.store_unlimited, d.status, d.action,
+       d.occurrences, d.detected_via,
        d.detected_at, d.last_seen_at, d.resolved_at, d.resolved_by
 FROM drift_records d
 JOIN variants v ON v.id = d.variant_id
@@ -63,7 +69,8 @@ LIMIT $5
 -- drift_newer_page --
 -- The records just newer than the cursor, oldest first (the caller reverses them): a previous page.
 SELECT d.id, d.store_id, v.sku, d.external_id, d.variant_id, d.expected_available, d.expected_quantity,
-       d.store_available, d.store_quantity, d.status, d.action, d.occurrences, d.detected_via,
+       d.expected_unlimited, d.store_available, d.store_quantity, d.store_unlimited, d.status, d.action,
+       d.occurrences, d.detected_via,
        d.detected_at, d.last_seen_at, d.resolved_at, d.resolved_by
 FROM drift_records d
 JOIN variants v ON v.id = d.variant_id
@@ -75,7 +82,8 @@ LIMIT $5
 
 -- drift_newer_page_in_store --
 SELECT d.id, d.store_id, v.sku, d.external_id, d.variant_id, d.expected_available, d.expected_quantity,
-       d.store_available, d.store_quantity, d.status, d.action, d.occurrences, d.detected_via,
+       d.expected_unlimited, d.store_available, d.store_quantity, d.store_unlimited, d.status, d.action,
+       d.occurrences, d.detected_via,
        d.detected_at, d.last_seen_at, d.resolved_at, d.resolved_by
 FROM drift_records d
 JOIN variants v ON v.id = d.variant_id
@@ -108,13 +116,15 @@ WHERE id = $1 AND status = 'open'
 RETURNING store_id, external_id
 
 -- accept_store_value --
--- Support took the store's value: it becomes applied, and syncing stops for that variant.
+-- Support took the store's value: it becomes applied (an oversold negative count as 0: applied counts are
+-- never negative), and syncing stops for that variant.
 WITH paused AS (
     UPDATE synced_variants SET sync_enabled = false, paused_reason = $3
     WHERE store_id = $1 AND external_id = $2
 )
 UPDATE store_state
-SET applied_available = observed_available, applied_quantity = observed_quantity, applied_at = now(),
+SET applied_available = observed_available, applied_quantity = greatest(observed_quantity, 0),
+    applied_unlimited = observed_unlimited, applied_at = now(),
     drift_count = 0, contested = false, overwrite_not_before = NULL
 WHERE store_id = $1 AND external_id = $2
 
@@ -122,7 +132,8 @@ WHERE store_id = $1 AND external_id = $2
 -- Support asked for the desired value back: the store's value becomes the baseline (so the next
 -- comparison is a plain difference, not drift) and the back-off history is cleared.
 UPDATE store_state
-SET applied_available = observed_available, applied_quantity = observed_quantity, applied_at = now(),
+SET applied_available = observed_available, applied_quantity = greatest(observed_quantity, 0),
+    applied_unlimited = observed_unlimited, applied_at = now(),
     drift_count = 0, contested = false, overwrite_not_before = NULL
 WHERE store_id = $1 AND external_id = $2
 

@@ -19,6 +19,9 @@ SELECT lock_for_catalog_change()
 
 -- apply_stock_events --
 -- The newest event per (variant, facility) is applied unless the stored row is newer (out of order).
+-- A stored row dated more than the clock skew $3 ahead of now was written by a future-dated event from
+-- before those were refused (daemon/upstream_events.py): it is not trusted as newer, so the next
+-- real event repairs it.
 WITH newest AS (
     SELECT DISTINCT ON (variant_id, facility_id) event_id, variant_id, facility_id, status, quantity, occurred_at
     FROM inbox_events
@@ -30,7 +33,7 @@ WITH newest AS (
     ON CONFLICT (variant_id, facility_id) DO UPDATE
     SET status = excluded.status, quantity = excluded.quantity,
         source_updated_at = excluded.source_updated_at, updated_at = now()
-    WHERE fs.source_updated_at < excluded.source_updated_at
+    WHERE fs.source_updated_at < excluded.source_updated_at OR fs.source_updated_at > now() + $3::interval
     RETURNING fs.variant_id, fs.facility_id
 ), marked AS (
     UPDATE inbox_events i SET applied = true

@@ -3,8 +3,9 @@
 -- variant_overview --
 SELECT sv.store_id, sv.external_id, sv.variant_id, v.sku, v.kind, sv.sync_enabled, sv.paused_reason,
        s.region_id, s.mode, s.drift_policy,
-       st.observed_available, st.observed_quantity, st.observed_at,
-       st.applied_available, st.applied_quantity, st.applied_at, st.last_error, st.contested
+       st.observed_available, st.observed_quantity, st.observed_unlimited, st.observed_at,
+       st.applied_available, st.applied_quantity, st.applied_unlimited, st.applied_at, st.last_error,
+       st.contested
 FROM synced_variants sv
 JOIN variants v ON v.id = sv.variant_id
 JOIN stores s ON s.id = sv.store_id
@@ -29,7 +30,8 @@ ORDER BY c.created_at DESC, c.id DESC
 LIMIT 200
 
 -- variant_drift --
-SELECT id, expected_available, expected_quantity, store_available, store_quantity, detected_via, status,
+SELECT id, expected_available, expected_quantity, expected_unlimited, store_available, store_quantity,
+       store_unlimited, detected_via, status,
        action, occurrences, detected_at, last_seen_at, resolved_at, resolved_by
 FROM drift_records WHERE store_id = $1 AND external_id = $2
 ORDER BY detected_at DESC, id DESC

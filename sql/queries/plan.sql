@@ -24,14 +24,15 @@ SELECT d.store_id, 'variant', d.external_id, $2
 FROM desired d
 LEFT JOIN store_state st ON st.store_id = d.store_id AND st.external_id = d.external_id
 WHERE d.available IS NOT NULL
-  AND (d.busy OR needs_write(d.mode, d.available, d.quantity, st.applied_available, st.applied_quantity))
+  AND (d.busy OR needs_write(d.mode, d.available, d.quantity, st.applied_available, st.applied_quantity,
+                                  st.applied_unlimited))
 ON CONFLICT (store_id, kind, coalesce(external_id, '')) WHERE status = 'queued' DO NOTHING
 
 -- enqueue_changed_all --
 -- After a catalog-wide change (a stock import): every synced pair of every enabled store, hash joins.
 WITH desired AS (
     SELECT sv.store_id, sv.external_id, s.mode, busy.store_id IS NOT NULL AS busy,
-           st.applied_available, st.applied_quantity,
+           st.applied_available, st.applied_quantity, st.applied_unlimited,
            desired_available(v.kind, rs.carrying, rs.any_in_stock, rs.uncounted, rs.on_hand, s.safety_buffer)
                AS available,
            desired_quantity(v.kind, s.mode, rs.carrying, rs.any_in_stock, rs.uncounted, rs.on_hand,
@@ -49,5 +50,6 @@ INSERT INTO work_queue (store_id, kind, external_id, trigger)
 SELECT d.store_id, 'variant', d.external_id, $1
 FROM desired d
 WHERE d.available IS NOT NULL
-  AND (d.busy OR needs_write(d.mode, d.available, d.quantity, d.applied_available, d.applied_quantity))
+  AND (d.busy OR needs_write(d.mode, d.available, d.quantity, d.applied_available, d.applied_quantity,
+                                  d.applied_unlimited))
 ON CONFLICT (store_id, kind, coalesce(external_id, '')) WHERE status = 'queued' DO NOTHING

@@ -39,7 +39,8 @@ WITH store AS (
     ) stock
 )
 SELECT d.external_id, d.variant_id, d.sync_enabled, d.sku, d.kind, d.desired_available, d.desired_quantity,
-       st.applied_available, st.applied_quantity, st.pending_available, st.pending_quantity,
+       st.applied_available, st.applied_quantity, coalesce(st.applied_unlimited, false) AS applied_unlimited,
+       st.pending_available, st.pending_quantity,
        st.platform_ref, coalesce(st.drift_count, 0) AS drift_count, st.overwrite_not_before,
        dr.action AS open_drift
 FROM desired d
@@ -51,25 +52,34 @@ ORDER BY d.external_id
 SELECT count(*) FROM synced_variants WHERE store_id = $1 AND sync_enabled
 
 -- upsert_observed --
-INSERT INTO store_state (store_id, external_id, observed_available, observed_quantity, observed_at, platform_ref)
-SELECT $1, o.external_id, o.available, o.quantity, now(), o.platform_ref
-FROM unnest($2::text[], $3::boolean[], $4::integer[], $5::jsonb[]) AS o (external_id, available, quantity, platform_ref)
+INSERT INTO store_state (store_id, external_id, observed_available, observed_quantity, observed_at, platform_ref,
+                         observed_unlimited)
+SELECT $1, o.external_id, o.available, o.quantity, now(), o.platform_ref, o.unlimited
+FROM unnest($2::text[], $3::boolean[], $4::integer[], $5::jsonb[], $6::boolean[])
+     AS o (external_id, available, quantity, platform_ref, unlimited)
 ON CONFLICT (store_id, external_id) DO UPDATE
 SET observed_available = excluded.observed_available,
     observed_quantity = excluded.observed_quantity,
+    observed_unlimited = excluded.observed_unlimited,
     observed_at = excluded.observed_at,
+    -- a readable value again: a store-value problem is over (a write failure stays until a write works)
+    last_error = CASE WHEN store_state.value_problem THEN NULL ELSE store_state.last_error END,
+    value_problem = false,
     platform_ref = coalesce(excluded.platform_ref, store_state.platform_ref),
     -- the pass that observed this decided with the intent in hand; it is resolved now
     pending_available = NULL, pending_quantity = NULL, pending_at = NULL
 
 -- record_decisions --
 -- Drift bookkeeping per variant; `confirm` records the observed value as applied (store already right).
+-- An oversold store shows a negative count (status mode confirms by the flag alone); applied counts are
+-- never negative (a CHECK), so it is held as 0.
 UPDATE store_state s
 SET drift_count = d.drift_count,
     overwrite_not_before = d.not_before,
     contested = d.contested,
     applied_available = CASE WHEN d.confirm THEN s.observed_available ELSE s.applied_available END,
-    applied_quantity = CASE WHEN d.confirm THEN s.observed_quantity ELSE s.applied_quantity END,
+    applied_quantity = CASE WHEN d.confirm THEN greatest(s.observed_quantity, 0) ELSE s.applied_quantity END,
+    applied_unlimited = CASE WHEN d.confirm THEN s.observed_unlimited ELSE s.applied_unlimited END,
     applied_at = CASE WHEN d.confirm THEN now() ELSE s.applied_at END
 FROM unnest($2::text[], $3::integer[], $4::timestamptz[], $5::boolean[], $6::boolean[])
      AS d (external_id, drift_count, not_before, contested, confirm)
@@ -77,20 +87,25 @@ WHERE s.store_id = $1 AND s.external_id = d.external_id
 
 -- record_applied --
 -- Only items the platform confirmed: applied and observed become the confirmed value.
-INSERT INTO store_state (store_id, external_id, applied_available, applied_quantity, applied_at,
-                         observed_available, observed_quantity, observed_at, platform_ref)
-SELECT $1, a.external_id, a.available, a.quantity, now(), a.available, a.quantity, now(), a.platform_ref
-FROM unnest($2::text[], $3::boolean[], $4::integer[], $5::jsonb[]) AS a (external_id, available, quantity, platform_ref)
+INSERT INTO store_state (store_id, external_id, applied_available, applied_quantity, applied_unlimited, applied_at,
+                         observed_available, observed_quantity, observed_unlimited, observed_at, platform_ref)
+SELECT $1, a.external_id, a.available, a.quantity, a.unlimited, now(), a.available, a.quantity, a.unlimited, now(),
+       a.platform_ref
+FROM unnest($2::text[], $3::boolean[], $4::integer[], $5::jsonb[], $6::boolean[])
+     AS a (external_id, available, quantity, platform_ref, unlimited)
 ON CONFLICT (store_id, external_id) DO UPDATE
 SET applied_available = excluded.applied_available,
     applied_quantity = excluded.applied_quantity,
+    applied_unlimited = excluded.applied_unlimited,
     applied_at = excluded.applied_at,
     observed_available = excluded.observed_available,
     observed_quantity = excluded.observed_quantity,
+    observed_unlimited = excluded.observed_unlimited,
     observed_at = excluded.observed_at,
     platform_ref = coalesce(excluded.platform_ref, store_state.platform_ref),
     pending_available = NULL, pending_quantity = NULL, pending_at = NULL,
     last_error = NULL,
+    value_problem = false,
     failed_attempts = 0
 
 -- record_intents --
@@ -114,7 +129,16 @@ INSERT INTO store_state (store_id, external_id, last_error, failed_attempts)
 SELECT $1, f.external_id, f.reason, 1
 FROM unnest($2::text[], $3::text[]) AS f (external_id, reason)
 ON CONFLICT (store_id, external_id) DO UPDATE
-SET last_error = excluded.last_error, failed_attempts = store_state.failed_attempts + 1
+SET last_error = excluded.last_error, value_problem = false, failed_attempts = store_state.failed_attempts + 1
+
+-- record_value_problems --
+-- Values a store showed that stocksync cannot hold (daemon/store_values.py): the reason becomes the
+-- item's last error for support; the value itself is neither recorded nor planned from.
+INSERT INTO store_state (store_id, external_id, last_error, value_problem)
+SELECT $1, p.external_id, p.reason, true
+FROM unnest($2::text[], $3::text[]) AS p (external_id, reason)
+ON CONFLICT (store_id, external_id) DO UPDATE
+SET last_error = excluded.last_error, value_problem = true
 
 -- observed_from_notification --
 -- A store webhook reported new values: find the synced variant by external id or by a platform ref.

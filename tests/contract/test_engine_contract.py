@@ -3,7 +3,7 @@ and daemon.engine.Engine with the shipped sync defaults.
 
 A store notification goes the daemon's way: verify_webhook → parse_webhook → Engine.take_notification
 with the platform's notification_ref; queued work is the pass the worker would run for those items.
-Cases the current engine fails are xfail(strict=True) naming the issue path, so they flip visibly.
+A case the engine fails is marked xfail(strict=True) naming the issue, so it flips visibly when fixed.
 """
 
 from __future__ import annotations
@@ -93,10 +93,6 @@ async def test_an_oversell_edit_by_webhook_is_drift_and_queues_the_correction(be
     assert (edit.matched, edit.drift_opened, edit.queued) == (1, 1, 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 13 path 1: the queued correction meets its own overwrite back-off and writes nothing",
-)
 async def test_an_oversell_edit_by_webhook_is_put_back_by_the_queued_pass(bench: Bench) -> None:
     bench.platform.seed(1, 3)
     await bench.notify(bench.platform.webhook(1, 3))

@@ -50,7 +50,12 @@ variant_stock = st.dictionaries(
     min_size=1,
     max_size=5,
 )
-applied = st.none() | st.builds(Availability, st.booleans(), st.none() | st.integers(0, 40))
+# a store showing unlimited (no count) is applied when support accepted it, or in status mode
+applied = (
+    st.none()
+    | st.builds(Availability, st.booleans(), st.none() | st.integers(0, 40))
+    | st.just(Availability(True, None, unlimited=True))
+)
 scenario = st.fixed_dictionaries(
     {
         "region": st.sets(st.sampled_from(FACILITIES), min_size=2),
@@ -118,22 +123,25 @@ async def _check(dsn: str, case: dict) -> None:  # type: ignore[type-arg]
                 expected[vid] = desired_for(kind, rows, frozenset(case["region"]), rules)
                 if last_applied is not None:
                     await conn.execute(
-                        "INSERT INTO store_state (store_id, external_id, applied_available, applied_quantity)"
-                        " VALUES ('s', $1, $2, $3)",
+                        "INSERT INTO store_state (store_id, external_id, applied_available, applied_quantity,"
+                        " applied_unlimited) VALUES ('s', $1, $2, $3, $4)",
                         vid,
                         last_applied.available,
                         last_applied.quantity,
+                        last_applied.unlimited,
                     )
                 desired = expected[vid]
                 if desired is not None and (
                     last_applied is None or not same_value(desired, last_applied, rules.mode)
                 ):
                     to_write.add(vid)
-        got = {}
+        got, got_applied = {}, {}
         async for page in pass_pages(pool, "s", 3):
             for row in page:
                 got[row.state.external_id] = row.state.desired
+                got_applied[row.state.external_id] = row.state.applied
         assert got == expected
+        assert got_applied == {f"v{i}": v[2] for i, v in enumerate(case["variants"])}
         async with pool.acquire() as conn:
             # both shapes of the planner: the whole catalog, and named variants (an event batch)
             for variant_ids in (None, sorted(expected)):

@@ -98,3 +98,35 @@ async def test_paused_variant_is_not_queued(pool: Pool) -> None:
         await conn.execute("UPDATE synced_variants SET sync_enabled = false WHERE external_id = 'EU-TEE'")
         await events.ingest(conn, "upstream", [event("e", "tee", "lv1", StockStatus.IN_STOCK, T0)])
     assert await queued(pool) == set()
+
+
+async def test_a_row_frozen_in_the_future_by_old_data_takes_the_next_real_event(pool: Pool) -> None:
+    # before future-dated events were refused, one could date a stock row years ahead: newest wins
+    # then ignored every real event for that (variant, facility)
+    async with pool.acquire() as conn:
+        await seed(conn)
+        await events.ingest(conn, "upstream", [event("e0", "socks", "us1", StockStatus.IN_STOCK, T0, 7)])
+        await pool.execute(
+            "UPDATE facility_stock SET source_updated_at = now() + interval '10 years' WHERE variant_id = 'socks'"
+            " AND facility_id = 'us1'"
+        )
+        real = await events.ingest(
+            conn, "upstream", [event("e1", "socks", "us1", StockStatus.OUT_OF_STOCK, datetime.now(UTC), 0)]
+        )
+    assert real.applied == 1
+    row = await pool.fetchrow(
+        "SELECT status, source_updated_at <= now() AS repaired FROM facility_stock"
+        " WHERE variant_id = 'socks' AND facility_id = 'us1'"
+    )
+    assert row is not None and (row["status"], row["repaired"]) == ("out_of_stock", True)
+
+
+async def test_a_row_dated_within_the_clock_skew_still_wins_over_an_older_event(pool: Pool) -> None:
+    async with pool.acquire() as conn:
+        await seed(conn)
+        ahead = datetime.now(UTC) + timedelta(minutes=2)  # a sender whose clock runs a bit fast
+        await events.ingest(conn, "upstream", [event("e0", "socks", "us1", StockStatus.IN_STOCK, ahead, 7)])
+        older = await events.ingest(
+            conn, "upstream", [event("e1", "socks", "us1", StockStatus.OUT_OF_STOCK, datetime.now(UTC), 0)]
+        )
+    assert older.applied == 0

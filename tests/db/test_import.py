@@ -279,3 +279,19 @@ async def test_lookups_and_writes_are_set_based(pool: Pool, tmp_path: Path) -> N
     assert counts == ImportCounts(500, new=500)
     # the catalog-change lock, variant kinds, facilities, one upsert, one planner statement
     assert counting.statements == 5
+
+
+async def test_stock_import_repairs_a_row_frozen_in_the_future_even_when_its_value_is_unchanged(
+    pool: Pool,
+) -> None:
+    await load_all(pool)
+    await pool.execute(
+        "UPDATE facility_stock SET source_updated_at = now() + interval '10 years'"
+        " WHERE variant_id = 'socks' AND facility_id = 'us1'"
+    )
+    counts = await load(pool, "stock", FIXTURES / "stock.csv")  # the same values as stored
+    assert counts.updated == 1
+    repaired = await pool.fetchval(
+        "SELECT source_updated_at <= now() FROM facility_stock WHERE variant_id = 'socks' AND facility_id = 'us1'"
+    )
+    assert repaired is True

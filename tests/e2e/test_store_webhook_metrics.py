@@ -13,7 +13,7 @@ from daemon.db.pool import Pool
 from daemon.metrics import DRIFT_OPENED
 from daemon.web.app import build_app
 from daemon.web.context import Liveness, Services
-from reconcilers.sandbox_server import sign_webhook
+from sandbox_store.server import sign_webhook
 from tests.e2e.harness import WEBHOOK_SECRET, world
 
 

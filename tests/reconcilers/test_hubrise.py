@@ -79,7 +79,7 @@ async def test_observe_reads_the_whole_inventory_once_and_maps_entries(
         Observed("sku:PEPSI", False, 0),
         Observed("option:EGG", True, 1),
         Observed("sku:FLOUR", True, 3),  # "2.500": sellable, never equal to a written 2
-        Observed("sku:UNLISTED", True, None),  # absent from the inventory = unlimited
+        Observed("sku:UNLISTED", True, None, unlimited=True),  # absent from the inventory = unlimited
     ]
     (call,) = calls(m, "GET")
     assert call.kwargs["headers"] == {"X-Access-Token": TOKEN}
@@ -89,9 +89,21 @@ async def test_observe_reads_the_whole_inventory_once_and_maps_entries(
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
-        ("minimal", [Observed("sku:COKE", True, None), Observed("option:EGG", True, None)]),
+        (
+            "minimal",
+            [
+                Observed("sku:COKE", True, None, unlimited=True),
+                Observed("option:EGG", True, None, unlimited=True),
+            ],
+        ),
         ("zero", [Observed("sku:COKE", False, 0), Observed("option:EGG", False, 0)]),
-        ("untracked", [Observed("sku:COKE", True, None), Observed("option:EGG", True, None)]),
+        (
+            "untracked",
+            [
+                Observed("sku:COKE", True, None, unlimited=True),
+                Observed("option:EGG", True, None, unlimited=True),
+            ],
+        ),
     ],
 )
 async def test_observe_shapes(session: aiohttp.ClientSession, name: str, expected: list[Observed]) -> None:
@@ -139,7 +151,7 @@ async def test_apply_patches_absolute_entries_in_both_modes(session: aiohttp.Cli
     assert result.failed == ()
     assert result.confirmed == (
         Observed("sku:COKE", False, 0),
-        Observed("option:EGG", True, None),
+        Observed("option:EGG", True, None, unlimited=True),
         Observed("sku:PEPSI", True, 12),
         Observed("sku:FANTA", False, 0),
     )
@@ -292,7 +304,7 @@ def test_parse_inventory_patch_event() -> None:
     body = json.dumps(fixture("webhook_patch")).encode()
     assert reconciler_offline().parse_webhook({}, body) == [
         Observed("sku:COKE", False, 0),
-        Observed("option:EGG", True, None),
+        Observed("option:EGG", True, None, unlimited=True),
         Observed("sku:PEPSI", True, 12),
     ]
     event = fixture("webhook_patch")
@@ -362,3 +374,23 @@ def reconciler_offline(credential: Secret = CREDENTIAL, **settings: Any) -> HubR
         pacer=LeakyBucketPacer(1000, 1000),
     )
     return HubRiseReconciler(ReconcilerContext(store, transport, credential))
+
+
+async def test_an_entry_of_ours_with_an_unreadable_stock_is_a_problem_not_unlimited(
+    session: aiohttp.ClientSession,
+) -> None:
+    raw = (
+        '[{"sku_ref": "A", "stock": 1e999}, {"sku_ref": "B", "stock": "-2"}, {"sku_ref": "C", "stock": "abc"},'
+        ' {"sku_ref": "D", "stock": ' + "9" * 5000 + '}, {"sku_ref": "E", "stock": "1e999999999"},'
+        ' {"sku_ref": "F", "stock": "2"}, {"stock": "oops"}]'
+    )
+    with aioresponses() as m:
+        m.get(URL_INV, body=raw, content_type="application/json")
+        got = await reconciler(session).observe(variants(*(f"sku:{r}" for r in "ABCDEFG")))
+    by_id = {o.external_id: o for o in got}
+    for ref in "ABCDE":
+        item = by_id[f"sku:{ref}"]
+        assert item.problem is not None and not item.unlimited and item.as_availability() is None, ref
+        assert len(item.problem) < 200
+    assert by_id["sku:F"] == Observed("sku:F", True, 2)
+    assert by_id["sku:G"].unlimited  # no entry at all: unlimited

@@ -60,7 +60,7 @@ async def test_observe_many_variants_in_one_read(session: aiohttp.ClientSession,
     assert len(observed) == 101
     assert observed[1] == Observed("sku:S3", False, 0)
     assert observed[2] == Observed("sku:S6", True, 6)
-    assert observed[-1] == Observed("option:NEW", True, None)
+    assert observed[-1] == Observed("option:NEW", True, None, unlimited=True)
 
 
 async def test_apply_in_batches_then_reads_back(session: aiohttp.ClientSession, fake: Any) -> None:
@@ -79,7 +79,7 @@ async def test_apply_in_batches_then_reads_back(session: aiohttp.ClientSession, 
     back = await reconciler.observe(
         [SyncedVariant("h1", "option:EGG", "u"), SyncedVariant("h1", "sku:S0", "v")]
     )
-    assert back == [Observed("option:EGG", True, None), Observed("sku:S0", False, 0)]
+    assert back == [Observed("option:EGG", True, None, unlimited=True), Observed("sku:S0", False, 0)]
     assert server.stats.puts == 0  # never the whole-inventory replace
 
 
@@ -97,7 +97,7 @@ async def test_a_429_without_retry_after_backs_off_and_succeeds(
     server, base = fake
     server.throttle_next, server.retry_after = 2, None  # the docs promise no Retry-After header
     observed = await build(session, base).observe([SyncedVariant("h1", "sku:A", "u")])
-    assert observed == [Observed("sku:A", True, None)]
+    assert observed == [Observed("sku:A", True, None, unlimited=True)]
     assert server.stats.throttled_429 == 2 and server.stats.gets == 1
 
 
@@ -137,7 +137,7 @@ async def test_a_signed_callback_from_the_fake_is_verified_and_parsed(
     assert reconciler.verify_webhook(headers, body.replace(b'"0"', b'"9"')) is False
     assert reconciler.parse_webhook(headers, body) == [
         Observed("sku:A", False, 0),
-        Observed("option:B", True, None),
+        Observed("option:B", True, None, unlimited=True),
     ]
 
 

@@ -18,6 +18,7 @@ from yarl import URL
 from daemon.credentials import Secret
 from daemon.errors import ConfigError, CredentialError, InputError
 from daemon.model import Availability, Change, ItemFailure, Observed, StoreConfig, StoreRules, SyncedVariant
+from daemon.store_values import screen
 from reconcilers.interface import ReconcilerContext
 from reconcilers.ratelimit import CostPointsPacer, LeakyBucketPacer, Pacer
 from reconcilers.shopify import API_VERSION, ShopifyReconciler
@@ -418,3 +419,26 @@ async def test_bad_credential_never_shows_the_value(session: aiohttp.ClientSessi
     with pytest.raises(CredentialError) as caught:
         reconciler(session, credential=Secret("shopify-acme", json.dumps({"client_secret": "s3cr3t"})))
     assert "access_token" in str(caught.value) and "s3cr3t" not in str(caught.value)
+
+
+async def test_observe_huge_counts_are_per_item_problems(session: aiohttp.ClientSession) -> None:
+    def node(n: int, quantity: str) -> str:
+        return (
+            f'{{"id": "gid://shopify/ProductVariant/{n}", "inventoryItem": {{"id": "gid://shopify/InventoryItem/{n}",'
+            f' "tracked": true, "inventoryLevel": {{"quantities": [{{"name": "available", "quantity": {quantity}}}]}}}}}}'
+        )
+
+    raw = (
+        '{"data": {"nodes": ['
+        + ", ".join([node(1, "1e999999999"), node(2, "9" * 5000), node(3, "3")])
+        + "]}}"
+    )
+    with aioresponses() as mocked:
+        mocked.post(ENDPOINT, body=raw, content_type="application/json")
+        observed = await reconciler(session).observe([variant(1), variant(2), variant(3)])
+    kept, problems = screen(observed)
+    assert (
+        sorted(problems) == ["gid://shopify/ProductVariant/1", "gid://shopify/ProductVariant/2"]
+        and "beyond" in problems["gid://shopify/ProductVariant/1"]
+    )
+    assert [(o.available, o.quantity) for o in kept] == [(True, 3)]

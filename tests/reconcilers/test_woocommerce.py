@@ -27,6 +27,7 @@ from daemon.model import (
     StoreRules,
     SyncedVariant,
 )
+from daemon.store_values import screen
 from reconcilers.capabilities import StockModel
 from reconcilers.interface import ReconcilerContext
 from reconcilers.ratelimit import LeakyBucketPacer
@@ -545,3 +546,40 @@ async def test_observe_ignores_a_garbled_total_pages_header(session: aiohttp.Cli
         observed = await reconciler(session).observe([variant("101")])
     assert [query(call)["page"] for _, call in calls(mocked, "GET")] == ["1", "2"]  # until an empty page
     assert [o.external_id for o in observed] == ["101"]
+
+
+async def test_observe_unmanaged_in_stock_is_unlimited_and_huge_counts_are_per_item_problems(
+    session: aiohttp.ClientSession,
+) -> None:
+    def product(pid: int, manage: str, quantity: str, status: str = "instock") -> str:
+        return (
+            f'{{"id": {pid}, "type": "simple", "manage_stock": {manage}, "stock_quantity": {quantity},'
+            f' "stock_status": "{status}", "backorders": "no"}}'
+        )
+
+    raw = (
+        "["
+        + ", ".join(
+            [
+                product(104, "false", "null"),  # sells without a count: unlimited
+                product(105, "false", "null", "outofstock"),
+                product(106, "true", "1e999999999"),  # a JSON number: float inf
+                product(107, "true", "9" * 5000),  # a JSON integer too long for int()
+                product(108, "true", "3000000000"),
+                product(109, "true", "4"),
+            ]
+        )
+        + "]"
+    )
+    with aioresponses() as mocked:
+        mocked.get(LIST, body=raw, content_type="application/json", headers={"X-WP-TotalPages": "1"})
+        observed = await reconciler(session).observe([variant(str(n)) for n in range(104, 110)])
+    by_id = {o.external_id: o for o in observed}
+    assert by_id["104"].unlimited and by_id["104"].as_availability() == Availability(
+        True, None, unlimited=True
+    )
+    assert not by_id["105"].unlimited and by_id["105"].available is False
+    kept, problems = screen(observed)
+    assert sorted(problems) == ["106", "107", "108"]
+    assert all("beyond" in reason for reason in problems.values())
+    assert [o.external_id for o in kept] == ["104", "105", "109"]

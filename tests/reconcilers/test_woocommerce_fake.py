@@ -185,7 +185,7 @@ async def test_webhook_from_the_fake_is_verified_and_parsed(
         await runner.cleanup()
     assert received == [
         [],
-        [Observed("10000:10002", True, None, {"manage_stock": False, "backorders": "no"})],
+        [Observed("10000:10002", True, None, {"manage_stock": False, "backorders": "no"}, unlimited=True)],
     ]
 
 

@@ -120,7 +120,7 @@ async def test_lookup_by_ids_returns_only_known_items(
     assert status == 200
     assert sorted(i["external_id"] for i in body["items"]) == ["v0000", "v0002"]
     assert body["items"][0]["quantity"] is None and body["items"][0]["available"] is True
-    assert set(body["items"][0]) == {"external_id", "available", "quantity", "updated_at"}
+    assert set(body["items"][0]) == {"external_id", "available", "quantity", "unlimited", "updated_at"}
     assert store.stats.reads == 1
 
 
@@ -412,3 +412,25 @@ async def test_serve_forever_stops_cleanly_on_sigterm_and_flushes_state(tmp_path
             await child.wait()
     assert child.returncode == 0, stderr.decode()
     assert sorted(json.loads(state.read_text())["items"]) == ["v0000", "v0001"]
+
+
+async def test_an_item_can_be_made_unlimited_and_any_value_ends_it(
+    make_store: StoreFactory, client: aiohttp.ClientSession
+) -> None:
+    store, base = await make_store()
+    await seed(client, base, 2)
+
+    async def edit(body: dict[str, Any]) -> tuple[int, Any]:
+        async with client.post(f"{base}/control/edit", json=body) as resp:
+            return resp.status, await resp.json(content_type=None)
+
+    status, body = await edit({"external_id": "v0000", "unlimited": True})
+    assert status == 200 and (body["item"]["available"], body["item"]["quantity"]) == (True, None)
+    assert store.items["v0000"].unlimited
+    status, body = await edit({"external_id": "v0000", "quantity": 3})  # a count again
+    assert status == 200 and body["item"]["unlimited"] is False and body["item"]["quantity"] == 3
+    status, _ = await edit({"external_id": "v0001", "unlimited": True, "quantity": 4})
+    assert status == 400
+    await edit({"external_id": "v0001", "unlimited": True})
+    status, _ = await write(client, base, [{"external_id": "v0001", "available": True, "quantity": 2}])
+    assert status == 200 and not store.items["v0001"].unlimited  # our write replaces it

@@ -13,6 +13,7 @@ from daemon.model import Availability, Change, DriftPolicy, Observed, StoreMode
 from daemon.planner import (
     Decision,
     DriftAction,
+    DriftFinding,
     PlanSettings,
     VariantState,
     Verdict,
@@ -128,6 +129,31 @@ def test_protect_in_quantity_mode_compares_counts() -> None:
     assert lowered.verdict is Verdict.HELD
 
 
+UNLIMITED = Availability(True, None, unlimited=True)
+
+
+def test_unlimited_store_gets_the_desired_count_on_first_sync() -> None:
+    decision = decide(
+        state(qty(4)), Observed("e1", True, None, unlimited=True), settings(mode=StoreMode.QUANTITY), NOW
+    )
+    assert decision.verdict is Verdict.WRITE and decision.change is not None
+    assert decision.change.target == qty(4) and decision.change.expected == UNLIMITED
+
+
+def test_unlimited_over_an_applied_count_is_drift_protect_puts_it_back() -> None:
+    shown = Observed("e1", True, None, unlimited=True)
+    quantity = settings(mode=StoreMode.QUANTITY)
+    assert not needs_no_decision(state(qty(4), qty(4)), shown, StoreMode.QUANTITY)
+    decision = decide(state(qty(4), qty(4)), shown, quantity, NOW)
+    assert decision.verdict is Verdict.WRITE and decision.change is not None
+    assert decision.drift == DriftFinding(qty(4), UNLIMITED, DriftAction.OVERWRITTEN)
+    # report policy: recorded, left for support
+    held = decide(state(qty(4), qty(4)), shown, settings(DriftPolicy.REPORT, StoreMode.QUANTITY), NOW)
+    assert held.verdict is Verdict.HELD and held.drift is not None and held.drift.store == UNLIMITED
+    # status mode: unlimited is simply available
+    assert decide(state(YES, YES), shown, settings(), NOW).verdict is Verdict.IN_SYNC
+
+
 def test_held_variant_stays_held_until_support_resolves() -> None:
     decision = decide(state(YES, YES, open_drift=DriftAction.HELD), seen(False), settings(), NOW)
     assert decision.verdict is Verdict.HELD and decision.change is None
@@ -197,7 +223,9 @@ def test_mass_unavailable_guard(flips: int, total: int, held: bool) -> None:
         assert f"{flips} of {total}" in str(reason)
 
 
-availability = st.builds(Availability, st.booleans(), st.none() | st.integers(0, 5))
+availability = st.builds(Availability, st.booleans(), st.none() | st.integers(0, 5)) | st.just(
+    Availability(True, None, unlimited=True)
+)
 variant_states = st.builds(
     VariantState,
     external_id=st.just("x1"),
@@ -210,8 +238,10 @@ variant_states = st.builds(
     drift_count=st.integers(0, 2),
     overwrite_not_before=st.none() | st.just(NOW - timedelta(hours=30)) | st.just(NOW - timedelta(minutes=1)),
 )
-observations = st.none() | st.builds(
-    Observed, st.just("x1"), st.none() | st.booleans(), st.none() | st.integers(0, 5)
+observations = (
+    st.none()
+    | st.builds(Observed, st.just("x1"), st.none() | st.booleans(), st.none() | st.integers(0, 5))
+    | st.just(Observed("x1", True, None, unlimited=True))
 )
 
 
@@ -230,4 +260,5 @@ def test_the_quick_in_sync_check_only_skips_what_decide_would_leave_alone(
 @given(desired=availability, mode=st.sampled_from(list(StoreMode)))
 def test_the_quick_check_takes_the_common_case(desired: Availability, mode: StoreMode) -> None:
     state = VariantState("x1", "v1", desired, applied=desired)
-    assert needs_no_decision(state, Observed("x1", desired.available, desired.quantity), mode)
+    shown = Observed("x1", desired.available, desired.quantity, unlimited=desired.unlimited)
+    assert needs_no_decision(state, shown, mode)

@@ -117,3 +117,14 @@ def test_desired_is_consistent(rows: list[FacilityStock], rules: StoreRules, kin
             assert desired.quantity <= rules.max_quantity
     if all(row.status is not StockStatus.IN_STOCK for row in rows):
         assert desired.available is False
+
+
+def test_unlimited_is_its_own_value_in_quantity_mode() -> None:
+    unlimited = Availability(True, None, unlimited=True)
+    for count in (Availability(True, 5), Availability(False, 0), Availability(True, None)):
+        assert not same_value(unlimited, count, StoreMode.QUANTITY)
+        assert not same_value(count, unlimited, StoreMode.QUANTITY)
+    assert same_value(unlimited, Availability(True, None, unlimited=True), StoreMode.QUANTITY)
+    # status mode: only the sellable flag counts
+    assert same_value(unlimited, Availability(True, 5), StoreMode.STATUS)
+    assert not same_value(unlimited, Availability(False, 0), StoreMode.STATUS)
