@@ -41,8 +41,8 @@ from daemon.planner import (
 )
 from daemon.store_values import BAD_VALUE, screen
 from reconcilers import ReconcilerFactory
-from reconcilers.batching import chunked
-from reconcilers.interface import Reconciler
+from reconcilers.batching import unit_batches
+from reconcilers.interface import Notification, Reconciler
 from reconcilers.transport import TransportError
 
 
@@ -90,6 +90,13 @@ class NotificationResult:
 
 
 ObserveFn = Callable[[list[SyncedVariant]], Awaitable[list[Observed]]]
+
+
+@dataclass
+class _Applied:
+    confirmed: list[Observed] = field(default_factory=list)
+    failures: list[ItemFailure] = field(default_factory=list)
+    problems: list[ItemFailure] = field(default_factory=list)  # cannot be enforced here: reported
 
 
 @dataclass
@@ -175,15 +182,28 @@ class Engine:
         """A store told us what it shows now (webhook): detect drift at once; queue needed writes.
 
         Echoes of our own writes equal applied and are not drift. Writes are left to a worker so the
-        webhook is answered without waiting on the platform.
+        webhook is answered without waiting on the platform. A re-delivered notification (same platform
+        delivery id) changes nothing, nor does one the platform stamped earlier than a notification of
+        the same item already taken; a platform that sends neither cannot be told apart.
         """
         async with self._pool.acquire() as conn:
             store = await load_store(conn, store_id)
+        delivery = notified if isinstance(notified, Notification) else Notification(notified)
+        if delivery.delivery_id is not None and not await state_db.take_delivery(
+            self._pool, store.id, delivery.delivery_id
+        ):
+            return NotificationResult(0, 0, 0)  # a re-delivery: its news is old, or already taken
+        if delivery.reread:  # something changed without saying what: re-read the store now
+            queued = await work_queue.enqueue_full_pass(self._pool, store.id, "webhook")
+            return NotificationResult(0, 0, int(queued))
         by_id: dict[str, Observed] = {}
-        for item in notified:
+        for item in delivery:
             external_id = await self._synced_id(store.id, item, ref_key)
             if external_id is not None:
                 by_id[external_id] = replace(item, external_id=external_id)
+        if delivery.occurred_at is not None:  # the platform's clock against its own earlier stamps
+            fresh = await state_db.take_notified(self._pool, store.id, list(by_id), delivery.occurred_at)
+            by_id = {ext: item for ext, item in by_id.items() if ext in fresh}
         if not by_id:
             return NotificationResult(0, 0, 0)
 
@@ -320,9 +340,13 @@ class Engine:
             return replace(report, outcome="held" if guarded.held else "ok")
         if guarded.holding:
             await self._record_guard(store.id, guarded, only, base.trigger)
-        confirmed, failures = await self._apply(
+        applied = await self._apply(
             store, reconciler, guarded.write, plan.backoff_after, base.run_id, holds_store
         )
+        confirmed, failures = applied.confirmed, applied.failures
+        if applied.problems:  # cannot be enforced here: reported per item, not failures
+            skipped = {**report.skipped, "problem": report.skipped.get("problem", 0) + len(applied.problems)}
+            report = replace(report, skipped=skipped)
         if confirm_guard and only is None and await guard_db.clear(self._pool, store.id):
             get_logger(store_id=store.id).info("guard_confirmed", written=len(confirmed))
         counts = replace(counts, changed=len(confirmed), failed=len(failures))
@@ -375,31 +399,42 @@ class Engine:
         backoff_after: dict[str, datetime],
         run_id: int | None,
         holds_store: Callable[[], bool] | None,
-    ) -> tuple[list[Observed], list[ItemFailure]]:
-        """Write in the platform's largest batches; retry temporary item failures with back-off."""
+    ) -> _Applied:
+        """Write in batches packed per write unit (write calls at the per-unit floor); retry temporary
+        item failures with back-off. Items the platform cannot enforce are problems, not failures; after
+        a refused credential nothing more is sent (every other batch would be refused the same way)."""
         rows = {change.external_id: (row, change) for row, change in changes}
         pending = [change for _, change in changes]
-        confirmed: list[Observed] = []
-        failures: list[ItemFailure] = []
+        done = _Applied()
         for attempt in range(self._config.max_item_attempts):
             if attempt:
                 await asyncio.sleep(min(self._config.item_retry_base_s * 2 ** (attempt - 1), 30.0))
             retry: list[Change] = []
-            for batch in chunked(pending, reconciler.capabilities.max_write_batch):
+            batches = list(unit_batches(pending, reconciler.capabilities))
+            for index, batch in enumerate(batches):
                 if holds_store is not None and not holds_store():
                     raise StoreLockLost(store.id)
                 ok, failed = await self._apply_batch(store.id, reconciler, batch, rows, backoff_after, run_id)
-                confirmed += ok
+                done.confirmed += ok
                 last_try = attempt == self._config.max_item_attempts - 1
                 for failure in failed:
-                    if failure.permanent or last_try:
-                        failures.append(failure)
+                    if failure.problem:
+                        done.problems.append(failure)
+                    elif failure.permanent or last_try:
+                        done.failures.append(failure)
                     else:
                         retry.append(rows[failure.external_id][1])
+                refused = next((f for f in failed if f.auth), None)
+                if refused is not None:
+                    unsent = [c for later in batches[index + 1 :] for c in later] + retry
+                    done.failures += [
+                        ItemFailure(c.external_id, f"not sent: {refused.reason}") for c in unsent
+                    ]
+                    return done
             if not retry:
                 break
             pending = retry
-        return confirmed, failures
+        return done
 
     async def _apply_batch(
         self,
@@ -418,14 +453,22 @@ class Engine:
             ok, failed = [], [ItemFailure(c.external_id, str(exc), permanent=False) for c in batch]
         ok, bad = screen([o for o in ok if o.external_id in rows])
         failed += [ItemFailure(ext, reason, permanent=True) for ext, reason in bad.items()]
+        problems = {f.external_id: f.reason for f in failed if f.problem}
         applied = [_as_applied(o, rows[o.external_id][1]) for o in ok]
         corrected = [o.external_id for o in ok if rows[o.external_id][1].reason == "drift overwritten"]
         backoffs = [(ext, backoff_after[ext]) for ext in corrected if ext in backoff_after]
         log = [_log_entry(rows[o.external_id], "applied", None) for o in ok]
-        log += [_log_entry(rows[f.external_id], "failed", f.reason) for f in failed if f.external_id in rows]
+        log += [
+            _log_entry(rows[f.external_id], "rejected" if f.problem else "failed", f.reason)
+            for f in failed
+            if f.external_id in rows
+        ]
         async with self._pool.acquire() as conn, conn.transaction():
             await state_db.record_applied(conn, store_id, applied)
-            await state_db.record_failures(conn, store_id, [(f.external_id, f.reason) for f in failed])
+            await state_db.record_failures(
+                conn, store_id, [(f.external_id, f.reason) for f in failed if not f.problem]
+            )
+            await state_db.record_value_problems(conn, store_id, problems)
             await drift_db.close_drift(conn, store_id, corrected, "corrected", "policy")
             await state_db.record_overwrite_backoff(conn, store_id, backoffs)
             await runs_db.log_changes(conn, store_id, run_id, log)

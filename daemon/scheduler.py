@@ -15,6 +15,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from daemon.config import SyncConfig
 from daemon.db import guard as guard_db
+from daemon.db import state as state_db
 from daemon.db import work_queue
 from daemon.db.pool import DATABASE_UNAVAILABLE, Pool
 from daemon.logs import get_logger
@@ -95,9 +96,11 @@ class PassScheduler:
             removed = await work_queue.prune_finished(
                 self._pool, self._config.done_retention_s, self._config.failed_retention_s
             )
+            # store webhook delivery ids, kept as long as failed items: re-deliveries come within days
+            removed += await state_db.prune_deliveries(self._pool, self._config.failed_retention_s)
         except DATABASE_UNAVAILABLE as exc:
             get_logger().warning("prune_failed", error=type(exc).__name__)
             return 0
         if removed:
-            get_logger().info("finished_work_pruned", items=removed)
+            get_logger().info("finished_work_pruned", rows=removed)
         return removed

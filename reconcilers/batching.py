@@ -32,6 +32,17 @@ def chunked(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
+def unit_batches(changes: Sequence[Change], capabilities: Capabilities) -> Iterator[Sequence[Change]]:
+    """The engine's write batches: changes grouped by the platform's write unit (capabilities.unit_of),
+    each unit cut into max_write_batch slices, so no unit spans two apply() calls and write requests
+    equal the per-unit floor (Σ ⌈unit size / batch⌉); a store-wide unit is plain slicing."""
+    units: dict[str, list[Change]] = {}
+    for change in changes:
+        units.setdefault(capabilities.unit_of(change), []).append(change)
+    for members in units.values():
+        yield from chunked(members, capabilities.max_write_batch)
+
+
 def merge_results(results: Iterable[ApplyResult]) -> ApplyResult:
     confirmed: list[Observed] = []
     failed: list[ItemFailure] = []

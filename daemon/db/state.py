@@ -155,6 +155,25 @@ async def record_value_problems(conn: Connection, store_id: str, problems: Mappi
     await conn.execute(query("record_value_problems"), store_id, list(problems), list(problems.values()))
 
 
+async def take_delivery(conn: Connection | Pool, store_id: str, delivery_id: str) -> bool:
+    """True the first time a store's webhook delivery id is seen; False for a re-delivery."""
+    return await conn.fetchval(query("take_delivery"), store_id, delivery_id[:200]) is not None
+
+
+async def take_notified(
+    conn: Connection | Pool, store_id: str, external_ids: Sequence[str], stamped: datetime
+) -> set[str]:
+    """The items a notification stamped `stamped` (platform clock) may speak for: those with no later
+    notification taken; their stamp moves up to it."""
+    rows = await conn.fetch(query("take_notified"), store_id, list(external_ids), stamped)
+    return {r["external_id"] for r in rows}
+
+
+async def prune_deliveries(conn: Connection | Pool, retention_s: float) -> int:
+    status = await conn.execute(query("prune_deliveries"), retention_s)
+    return int(status.split()[-1])
+
+
 async def external_id_for(conn: Connection | Pool, store_id: str, key: str, ref_name: str) -> str | None:
     """Resolve a notification's id: an external id, or a platform ref such as an inventory item id."""
     value = await conn.fetchval(query("observed_from_notification"), store_id, key, ref_name)

@@ -146,3 +146,27 @@ SELECT sv.external_id
 FROM synced_variants sv
 LEFT JOIN store_state st ON st.store_id = sv.store_id AND st.external_id = sv.external_id
 WHERE sv.store_id = $1 AND (sv.external_id = $2 OR st.platform_ref ->> $3 = $2)
+
+-- take_delivery --
+-- A store webhook delivery seen for the first time (a row back), or a re-delivery (none).
+INSERT INTO webhook_deliveries (store_id, delivery_id) VALUES ($1, $2)
+ON CONFLICT DO NOTHING
+RETURNING delivery_id
+
+-- take_notified --
+-- The items among $2 that no notification stamped later than $3 (the platform's clock) has spoken for;
+-- their stamp moves up to $3. An item never notified has no row yet or no stamp: it is taken.
+WITH wanted AS (
+    SELECT ext FROM unnest($2::text[]) AS ext
+), stamped AS (
+    UPDATE store_state s SET notified_at = $3
+    FROM wanted
+    WHERE s.store_id = $1 AND s.external_id = wanted.ext AND (s.notified_at IS NULL OR s.notified_at <= $3)
+    RETURNING s.external_id
+)
+SELECT ext AS external_id FROM wanted
+WHERE ext IN (SELECT external_id FROM stamped)
+   OR NOT EXISTS (SELECT 1 FROM store_state s WHERE s.store_id = $1 AND s.external_id = wanted.ext)
+
+-- prune_deliveries --
+DELETE FROM webhook_deliveries WHERE received_at < now() - make_interval(secs => $1)

@@ -101,10 +101,6 @@ async def test_an_oversell_edit_by_webhook_is_put_back_by_the_queued_pass(bench:
     assert not bench.platform.sells(1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 14 'All platforms': a replayed store webhook reopens drift with stale data",
-)
 async def test_a_replayed_old_delivery_does_not_reopen_drift(bench: Bench) -> None:
     sellable = bench.platform.webhook(1, 3)  # the merchant's edit ...
     bench.platform.seed(1, 3)
