@@ -39,7 +39,7 @@ from daemon.planner import (
     guard_reason,
     needs_no_decision,
 )
-from daemon.store_values import BAD_VALUE, screen
+from daemon.store_values import PROBLEM, screen
 from reconcilers import ReconcilerFactory
 from reconcilers.batching import unit_batches
 from reconcilers.interface import Notification, Reconciler
@@ -254,7 +254,7 @@ class Engine:
             decisions = []
             for row in page:
                 if row.state.external_id in problems:  # an unreadable store value: reported, not planned
-                    plan.verdicts[BAD_VALUE] += 1
+                    plan.verdicts[PROBLEM] += 1
                     continue
                 seen = by_id.get(row.state.external_id)
                 if needs_no_decision(row.state, seen, store.rules.mode):
@@ -345,7 +345,7 @@ class Engine:
         )
         confirmed, failures = applied.confirmed, applied.failures
         if applied.problems:  # cannot be enforced here: reported per item, not failures
-            skipped = {**report.skipped, "problem": report.skipped.get("problem", 0) + len(applied.problems)}
+            skipped = {**report.skipped, PROBLEM: report.skipped.get(PROBLEM, 0) + len(applied.problems)}
             report = replace(report, skipped=skipped)
         if confirm_guard and only is None and await guard_db.clear(self._pool, store.id):
             get_logger(store_id=store.id).info("guard_confirmed", written=len(confirmed))

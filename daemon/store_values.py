@@ -15,7 +15,7 @@ from decimal import ROUND_FLOOR, Decimal
 from daemon.model import Observed
 
 INT4_MIN, INT4_MAX = -(2**31), 2**31 - 1
-BAD_VALUE = "bad_value"  # how a pass counts the items it skipped for such a problem
+PROBLEM = "problem"  # how a pass counts the items it skipped: a bad value, or one it cannot enforce
 _SHOWN = 24  # characters of a refused value quoted back to support
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from daemon.errors import InputError
 from daemon.model import Change, Observed
+from daemon.store_values import out_of_range
 from reconcilers.observations import counted
 from reconcilers.webhook_json import bounded_decimal
 
@@ -94,9 +95,11 @@ def stock_of(value: Any) -> Decimal | None:
     try:  # bounded: "1e999999999" must not become a billion-digit integer below
         stock = bounded_decimal(value, "stock")
     except InputError as exc:
-        raise BadEntryError(f"stock {exc.reason}") from None
+        if exc.reason == "not a number":
+            raise BadEntryError("store value refused: HubRise stock is not a number") from None
+        raise BadEntryError(out_of_range(value)) from None
     if stock < 0:
-        raise BadEntryError("stock must be a decimal >= 0")
+        raise BadEntryError("store value refused: HubRise stock must be a decimal >= 0")
     return stock
 
 
@@ -106,8 +109,6 @@ def as_observed(
     if stock is None:  # no entry: sells without a count
         return Observed(external_id, True, None, platform_ref, unlimited=True)
     if isinstance(stock, BadEntryError):
-        return Observed(
-            external_id, None, None, platform_ref, problem=f"store value refused: HubRise {stock}"
-        )
+        return Observed(external_id, None, None, platform_ref, problem=str(stock))
     # only "0" is out: 0.5 is sellable, and reads as 1 so it never equals a written 0
     return counted(external_id, stock > 0, int(stock.to_integral_value(ROUND_CEILING)), platform_ref)

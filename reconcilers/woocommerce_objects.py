@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from daemon.model import ApplyResult, Change, ItemFailure, Observed
+from daemon.store_values import out_of_range, whole_count
 from reconcilers.batching import all_failed
 from reconcilers.observations import counted
 
@@ -43,6 +44,8 @@ def as_observed(obj: Mapping[str, Any], parent: int | None) -> Observed:
         return Observed(external_id, None, None, ref)
     quantity = obj.get("stock_quantity")
     managed = manage is True or manage == "parent"
+    if managed and isinstance(quantity, float) and whole_count(quantity) is None:  # inf, 1e20, ...
+        return Observed(external_id, None, None, ref, problem=out_of_range(quantity))
     if not managed or isinstance(quantity, bool) or not isinstance(quantity, int):
         quantity = None
     elif not available and quantity > 0:  # the shop's no-stock threshold derived "out of stock"

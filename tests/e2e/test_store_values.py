@@ -50,7 +50,7 @@ async def test_sandbox_value_too_large_is_a_per_item_problem_and_the_rest_syncs(
         assert bad["last_error"] is not None and "3000000000" in bad["last_error"]
         assert bad["observed_quantity"] == 5  # no observation recorded from the bad value
         assert await pool.fetchval("SELECT count(*) FROM drift_records") == 0  # no drift from garbage
-        assert report.skipped.get("bad_value") == 1
+        assert report.skipped.get("problem") == 1
 
         # the merchant fixes the typo: the problem goes away with the next observation
         await w.control("eu", "POST", "/control/edit", {"external_id": "E-b", "quantity": 5})
@@ -79,7 +79,7 @@ async def test_hubrise_values_beyond_a_count_are_per_item_problems(pool: Pool, t
         errors = {r["external_id"]: r["last_error"] for r in rows}
         assert sorted(errors) == ["sku:B", "sku:C", "sku:D", "sku:E"]
         assert all("beyond" in reason and len(reason) < 300 for reason in errors.values())
-        assert report.skipped.get("bad_value") == 4
+        assert report.skipped.get("problem") == 4
 
 
 async def test_hubrise_quantity_store_with_no_entries_gets_its_counts(pool: Pool, tmp_path: Path) -> None:
