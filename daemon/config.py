@@ -40,25 +40,71 @@ class HttpConfig:
 
 @dataclass(frozen=True)
 class SyncConfig:
-    guard_max_unavailable_share: float = 0.30
+    """Scheduling of passes and store workers."""
+
+    workers: int = 8
+    observe_chunk: int = 2000
     full_pass_interval_s: int = 4 * 3600
     jitter_share: float = 0.10
-    workers: int = 8
     grace_period_s: float = 20.0
-    observe_chunk: int = 2000
-    contested_after: int = 5  # repeated drifts before a variant is marked contested
-    overwrite_backoff_s: float = 60.0  # first back-off after a repeated drift; doubles each time
-    max_item_attempts: int = 3  # in-pass tries of a temporarily failing item; later passes retry again
-    item_retry_base_s: float = 0.5
-    lease_ttl_s: float = 60.0
     poll_interval_s: float = 2.0  # fallback when a LISTEN notification is missed
     scheduler_tick_s: float = 15.0  # how often due periodic passes are looked for
-    item_max_attempts: int = 8  # queued work item tries before it is marked failed
-    item_backoff_s: float = 5.0
+    # how long a store stays marked "in a pass" if its holder dies without clearing the mark; the store
+    # itself is held by a PostgreSQL session lock (daemon/db/leases.py), not by this mark
+    in_pass_mark_ttl_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class DriftConfig:
+    """What happens when a store is edited by hand."""
+
+    contested_after: int = 5  # repeated drifts before a variant is marked contested
+    overwrite_backoff_s: float = 60.0  # first back-off after a repeated drift; doubles each time
+
+
+@dataclass(frozen=True)
+class GuardConfig:
+    """The mass-unavailable guard."""
+
+    max_unavailable_share: float = 0.30
+
+
+@dataclass(frozen=True)
+class RetriesConfig:
+    """The retry layers above the per-request one, each named for its layer."""
+
+    in_pass_attempts: int = 3  # tries of a temporarily failing item within one pass
+    in_pass_backoff_s: float = 0.5  # first wait between them; doubles
+    queued_attempts: int = 8  # tries of a queued work item before it is marked failed
+    queued_backoff_s: float = 5.0  # first wait before a failed work item is taken again; doubles
     circuit_open_after: int = 3  # consecutive failed batches before a store's circuit opens
-    circuit_base_s: float = 30.0
-    done_retention_s: float = 3600.0  # finished work items are kept this long, then pruned
-    failed_retention_s: float = 7 * 86400.0
+    circuit_backoff_s: float = 30.0  # first time the circuit stays open; doubles
+
+
+@dataclass(frozen=True)
+class RetentionConfig:
+    """How long finished work items are kept before they are pruned."""
+
+    done_items_s: float = 3600.0
+    failed_items_s: float = 7 * 86400.0  # also how long webhook delivery ids are remembered
+
+
+# Keys of earlier versions, refused with the key that replaced them (silently ignoring one would run
+# with a default the user did not choose).
+RENAMED: dict[str, str] = {
+    "sync.guard_max_unavailable_share": "guard.max_unavailable_share",
+    "sync.contested_after": "drift.contested_after",
+    "sync.overwrite_backoff_s": "drift.overwrite_backoff_s",
+    "sync.max_item_attempts": "retries.in_pass_attempts",
+    "sync.item_retry_base_s": "retries.in_pass_backoff_s",
+    "sync.item_max_attempts": "retries.queued_attempts",
+    "sync.item_backoff_s": "retries.queued_backoff_s",
+    "sync.circuit_open_after": "retries.circuit_open_after",
+    "sync.circuit_base_s": "retries.circuit_backoff_s",
+    "sync.lease_ttl_s": "sync.in_pass_mark_ttl_s",
+    "sync.done_retention_s": "retention.done_items_s",
+    "sync.failed_retention_s": "retention.failed_items_s",
+}
 
 
 @dataclass(frozen=True)
@@ -77,6 +123,10 @@ class Config:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
+    drift: DriftConfig = field(default_factory=DriftConfig)
+    guard: GuardConfig = field(default_factory=GuardConfig)
+    retries: RetriesConfig = field(default_factory=RetriesConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
     credentials: CredentialsConfig = field(default_factory=CredentialsConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     source: str = "defaults"  # where the file came from, for `config check`
@@ -87,6 +137,11 @@ def load_config(path: str | None = None, environ: Mapping[str, str] | None = Non
     env = os.environ if environ is None else environ
     raw, source = _read_file(path)
     _apply_env(raw, env)
+    return config_from_tables(raw, source)
+
+
+def config_from_tables(raw: Mapping[str, Any], source: str = "defaults") -> Config:
+    """Validate section tables (as read from TOML) into a Config; what load_config does after reading."""
     sections: dict[str, Any] = {}
     hints = get_type_hints(Config)
     for name, value in raw.items():
@@ -141,6 +196,9 @@ def _build_section(section: str, cls: Any, values: dict[str, Any]) -> Any:
     kwargs: dict[str, Any] = {}
     for key, value in values.items():
         dotted = f"{section}.{key}"
+        if dotted in RENAMED:
+            where = f"{dotted} (from {value.variable})" if isinstance(value, _EnvValue) else dotted
+            raise ConfigError(where, f"renamed: use {RENAMED[dotted]}")
         if key not in known:
             raise ConfigError(dotted, f"unknown key (known: {', '.join(known)})")
         kwargs[key] = _coerce(dotted, hints[key], value)
@@ -182,33 +240,33 @@ def _validate(config: Config) -> None:
         ("database.statement_timeout_s", config.database.statement_timeout_s > 0, "must be positive"),
         ("http.max_body_bytes", config.http.max_body_bytes >= 1024, "must be at least 1024"),
         ("http.client_timeout_s", config.http.client_timeout_s > 0, "must be positive"),
-        (
-            "sync.guard_max_unavailable_share",
-            0.0 < config.sync.guard_max_unavailable_share <= 1.0,
-            "must be in (0, 1]",
-        ),
         ("sync.full_pass_interval_s", config.sync.full_pass_interval_s >= 60, "must be at least 60"),
         ("sync.jitter_share", 0.0 <= config.sync.jitter_share < 1.0, "must be in [0, 1)"),
         ("sync.workers", 1 <= config.sync.workers <= 256, "must be between 1 and 256"),
         ("sync.grace_period_s", config.sync.grace_period_s >= 0, "must not be negative"),
         ("sync.observe_chunk", 1 <= config.sync.observe_chunk <= 100_000, "must be between 1 and 100000"),
-        ("sync.contested_after", config.sync.contested_after >= 2, "must be at least 2"),
-        ("sync.overwrite_backoff_s", config.sync.overwrite_backoff_s >= 0, "must not be negative"),
-        ("sync.max_item_attempts", config.sync.max_item_attempts >= 1, "must be at least 1"),
-        ("sync.item_retry_base_s", config.sync.item_retry_base_s >= 0, "must not be negative"),
-        ("sync.lease_ttl_s", config.sync.lease_ttl_s >= 2, "must be at least 2"),
+        ("sync.in_pass_mark_ttl_s", config.sync.in_pass_mark_ttl_s >= 2, "must be at least 2"),
         ("sync.poll_interval_s", 0.05 <= config.sync.poll_interval_s <= 60, "must be between 0.05 and 60"),
         (
             "sync.scheduler_tick_s",
             0.1 <= config.sync.scheduler_tick_s <= 3600,
             "must be between 0.1 and 3600",
         ),
-        ("sync.item_max_attempts", config.sync.item_max_attempts >= 1, "must be at least 1"),
-        ("sync.item_backoff_s", config.sync.item_backoff_s >= 0, "must not be negative"),
-        ("sync.circuit_open_after", config.sync.circuit_open_after >= 1, "must be at least 1"),
-        ("sync.circuit_base_s", config.sync.circuit_base_s >= 0, "must not be negative"),
-        ("sync.done_retention_s", config.sync.done_retention_s >= 0, "must not be negative"),
-        ("sync.failed_retention_s", config.sync.failed_retention_s >= 0, "must not be negative"),
+        ("drift.contested_after", config.drift.contested_after >= 2, "must be at least 2"),
+        ("drift.overwrite_backoff_s", config.drift.overwrite_backoff_s >= 0, "must not be negative"),
+        (
+            "guard.max_unavailable_share",
+            0.0 < config.guard.max_unavailable_share <= 1.0,
+            "must be in (0, 1]",
+        ),
+        ("retries.in_pass_attempts", config.retries.in_pass_attempts >= 1, "must be at least 1"),
+        ("retries.in_pass_backoff_s", config.retries.in_pass_backoff_s >= 0, "must not be negative"),
+        ("retries.queued_attempts", config.retries.queued_attempts >= 1, "must be at least 1"),
+        ("retries.queued_backoff_s", config.retries.queued_backoff_s >= 0, "must not be negative"),
+        ("retries.circuit_open_after", config.retries.circuit_open_after >= 1, "must be at least 1"),
+        ("retries.circuit_backoff_s", config.retries.circuit_backoff_s >= 0, "must not be negative"),
+        ("retention.done_items_s", config.retention.done_items_s >= 0, "must not be negative"),
+        ("retention.failed_items_s", config.retention.failed_items_s >= 0, "must not be negative"),
         (
             "logging.level",
             config.logging.level in ("debug", "info", "warning", "error"),

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import aiohttp
 
-from daemon.config import Config, DatabaseConfig, SyncConfig
+from daemon.config import Config, DatabaseConfig, RetriesConfig
 from daemon.db import drift as drift_db
 from daemon.db import migrate
 from daemon.db.catalog import import_rows
@@ -64,7 +64,7 @@ async def main() -> int:
     (WORK / "credentials").mkdir(parents=True)
     config = Config(
         database=DatabaseConfig(data_dir=str(WORK / "pgdata"), pool_max=4),
-        sync=SyncConfig(item_retry_base_s=0.05),
+        retries=RetriesConfig(in_pass_backoff_s=0.05),
     )
     config = replace(config, credentials=replace(config.credentials, directory=str(WORK / "credentials")))
     sandboxes: dict[str, SandboxStore] = {}
@@ -80,7 +80,7 @@ async def main() -> int:
             await import_catalog(pool, urls)
             await seed_stores(urls)
             async with aiohttp.ClientSession() as session:
-                engine = Engine(pool, ReconcilerFactory(session), credential_store(config), config.sync)
+                engine = Engine(pool, ReconcilerFactory(session), credential_store(config), config)
                 await story(pool, engine, sandboxes, urls, session)
     finally:
         for sandbox in sandboxes.values():

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from daemon import guard
-from daemon.config import SyncConfig
+from daemon.config import Config
 from daemon.credentials import CredentialStore
 from daemon.db import drift as drift_db
 from daemon.db import guard as guard_db
@@ -118,7 +118,7 @@ class Engine:
         pool: Pool,
         factory: ReconcilerFactory,
         credentials: CredentialStore,
-        config: SyncConfig,
+        config: Config,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -128,7 +128,7 @@ class Engine:
         self._config = config
         self._clock = clock
 
-    def reconfigure(self, config: SyncConfig) -> None:
+    def reconfigure(self, config: Config) -> None:
         self._config = config
 
     def reconciler_for(self, store: StoreConfig) -> Reconciler:
@@ -237,10 +237,10 @@ class Engine:
         settings = PlanSettings(
             store.drift_policy,
             store.rules.mode,
-            self._config.contested_after,
-            self._config.overwrite_backoff_s,
+            self._config.drift.contested_after,
+            self._config.drift.overwrite_backoff_s,
         )
-        async for page in state_db.pass_pages(self._pool, store.id, self._config.observe_chunk, only):
+        async for page in state_db.pass_pages(self._pool, store.id, self._config.sync.observe_chunk, only):
             wanted = [r for r in page if r.state.sync_enabled]
             observed = await observe(
                 [
@@ -367,7 +367,7 @@ class Engine:
         if hold is None:
             total = plan.checked if only is None else await state_db.count_synced(self._pool, store.id)
             changes = [c for _, c in plan.changes]
-            trip = guard_reason(changes, total, self._config.guard_max_unavailable_share)
+            trip = guard_reason(changes, total, self._config.guard.max_unavailable_share)
             if trip is None:
                 return _Guarded(plan.changes)
         write, held = _split_while_held(plan.changes, store)
@@ -406,9 +406,9 @@ class Engine:
         rows = {change.external_id: (row, change) for row, change in changes}
         pending = [change for _, change in changes]
         done = _Applied()
-        for attempt in range(self._config.max_item_attempts):
+        for attempt in range(self._config.retries.in_pass_attempts):
             if attempt:
-                await asyncio.sleep(min(self._config.item_retry_base_s * 2 ** (attempt - 1), 30.0))
+                await asyncio.sleep(min(self._config.retries.in_pass_backoff_s * 2 ** (attempt - 1), 30.0))
             retry: list[Change] = []
             batches = list(unit_batches(pending, reconciler.capabilities))
             for index, batch in enumerate(batches):
@@ -416,7 +416,7 @@ class Engine:
                     raise StoreLockLost(store.id)
                 ok, failed = await self._apply_batch(store.id, reconciler, batch, rows, backoff_after, run_id)
                 done.confirmed += ok
-                last_try = attempt == self._config.max_item_attempts - 1
+                last_try = attempt == self._config.retries.in_pass_attempts - 1
                 for failure in failed:
                     if failure.problem:
                         done.problems.append(failure)

@@ -44,4 +44,4 @@ def credential_store(config: Config) -> CredentialStore:
 async def engine_for(config: Config, pool: Pool) -> AsyncIterator[Engine]:
     async with client_session(config) as session:
         factory = ReconcilerFactory(session, timeout_s=config.http.client_timeout_s, observer=observe_request)
-        yield Engine(pool, factory, credential_store(config), config.sync)
+        yield Engine(pool, factory, credential_store(config), config)

@@ -67,7 +67,7 @@ async def run_daemon(
             stack.push_async_callback(runner.cleanup)
             host, port = listen_address(config)
             await web.TCPSite(runner, host, port).start()
-            workers = StoreWorkers(pool, engine, config.sync, owner, on_done=_record_metrics)
+            workers = StoreWorkers(pool, engine, config, owner, on_done=_record_metrics)
             workers.start()
             stack.push_async_callback(lambda: workers.drain(config.sync.grace_period_s))
             background = [
@@ -75,7 +75,7 @@ async def run_daemon(
                 asyncio.create_task(_watch_loop(liveness, notify)),
             ]
             stack.push_async_callback(_cancel_all, background)
-            scheduler = PassScheduler(pool, config.sync)
+            scheduler = PassScheduler(pool, config)
             scheduler.start()
             stack.callback(scheduler.stop)
             liveness.scheduler_running = True
@@ -116,9 +116,9 @@ def _reload(
         notify.status("reload refused: configuration invalid; running with the previous one")
         return
     configure_logging(fresh.logging.level, fresh.logging.format)
-    engine.reconfigure(fresh.sync)
-    workers.reconfigure(fresh.sync)
-    scheduler.reconfigure(fresh.sync)
+    engine.reconfigure(fresh)
+    workers.reconfigure(fresh)
+    scheduler.reconfigure(fresh)
     log.info("config_reloaded", source=fresh.source)
     notify.notify(f"READY=1\nSTATUS=configuration reloaded from {fresh.source}")
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from daemon.config import SyncConfig
+from daemon.config import Config
 from daemon.db import guard as guard_db
 from daemon.db import state as state_db
 from daemon.db import work_queue
@@ -24,7 +24,7 @@ PRUNE_INTERVAL_S = 60.0
 
 
 class PassScheduler:
-    def __init__(self, pool: Pool, config: SyncConfig) -> None:
+    def __init__(self, pool: Pool, config: Config) -> None:
         self._pool = pool
         self._config = config
         self._scheduler = AsyncIOScheduler(timezone=UTC)
@@ -37,7 +37,7 @@ class PassScheduler:
         self._scheduler.add_job(
             self.enqueue_due,
             "interval",
-            seconds=self._config.scheduler_tick_s,
+            seconds=self._config.sync.scheduler_tick_s,
             next_run_time=datetime.now(UTC),
             id="enqueue_due_passes",
             max_instances=1,
@@ -46,7 +46,7 @@ class PassScheduler:
         self._scheduler.add_job(
             self.release_undone_guards,
             "interval",
-            seconds=self._config.scheduler_tick_s,
+            seconds=self._config.sync.scheduler_tick_s,
             id="release_undone_guards",
             max_instances=1,
             coalesce=True,
@@ -65,15 +65,15 @@ class PassScheduler:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
 
-    def reconfigure(self, config: SyncConfig) -> None:
+    def reconfigure(self, config: Config) -> None:
         self._config = config
         if self._scheduler.running:
             for job in ("enqueue_due_passes", "release_undone_guards"):
-                self._scheduler.reschedule_job(job, trigger="interval", seconds=config.scheduler_tick_s)
+                self._scheduler.reschedule_job(job, trigger="interval", seconds=config.sync.scheduler_tick_s)
 
     async def enqueue_due(self) -> list[str]:
         try:
-            stores = await work_queue.enqueue_due_passes(self._pool, self._config.jitter_share)
+            stores = await work_queue.enqueue_due_passes(self._pool, self._config.sync.jitter_share)
         except DATABASE_UNAVAILABLE as exc:
             get_logger().warning("schedule_failed", error=type(exc).__name__)
             return []
@@ -94,10 +94,10 @@ class PassScheduler:
     async def prune_finished(self) -> int:
         try:
             removed = await work_queue.prune_finished(
-                self._pool, self._config.done_retention_s, self._config.failed_retention_s
+                self._pool, self._config.retention.done_items_s, self._config.retention.failed_items_s
             )
             # store webhook delivery ids, kept as long as failed items: re-deliveries come within days
-            removed += await state_db.prune_deliveries(self._pool, self._config.failed_retention_s)
+            removed += await state_db.prune_deliveries(self._pool, self._config.retention.failed_items_s)
         except DATABASE_UNAVAILABLE as exc:
             get_logger().warning("prune_failed", error=type(exc).__name__)
             return 0

@@ -75,7 +75,7 @@ async def cmd_sync(args: argparse.Namespace, config: Config) -> int:
         if args.dry_run:  # writes nothing anywhere: needs no hold on the store
             report = await engine.run_pass(args.store, trigger="cli", dry_run=True)
         else:
-            async with hold_store(pool, args.store, config.sync.lease_ttl_s) as holds:
+            async with hold_store(pool, args.store, config.sync.in_pass_mark_ttl_s) as holds:
                 report = await engine.run_pass(
                     args.store, trigger="cli", confirm_guard=args.confirm_guard, holds_store=holds
                 )

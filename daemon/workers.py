@@ -14,7 +14,7 @@ import contextlib
 from collections import deque
 from collections.abc import Callable
 
-from daemon.config import SyncConfig
+from daemon.config import Config
 from daemon.db import work_queue
 from daemon.db.leases import StoreLocks
 from daemon.db.pool import DATABASE_UNAVAILABLE, Pool
@@ -28,7 +28,7 @@ ItemsDone = Callable[[str, list[WorkItem], PassReport], None]
 
 class StoreWorkers:
     def __init__(
-        self, pool: Pool, engine: Engine, config: SyncConfig, owner: str, *, on_done: ItemsDone | None = None
+        self, pool: Pool, engine: Engine, config: Config, owner: str, *, on_done: ItemsDone | None = None
     ) -> None:
         self._pool = pool
         self._engine = engine
@@ -44,10 +44,11 @@ class StoreWorkers:
 
     def start(self) -> None:
         self._loops = [
-            asyncio.create_task(self._loop(), name=f"store-worker-{i}") for i in range(self._config.workers)
+            asyncio.create_task(self._loop(), name=f"store-worker-{i}")
+            for i in range(self._config.sync.workers)
         ]
 
-    def reconfigure(self, config: SyncConfig) -> None:
+    def reconfigure(self, config: Config) -> None:
         """Live settings (timeouts, back-off); the number of workers changes only at restart."""
         self._config = config
 
@@ -77,7 +78,7 @@ class StoreWorkers:
                 self._log.warning("claim_failed", error=type(exc).__name__)
                 store_id = None
             if store_id is None:
-                await self._doorbell.wait(self._config.poll_interval_s)
+                await self._doorbell.wait(self._config.sync.poll_interval_s)
                 continue
             self._doorbell.ring()  # there was work: another idle worker looks for more
             task = asyncio.create_task(self._work_store(store_id))
@@ -88,7 +89,7 @@ class StoreWorkers:
                 # e.g. the database went away mid-pass: the items stay running under a lease that
                 # expires, and the next claim (this replica's included) takes them back
                 self._log.warning("store_work_crashed", store_id=store_id, error=type(exc).__name__)
-                await asyncio.sleep(self._config.poll_interval_s)
+                await asyncio.sleep(self._config.sync.poll_interval_s)
             finally:
                 self._busy.discard(task)
 
@@ -103,7 +104,7 @@ class StoreWorkers:
         try:
             async with self._pool.acquire() as conn:
                 items = await work_queue.claim_store_work(
-                    conn, store_id, self._owner, self._config.lease_ttl_s
+                    conn, store_id, self._owner, self._config.sync.in_pass_mark_ttl_s
                 )
             if items:
                 await self._run(store_id, items)
@@ -152,8 +153,8 @@ class StoreWorkers:
                 store_id,
                 to_retry,
                 "temporary item failure",
-                self._config.item_max_attempts,
-                self._config.item_backoff_s,
+                self._config.retries.queued_attempts,
+                self._config.retries.queued_backoff_s,
             )
         await work_queue.record_store_success(self._pool, store_id)
 
@@ -164,11 +165,14 @@ class StoreWorkers:
                 store_id,
                 [i.id for i in items],
                 error,
-                self._config.item_max_attempts,
-                self._config.item_backoff_s,
+                self._config.retries.queued_attempts,
+                self._config.retries.queued_backoff_s,
             )
         until = await work_queue.record_store_failure(
-            self._pool, store_id, self._config.circuit_open_after, self._config.circuit_base_s
+            self._pool,
+            store_id,
+            self._config.retries.circuit_open_after,
+            self._config.retries.circuit_backoff_s,
         )
         if until is not None:
             self._log.warning("store_circuit_open", store_id=store_id, until=until.isoformat(), error=error)
@@ -181,9 +185,11 @@ class StoreWorkers:
     async def _renew(self, store_id: str) -> None:
         """Keeps the store's "in a pass" mark alive (the lock decides who works it, not the mark)."""
         while True:
-            await asyncio.sleep(self._config.lease_ttl_s / 3)
+            await asyncio.sleep(self._config.sync.in_pass_mark_ttl_s / 3)
             with contextlib.suppress(*DATABASE_UNAVAILABLE):
-                await work_queue.renew_lease(self._pool, store_id, self._owner, self._config.lease_ttl_s)
+                await work_queue.renew_lease(
+                    self._pool, store_id, self._owner, self._config.sync.in_pass_mark_ttl_s
+                )
 
 
 class _Doorbell:

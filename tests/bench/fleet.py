@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 
-from daemon.config import SyncConfig
+from daemon.config import config_from_tables
 from daemon.credentials import CredentialStore
 from daemon.db.pool import Pool
 from daemon.engine import Engine, PassReport
@@ -81,11 +81,12 @@ async def seed_items(session: aiohttp.ClientSession, url: str, items: Sequence[d
 
 
 @asynccontextmanager
-async def bench_engine(pool: Pool, credentials_dir: Path, **sync: Any) -> AsyncIterator[Engine]:
+async def bench_engine(pool: Pool, credentials_dir: Path, **tables: dict[str, Any]) -> AsyncIterator[Engine]:
+    """`tables` are config sections as in the TOML file, e.g. sync={"observe_chunk": 5000}."""
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
         factory = ReconcilerFactory(session, retry=RetryPolicy(attempts=5, base_delay=0.05))
-        yield Engine(pool, factory, CredentialStore(str(credentials_dir)), SyncConfig(**sync))
+        yield Engine(pool, factory, CredentialStore(str(credentials_dir)), config_from_tables(tables))
 
 
 async def each_store(

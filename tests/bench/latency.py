@@ -50,7 +50,7 @@ async def run(server_dsn: str, *, rates: list[int], seconds: float, variants: in
                 await seed_items(
                     session, fleet.urls[store_id], bench_catalog.in_sync_items(catalog, store_id)
                 )
-            async with running_daemon(dsn, workdir, workdir, poll_interval_s=1.0) as daemon:
+            async with running_daemon(dsn, workdir, workdir, sync={"poll_interval_s": 1.0}) as daemon:
                 results = {}
                 for round_no, rate in enumerate(rates, start=1):
                     sender = _Sender(daemon, catalog, round_no)

@@ -59,7 +59,7 @@ async def _throughput(server_dsn: str, variants: int) -> dict[str, Any]:
         workdir = Path(tmp)
         async with (
             _one_big_store(server_dsn, workdir, variants) as (_, pool, changed),
-            bench_engine(pool, workdir, observe_chunk=OBSERVE_CHUNK) as engine,
+            bench_engine(pool, workdir, sync={"observe_chunk": OBSERVE_CHUNK}) as engine,
         ):
             started = time.perf_counter()
             report = await engine.run_pass("big", trigger="cli")

@@ -15,7 +15,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from daemon.config import SyncConfig
+from daemon.config import Config
 from daemon.credentials import CredentialStore
 from daemon.db.pool import Pool
 from daemon.db.stores import load_store
@@ -73,7 +73,7 @@ async def bench(request: pytest.FixtureRequest, pool: Pool, tmp_path: Path) -> A
     platform.seed(1, 5)
     async with aiohttp.ClientSession() as session:
         factory = ReconcilerFactory(session, retry=RetryPolicy(attempts=3, base_delay=0.01))
-        engine = Engine(pool, factory, CredentialStore(str(tmp_path)), SyncConfig())  # shipped defaults
+        engine = Engine(pool, factory, CredentialStore(str(tmp_path)), Config())  # shipped defaults
         first = await engine.run_pass(STORE)
         assert first.outcome == "ok" and first.counts.changed == 1
         assert not platform.sells(1)  # the oversell is fixed by the first pass

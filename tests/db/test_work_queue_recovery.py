@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from daemon.config import SyncConfig
+from daemon.config import Config, SyncConfig
 from daemon.db import work_queue as wq
 from daemon.db.leases import StoreLocks
 from daemon.db.pool import Pool
@@ -61,7 +61,7 @@ async def test_a_worker_survives_a_database_error_mid_pass_and_finishes_the_work
         await seed(conn)
     await wq.enqueue_variants(pool, "na", ["NA-TEE"], "event")
     engine = _EngineLosingTheDatabaseOnce()
-    config = SyncConfig(workers=1, poll_interval_s=0.05, lease_ttl_s=2)
+    config = Config(sync=SyncConfig(workers=1, poll_interval_s=0.05, in_pass_mark_ttl_s=2))
     workers = StoreWorkers(pool, engine, config, "r1")  # type: ignore[arg-type]
     workers.start()
     try:
@@ -92,7 +92,7 @@ async def test_an_unexpected_error_in_a_stores_work_is_bounded_not_a_hot_loop(po
         await seed(conn)
     await wq.enqueue_variants(pool, "na", ["NA-TEE"], "event")
     engine = _EngineWithABug()
-    workers = StoreWorkers(pool, engine, SyncConfig(workers=2), "r1")  # type: ignore[arg-type]
+    workers = StoreWorkers(pool, engine, Config(sync=SyncConfig(workers=2)), "r1")  # type: ignore[arg-type]
     workers.start()
     try:
         failed = await eventually(

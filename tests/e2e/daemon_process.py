@@ -82,12 +82,12 @@ _TUNED = {
     "STOCKSYNC_SYNC__POLL_INTERVAL_S": "0.2",
     "STOCKSYNC_SYNC__SCHEDULER_TICK_S": "0.5",
     "STOCKSYNC_SYNC__GRACE_PERIOD_S": "5",
-    "STOCKSYNC_SYNC__ITEM_RETRY_BASE_S": "0.05",
+    "STOCKSYNC_RETRIES__IN_PASS_BACKOFF_S": "0.05",
 }
 
 
 def daemon_env(
-    dsn: str, credentials: Path, port: int, *, shipped_defaults: bool = False, **sync: Any
+    dsn: str, credentials: Path, port: int, *, shipped_defaults: bool = False, **tables: dict[str, Any]
 ) -> dict[str, str]:
     (credentials / "admin-token").write_text(ADMIN_TOKEN)
     (credentials / "webhook-secret").write_text(WEBHOOK_SECRET)
@@ -100,7 +100,14 @@ def daemon_env(
     )
     if not shipped_defaults:
         env.update(_TUNED)
-    env.update({f"STOCKSYNC_SYNC__{k.upper()}": str(v) for k, v in sync.items()})
+    # config sections as in the TOML file, e.g. sync={"workers": 4}
+    env.update(
+        {
+            f"STOCKSYNC_{s.upper()}__{k.upper()}": str(v)
+            for s, table in tables.items()
+            for k, v in table.items()
+        }
+    )
     env.pop("NOTIFY_SOCKET", None)
     return env
 
@@ -114,10 +121,10 @@ async def running_daemon(
     port: int | None = None,
     extra_env: dict[str, str] | None = None,
     shipped_defaults: bool = False,
-    **sync: Any,
+    **tables: dict[str, Any],
 ) -> AsyncIterator[Daemon]:
     port = port or free_port()
-    env = daemon_env(dsn, credentials, port, shipped_defaults=shipped_defaults, **sync) | (extra_env or {})
+    env = daemon_env(dsn, credentials, port, shipped_defaults=shipped_defaults, **tables) | (extra_env or {})
     log_path = workdir / f"daemon-{port}.log"
     watch_log(log_path)  # scanned for leaked secrets when the test tears down
     with log_path.open("wb") as log:

@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 
-from daemon.config import SyncConfig
+from daemon.config import config_from_tables
 from daemon.credentials import CredentialStore
 from daemon.db.pool import Pool
 from daemon.engine import Engine
@@ -144,11 +144,16 @@ class World:
 
 
 @asynccontextmanager
-async def world(pool: Pool, tmp_path: Path, **sync: Any) -> AsyncIterator[World]:
+async def world(pool: Pool, tmp_path: Path, **tables: dict[str, Any]) -> AsyncIterator[World]:
+    """`tables` are config sections as in the TOML file (e.g. retries={"in_pass_attempts": 2}), over
+    quick in-pass retries and no overwrite back-off."""
     await pool.execute(CATALOG_SQL)
     credentials_dir = tmp_path / "credentials"
     credentials_dir.mkdir()
-    config = SyncConfig(**({"item_retry_base_s": 0.01, "overwrite_backoff_s": 0.0} | sync))
+    quick = {"retries": {"in_pass_backoff_s": 0.01}, "drift": {"overwrite_backoff_s": 0.0}}
+    config = config_from_tables(
+        {s: quick.get(s, {}) | tables.get(s, {}) for s in quick.keys() | tables.keys()}
+    )
     async with aiohttp.ClientSession() as session:
         factory = ReconcilerFactory(session, retry=RetryPolicy(attempts=3, base_delay=0.01))
         engine = Engine(pool, factory, CredentialStore(str(credentials_dir)), config)

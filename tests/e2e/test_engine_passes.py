@@ -92,7 +92,7 @@ async def test_manual_edit_opens_one_drift_record_and_the_policy_acts(
 async def test_partial_failure_records_only_confirmed_and_retries_the_rest(
     pool: Pool, tmp_path: Path
 ) -> None:
-    async with world(pool, tmp_path, max_item_attempts=2) as w:
+    async with world(pool, tmp_path, retries={"in_pass_attempts": 2}) as w:
         await w.add_store("na")
         for name in ("a", "b", "c"):
             await w.variant(name, stock={"us1": IN})

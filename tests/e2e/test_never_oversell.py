@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from daemon.config import SyncConfig
+from daemon.config import DriftConfig
 from daemon.db.pool import Pool
 from daemon.model import Observed
 from tests.e2e.harness import World, world
 
 IN, OUT = "in_stock", "out_of_stock"
-SHIPPED_BACKOFF_S = SyncConfig().overwrite_backoff_s
+SHIPPED_BACKOFF_S = DriftConfig().overwrite_backoff_s
 
 
 async def _queued(pool: Pool, store_id: str) -> list[str]:
@@ -38,7 +38,7 @@ async def _run_queued(w: World, store_id: str) -> None:
 async def test_an_oversell_edit_reported_by_webhook_is_put_back_by_the_queued_pass(
     pool: Pool, tmp_path: Path
 ) -> None:
-    async with world(pool, tmp_path, overwrite_backoff_s=SHIPPED_BACKOFF_S) as w:
+    async with world(pool, tmp_path, drift={"overwrite_backoff_s": SHIPPED_BACKOFF_S}) as w:
         await w.add_store("na", policy="protect")
         await w.variant("tee", stock={"us1": OUT})
         await w.map("na", "E-TEE", "tee", (True, None))
@@ -57,7 +57,9 @@ async def test_an_oversell_edit_reported_by_webhook_is_put_back_by_the_queued_pa
 async def test_a_variant_drifting_again_and_again_backs_off_then_ends_contested(
     pool: Pool, tmp_path: Path
 ) -> None:
-    async with world(pool, tmp_path, overwrite_backoff_s=SHIPPED_BACKOFF_S, contested_after=3) as w:
+    async with world(
+        pool, tmp_path, drift={"overwrite_backoff_s": SHIPPED_BACKOFF_S, "contested_after": 3}
+    ) as w:
         await w.add_store("na", policy="protect")
         await w.variant("tee", stock={"us1": OUT})
         await w.map("na", "E-TEE", "tee", (True, None))
@@ -82,7 +84,7 @@ async def test_a_variant_drifting_again_and_again_backs_off_then_ends_contested(
         await pool.execute("UPDATE work_queue SET not_before = now() WHERE status = 'queued'")
         await _run_queued(w, "na")
         assert w.shown("na", "E-TEE")[0] is False and len(w.writes("na")) == written + 2
-        # a third drift reaches contested_after: reported, never overwritten again
+        # a third drift reaches drift.contested_after: reported, never overwritten again
         await w.control("na", "POST", "/control/edit", {"external_id": "E-TEE", "available": True})
         await w.engine.take_notification("na", [Observed("E-TEE", True)])
         await pool.execute("UPDATE store_state SET overwrite_not_before = now() - interval '1 second'")

@@ -38,7 +38,7 @@ async def client_through(
     liveness = Liveness(scheduler_running=True, started=True)
     try:
         async with aiohttp.ClientSession() as session:
-            engine = Engine(pool, ReconcilerFactory(session), CredentialStore(str(credentials)), config.sync)
+            engine = Engine(pool, ReconcilerFactory(session), CredentialStore(str(credentials)), config)
             app = build_app(Services(config, pool, engine, CredentialStore(str(credentials)), liveness))
             async with TestClient(TestServer(app)) as client:
                 yield client, liveness

@@ -30,7 +30,7 @@ async def test_three_replicas_write_each_change_once_and_survive_kill_9(
         async with AsyncExitStack() as stack:
             daemons: list[Daemon] = [
                 await stack.enter_async_context(
-                    running_daemon(db_dsn, tmp_path, w.credentials_dir, workers=4)
+                    running_daemon(db_dsn, tmp_path, w.credentials_dir, sync={"workers": 4})
                 )
                 for _ in range(3)
             ]

@@ -32,7 +32,7 @@ async def app_client(pool: Pool, credentials: Path, *, admin_token: bool = True)
     config = Config()
     liveness = Liveness(scheduler_running=True, started=True)
     async with aiohttp.ClientSession() as session:
-        engine = Engine(pool, ReconcilerFactory(session), store, config.sync)
+        engine = Engine(pool, ReconcilerFactory(session), store, config)
         app = build_app(Services(config, pool, engine, store, liveness))
         async with TestClient(TestServer(app)) as client:
             yield client

@@ -82,7 +82,7 @@ async def test_database_outage_refuses_events_and_recovers_without_loss(
         try:
             async with world(pool, tmp_path) as w:
                 fleet = await build_fleet(w, STORES, VARIANTS, latency_ms=LATENCY_MS, batch_limit=BATCH_LIMIT)
-                async with running_daemon(pg.dsn, tmp_path, w.credentials_dir, workers=4) as daemon:
+                async with running_daemon(pg.dsn, tmp_path, w.credentials_dir, sync={"workers": 4}) as daemon:
                     before = batches_requested(fleet)
                     assert await post_generation(daemon, fleet) == 202
                     assert await eventually(partial(writing_since, fleet, before), 30)

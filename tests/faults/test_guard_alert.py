@@ -273,7 +273,9 @@ async def test_undoing_the_bad_feed_releases_the_store_with_shipped_defaults(
     async with world(pool, tmp_path) as w:
         ids = await catalog(w, {"na": STORES["na"]}, 10)
         # the release check runs on the shipped scheduler tick (15 s), not the test harness's 0.5 s
-        async with running_daemon(db_dsn, tmp_path, w.credentials_dir, scheduler_tick_s=15) as daemon:
+        async with running_daemon(
+            db_dsn, tmp_path, w.credentials_dir, sync={"scheduler_tick_s": 15}
+        ) as daemon:
             await first_passes_done(pool, 1)
             await post(daemon, stock_events(ids[:4], OUT, "trip"))
             assert await eventually(lambda: held_stores(pool, ["na"]), 30)

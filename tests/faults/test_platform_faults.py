@@ -27,11 +27,11 @@ from tests.e2e.harness import World, world
 from tests.faults.daemon_world import IN, OUT, catalog, first_passes_done, metric, scrape, variant_ids
 
 GOOD, BAD = "good", "bad"
-DAEMON_SETTINGS: dict[str, Any] = {
+DAEMON_RETRIES: dict[str, Any] = {
     "circuit_open_after": 3,
-    "circuit_base_s": 2,
-    "item_backoff_s": 0.2,
-    "item_max_attempts": 100,  # a queued item outlives the outage instead of being given up
+    "circuit_backoff_s": 2,
+    "queued_backoff_s": 0.2,
+    "queued_attempts": 100,  # a queued item outlives the outage instead of being given up
 }
 CLIENT_TIMEOUT = {"STOCKSYNC_HTTP__CLIENT_TIMEOUT_S": "1"}  # a hang costs one second, not thirty
 # one kind at a time, each consumed by the daemon's requests before the next is set
@@ -173,7 +173,7 @@ async def run_case(
     async with world(pool, tmp_path) as w:
         await catalog(w, {GOOD: "north_america", BAD: "north_america"}, 3 * events, starts_in_stock)
         async with running_daemon(
-            db_dsn, tmp_path, w.credentials_dir, extra_env=CLIENT_TIMEOUT, **DAEMON_SETTINGS
+            db_dsn, tmp_path, w.credentials_dir, extra_env=CLIENT_TIMEOUT, retries=DAEMON_RETRIES
         ) as daemon:
             await first_passes_done(pool, 2)
             stream = EventStream(daemon, variant_ids(events), interval_s)
