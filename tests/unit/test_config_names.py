@@ -85,3 +85,11 @@ def test_every_new_name_exists_with_the_old_default() -> None:
     for old, value in old_defaults.items():
         section, key = RENAMED[old].split(".")
         assert getattr(getattr(defaults, section), key) == value, old
+
+
+def test_the_shipped_example_file_loads_and_shows_the_defaults() -> None:
+    example = Path(__file__).parents[2] / "systemd" / "stocksync.toml.example"
+    config = load_config(str(example), environ={})
+    defaults = Config()
+    for group in ("sync", "drift", "guard", "retries", "retention"):
+        assert getattr(config, group) == getattr(defaults, group), group
