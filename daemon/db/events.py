@@ -85,7 +85,7 @@ async def lock_for_catalog_change(conn: Connection) -> None:
 
 
 async def enqueue_changed(conn: Connection, variant_ids: Sequence[str] | None, trigger: str) -> int:
-    """The set-based planner: queue every (store, synced variant) whose desired value now differs from
+    """Queue changed pairs: every (store, synced variant) whose desired value now differs from
     what we applied, for the given variants (None: the whole catalog). Returns the items queued."""
     if variant_ids is None:
         status = await conn.execute(query("enqueue_changed_all"), trigger)

@@ -1,7 +1,8 @@
 """The work queue: enqueue (deduplicated per pair), claim a locked store's items, complete/retry items.
 
 The only module that runs work-queue SQL. Which process works a store is decided by the store's
-session lock (daemon/db/leases.py); the lease columns only mark the store as in a pass for the planner.
+session lock (daemon/db/leases.py); the lease columns only mark the store as in a pass for
+enqueue_changed (queue changed pairs).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ async def ready_stores(db: Executor, exclude: Sequence[str], limit: int = 16) ->
 
 async def claim_store_work(conn: Connection, store_id: str, owner: str, mark_s: float) -> list[WorkItem]:
     """With the store's lock held: wait until stock changes already planned for the store committed,
-    mark it as in a pass (the planner then queues every later change for it), close runs a dead holder
+    mark it as in a pass (enqueue_changed then queues every later change for it), close runs a dead holder
     left open, and take its ready items. One transaction, so a change lands either before the claim
     (the pass reads it) or after it (it sees the mark and queues its own item)."""
     async with conn.transaction():

@@ -1,5 +1,5 @@
 -- Upstream stock events: inbox (idempotent by event id) → facility stock (newest wins); the changed
--- pairs are queued by plan.sql enqueue_changed.
+-- pairs are queued by enqueue_changed.sql.
 
 -- insert_inbox --
 -- Returns only events not seen before (a duplicate event_id is accepted and ignored).

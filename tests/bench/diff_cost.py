@@ -1,8 +1,8 @@
 """Scenario 3: the cost of deciding what to write for 1,000 stores × 1,000 variants (1M synced rows).
 
-stocksync's planning is its set-based planner (plan.sql enqueue_changed: which pairs need a write,
-queued as work items, as after an upstream change) against the raw set-based SQL diff alone on the same
-data. For context it also times per-store dry-run passes (pass_rows pages + the per-variant planner)
+It times queueing changed pairs (enqueue_changed.sql: which pairs need a write, queued as work items,
+as after an upstream change) against the raw set-based SQL diff alone on the same data. For context it
+also times per-store dry-run passes (pass_rows pages + the per-variant planner)
 against a store that shows what we last applied, so no platform I/O is counted.
 """
 
@@ -93,7 +93,7 @@ async def run(server_dsn: str, *, stores: int, variants: int, changed_percent: f
     raw_best = min(raw_s, raw_again_s)
     if not queued == raw_rows == dry_run_writes == changed * stores:
         raise AssertionError(
-            f"planner queued {queued}, raw diff {raw_rows}, dry runs {dry_run_writes}; expected {changed * stores}"
+            f"enqueue_changed queued {queued}, raw diff {raw_rows}, dry runs {dry_run_writes}; expected {changed * stores}"
         )
     return {
         "stores": stores,
@@ -108,7 +108,7 @@ async def run(server_dsn: str, *, stores: int, variants: int, changed_percent: f
 
 
 async def _set_based_planning(pool: Pool) -> tuple[float, int]:
-    """The planner queues every changed pair; timed warm, like the raw diff (first run discarded)."""
+    """enqueue_changed queues every changed pair; timed warm, like the raw diff (first run discarded)."""
     async with pool.acquire() as conn:
         await enqueue_changed(conn, None, "catalog")
         await conn.execute("DELETE FROM work_queue")

@@ -2,7 +2,7 @@
 
 Hypothesis generates facility stock, regions, store rules and what we last applied; the per-store pass
 query (state.sql pass_rows) must give the Python rules' desired for every synced variant (including
-unknown), and the planner over all stores (plan.sql enqueue_changed) must queue exactly the variants
+unknown), and queueing changed pairs over all stores (enqueue_changed.sql) must queue exactly the variants
 whose known desired value differs from applied as daemon/rules.same_value sees it.
 """
 
@@ -143,7 +143,7 @@ async def _check(dsn: str, case: dict) -> None:  # type: ignore[type-arg]
         assert got == expected
         assert got_applied == {f"v{i}": v[2] for i, v in enumerate(case["variants"])}
         async with pool.acquire() as conn:
-            # both shapes of the planner: the whole catalog, and named variants (an event batch)
+            # both shapes of enqueue_changed: the whole catalog, and named variants (an event batch)
             for variant_ids in (None, sorted(expected)):
                 await conn.execute("DELETE FROM work_queue")
                 await enqueue_changed(conn, variant_ids, "cli")

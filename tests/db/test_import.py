@@ -277,7 +277,7 @@ async def test_lookups_and_writes_are_set_based(pool: Pool, tmp_path: Path) -> N
         counting = CountingConnection(conn)
         counts = await import_rows(counting, "stock", rows, source="stock.csv")  # type: ignore[arg-type]
     assert counts == ImportCounts(500, new=500)
-    # the catalog-change lock, variant kinds, facilities, one upsert, one planner statement
+    # the catalog-change lock, variant kinds, facilities, one upsert, one enqueue_changed statement
     assert counting.statements == 5
 
 

@@ -1,4 +1,5 @@
--- The set-based planner: which (store, synced variant) pairs need a write, queued as work items.
+-- Queue changed pairs: which (store, synced variant) pairs need a write, queued as work items. This
+-- only picks pairs; what to write is decided per variant by the pass (daemon/planner.py).
 -- The pass that takes an item observes the store and applies drift policy, back-off and the guard.
 -- A store with a pass in flight gets its pairs queued even when desired equals applied: that pass may
 -- be writing an older desired value. Two shapes of one rule, so each keeps a plan that fits its size.

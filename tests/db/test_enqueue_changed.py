@@ -1,4 +1,4 @@
-"""The set-based planner's wiring: what it queues when nothing changed, and while a pass is in flight.
+"""Queueing changed pairs (enqueue_changed.sql): what it queues when nothing changed, and while a pass is in flight.
 
 Which pairs differ is checked against the Python rules by hypothesis in test_desired_sql.py.
 """
