@@ -86,8 +86,8 @@ class StoreWorkers:
             try:
                 await asyncio.shield(task)
             except Exception as exc:  # noqa: BLE001 - one store's failure must never end a worker
-                # e.g. the database went away mid-pass: the items stay running under a lease that
-                # expires, and the next claim (this replica's included) takes them back
+                # the database went away mid-pass: the items stay running, the store's lock is let go,
+                # and the next claim (this replica's included) takes them back
                 self._log.warning("store_work_crashed", store_id=store_id, error=type(exc).__name__)
                 await asyncio.sleep(self._config.sync.poll_interval_s)
             finally:
@@ -121,10 +121,12 @@ class StoreWorkers:
             await self._failed(store_id, items, f"internal error: {type(exc).__name__}: {exc}"[:500])
         finally:
             renewer.cancel()
-            with contextlib.suppress(*DATABASE_UNAVAILABLE):
-                await asyncio.shield(work_queue.release_lease(self._pool, store_id, self._owner))
-            await asyncio.shield(self._locks.unlock(store_id))
-            self._doorbell.ring()  # work queued for this store while we held it can be claimed now
+            try:  # the mark is cosmetic; the lock must be let go whatever clearing the mark raised
+                with contextlib.suppress(*DATABASE_UNAVAILABLE):
+                    await asyncio.shield(work_queue.release_lease(self._pool, store_id, self._owner))
+            finally:
+                await asyncio.shield(self._locks.unlock(store_id))
+                self._doorbell.ring()  # work queued for this store while we held it can be claimed now
 
     async def _run(self, store_id: str, items: list[WorkItem]) -> None:
         full = [i for i in items if i.kind == "full_pass"]
@@ -178,7 +180,7 @@ class StoreWorkers:
             self._log.warning("store_circuit_open", store_id=store_id, until=until.isoformat(), error=error)
 
     async def _give_back(self, store_id: str, items: list[WorkItem]) -> None:
-        with contextlib.suppress(*DATABASE_UNAVAILABLE):  # the lease expires; the next claimer takes them
+        with contextlib.suppress(*DATABASE_UNAVAILABLE):  # left running: the next claimer takes them
             async with self._pool.acquire() as conn:
                 await work_queue.release(conn, store_id, [i.id for i in items])
 

@@ -41,10 +41,13 @@ class StoreLocks:
     async def try_lock(self, candidates: Sequence[str]) -> str | None:
         """Lock the first candidate no other session holds; None when all are held elsewhere."""
         async with self._mutex:
+            conn = await self._connection()
+            # a store locked on a session that has since died is ours no more (whatever its worker did
+            # or failed to do since): it may be taken again
+            self._held = {s: g for s, g in self._held.items() if g == self._generation}
             free = [s for s in candidates if s not in self._held]
             if not free:
                 return None
-            conn = await self._connection()
             store_id = await conn.fetchval(query("try_store_locks"), free)
             if store_id is not None:
                 self._held[str(store_id)] = self._generation

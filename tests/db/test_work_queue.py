@@ -206,3 +206,29 @@ async def test_claiming_reads_only_unfinished_items(pool: Pool) -> None:
 
 class _RolledBack(Exception):
     pass
+
+
+async def test_a_store_whose_lock_session_died_can_be_locked_again_without_an_unlock(pool: Pool) -> None:
+    """A worker that never reached its unlock (an error while it cleaned up) after the database dropped
+    the lock's session must not keep the store unclaimable by its own replica for good."""
+    async with pool.acquire() as conn:
+        await seed(conn)
+    locks = StoreLocks(pool)
+    try:
+        assert await locks.try_lock(["na"]) == "na"
+        await pool.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks"
+            " WHERE locktype = 'advisory' AND classid = 7301 AND pid <> pg_backend_pid()"
+        )
+        assert await _eventually_locked(locks, "na")
+        assert locks.holds("na")
+    finally:
+        await locks.close()
+
+
+async def _eventually_locked(locks: StoreLocks, store_id: str) -> bool:
+    for _ in range(100):  # the client notices the terminated session within milliseconds
+        if await locks.try_lock([store_id]) == store_id:
+            return True
+        await asyncio.sleep(0.05)
+    return False
