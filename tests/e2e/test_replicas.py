@@ -53,10 +53,10 @@ async def test_three_replicas_write_each_change_once_and_survive_kill_9(
             in_flight = await pool.fetchval(
                 "SELECT count(*) FROM store_schedule WHERE lease_expires_at > now() AND lease_owner IS NOT NULL"
             )
-            print(f"leases held when the replica died: {in_flight}")
+            print(f"stores marked in a pass when the replica died: {in_flight}")
             await eventually(lambda: _true(all(f"{s}-v1" in w.writes(s) for s in STORES)), 60)
             # a write can land before its item is finished: the dead replica's items come back to the
-            # survivors only when its lease expires, so stop them once the queue has drained
+            # survivors once its store locks are gone, so stop them only after the queue has drained
             await eventually(
                 lambda: pool.fetchval(
                     "SELECT count(*) = 0 FROM work_queue WHERE status IN ('queued', 'running')"
