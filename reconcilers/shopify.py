@@ -21,15 +21,23 @@ from urllib.parse import quote
 
 from daemon.errors import ConfigError, InputError
 from daemon.model import ApplyResult, Change, ItemFailure, Observed, SyncedVariant
-from daemon.store_values import out_of_range, whole_count
 from reconcilers.batching import chunked, merge_results, run_batch
 from reconcilers.capabilities import Capabilities, PacingModel, RateBudget, Refinement, StockModel
 from reconcilers.credential_fields import credential_fields
 from reconcilers.interface import Notification, ReconcilerContext
-from reconcilers.observations import counted, unenforceable
+from reconcilers.observations import counted
 from reconcilers.ratelimit import CostPointsPacer
 from reconcilers.settings import StoreSettings, refined
-from reconcilers.shopify_answers import dig, error_code, graphql_data, graphql_errors, mapped
+from reconcilers.shopify_answers import (
+    dig,
+    error_code,
+    graphql_data,
+    graphql_errors,
+    is_variant,
+    mapped,
+    observed_from_node,
+    untracked,
+)
 from reconcilers.shopify_queries import MUTATION_COST, OBSERVE_VARIANTS, SET_AVAILABLE, observe_cost
 from reconcilers.signatures import header_value, verify_signed_body
 from reconcilers.transport import Response, TemporaryError
@@ -41,7 +49,6 @@ from reconcilers.webhook_json import load_webhook_json, webhook_header, webhook_
 API_VERSION = "2026-07"
 SIGNATURE_HEADER = "X-Shopify-Hmac-Sha256"
 WEBHOOK_TOPIC = "inventory_levels/update"
-VARIANT_GID = "gid://shopify/ProductVariant/"
 ITEM_GID = "gid://shopify/InventoryItem/"
 LOCATION_GID = "gid://shopify/Location/"
 
@@ -102,7 +109,7 @@ class ShopifyReconciler:
             nodes = data.get("nodes")
             if not isinstance(nodes, list):
                 raise TemporaryError("shopify: the nodes answer is not a list")
-            observed += [_observed(node) for node in nodes if _is_variant(node)]
+            observed += [observed_from_node(node) for node in nodes if is_variant(node)]
         return observed
 
     async def apply(self, changes: Sequence[Change]) -> ApplyResult:
@@ -171,9 +178,7 @@ class ShopifyReconciler:
         # inventory_item_id only: the engine stores this ref and resolves later notifications by each
         # of its keys, and a location id (shared by every variant) would match the wrong variant
         ref = {"inventory_item_id": item}
-        seen = (
-            counted(item, available > 0, available, ref) if available is not None else _untracked(item, ref)
-        )
+        seen = counted(item, available > 0, available, ref) if available is not None else untracked(item, ref)
         return Notification([seen], delivery_id=delivery, occurred_at=when)
 
     async def _graphql(
@@ -209,43 +214,6 @@ class ShopifyReconciler:
         if len(floats) == 3 and isinstance(requested, int | float) and floats[2] > 0:
             return max(0.0, (float(requested) - floats[0]) / floats[2])
         return 1.0  # no throttle status given: one second restores at least the lowest plan's rate
-
-
-def _observed(node: dict[str, Any]) -> Observed:
-    variant = str(node["id"])
-    item = node.get("inventoryItem")
-    if not isinstance(item, dict) or not isinstance(item.get("id"), str):
-        return Observed(variant, None)
-    ref: dict[str, Any] = {"inventory_item_id": item["id"]}
-    if isinstance(node.get("inventoryPolicy"), str):
-        ref["inventory_policy"] = node["inventoryPolicy"]
-    level = item.get("inventoryLevel")
-    if item.get("tracked") is not True:
-        return _untracked(variant, ref)
-    if not isinstance(level, dict):
-        why = "not stocked at the store's location: Shopify refuses quantities for it there"
-        return unenforceable(variant, why, ref)
-    if ref.get("inventory_policy") == "CONTINUE":
-        why = "inventory policy CONTINUE: Shopify keeps selling it at 0, so a count cannot stop sales"
-        return unenforceable(variant, why, ref)
-    quantity = next(
-        (q.get("quantity") for q in level.get("quantities") or [] if q.get("name") == "available"), None
-    )
-    if isinstance(quantity, float) and whole_count(quantity) is None:
-        return Observed(variant, None, None, ref, problem=out_of_range(quantity))
-    if isinstance(quantity, bool) or not isinstance(quantity, int):
-        return Observed(variant, None, None, ref)
-    return counted(variant, quantity > 0, quantity, ref)
-
-
-def _untracked(external_id: str, ref: Mapping[str, Any]) -> Observed:
-    why = "inventory not tracked (tracked: false): Shopify ignores quantities, it sells without limit"
-    return unenforceable(external_id, why, ref)
-
-
-def _is_variant(node: Any) -> bool:
-    """nodes() answers null for unknown ids and {} for ids of other types: both are 'not found'."""
-    return isinstance(node, dict) and str(node.get("id", "")).startswith(VARIANT_GID)
 
 
 def _inventory_item(change: Change) -> str | None:

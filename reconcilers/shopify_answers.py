@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from daemon.model import ApplyResult, Change, ItemFailure, Observed
+from daemon.store_values import out_of_range, whole_count
+from reconcilers.observations import counted, unenforceable
 from reconcilers.transport import AuthError, PermanentError, TemporaryError
 
 # A stale compare is a manual edit since we read: the same write can never pass, so it is permanent
@@ -102,3 +104,44 @@ def dig(obj: Any, *keys: str) -> Any:
     for key in keys:
         obj = obj.get(key) if isinstance(obj, dict) else None
     return obj
+
+
+VARIANT_GID = "gid://shopify/ProductVariant/"
+
+
+def observed_from_node(node: dict[str, Any]) -> Observed:
+    """A ProductVariant node of nodes(ids) as our value; items Shopify will not let us enforce are problems."""
+    variant = str(node["id"])
+    item = node.get("inventoryItem")
+    if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+        return Observed(variant, None)
+    ref: dict[str, Any] = {"inventory_item_id": item["id"]}
+    if isinstance(node.get("inventoryPolicy"), str):
+        ref["inventory_policy"] = node["inventoryPolicy"]
+    level = item.get("inventoryLevel")
+    if item.get("tracked") is not True:
+        return untracked(variant, ref)
+    if not isinstance(level, dict):
+        why = "not stocked at the store's location: Shopify refuses quantities for it there"
+        return unenforceable(variant, why, ref)
+    if ref.get("inventory_policy") == "CONTINUE":
+        why = "inventory policy CONTINUE: Shopify keeps selling it at 0, so a count cannot stop sales"
+        return unenforceable(variant, why, ref)
+    quantity = next(
+        (q.get("quantity") for q in level.get("quantities") or [] if q.get("name") == "available"), None
+    )
+    if isinstance(quantity, float) and whole_count(quantity) is None:
+        return Observed(variant, None, None, ref, problem=out_of_range(quantity))
+    if isinstance(quantity, bool) or not isinstance(quantity, int):
+        return Observed(variant, None, None, ref)
+    return counted(variant, quantity > 0, quantity, ref)
+
+
+def untracked(external_id: str, ref: Mapping[str, Any]) -> Observed:
+    why = "inventory not tracked (tracked: false): Shopify ignores quantities, it sells without limit"
+    return unenforceable(external_id, why, ref)
+
+
+def is_variant(node: Any) -> bool:
+    """nodes() answers null for unknown ids and {} for ids of other types: both are 'not found'."""
+    return isinstance(node, dict) and str(node.get("id", "")).startswith(VARIANT_GID)
