@@ -219,6 +219,7 @@ async def test_a_store_whose_lock_session_died_can_be_locked_again_without_an_un
         await pool.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_locks"
             " WHERE locktype = 'advisory' AND classid = 7301 AND pid <> pg_backend_pid()"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
         )
         assert await _eventually_locked(locks, "na")
         assert locks.holds("na")
