@@ -113,8 +113,14 @@ def _check_tree(document: Any, where: str) -> None:
             for key, value in node.items():
                 if not storable_text(key):
                     raise InputError(where, path, f"a key {NOT_STORABLE}")
-                stack.append((value, depth + 1, key[:40]))
+                stack.append((value, depth + 1, _child(path, key)))
         elif isinstance(node, list):
             stack.extend((value, depth + 1, f"{path}[{i}]") for i, value in enumerate(node))
         elif isinstance(node, str) and not storable_text(node):
             raise InputError(where, path, NOT_STORABLE)
+
+
+def _child(path: str, key: str) -> str:
+    """Where a member sits, for the refusal: `body.topic`, or `body["odd key"]` (never empty)."""
+    short = key[:40]
+    return f"{path}.{short}" if short.isidentifier() else f"{path}[{json.dumps(short)}]"

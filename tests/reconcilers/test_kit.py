@@ -161,3 +161,17 @@ async def test_the_batch_runner_maps_failures_alike_and_never_splits() -> None:
 
         outcome = await run_batch(caps, [change("b1")], failing)
         assert [f.kind for f in outcome.failed] == [kind]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b'{"topic": {"": {"\\u0000": null}}}', 'body.topic[""]'),  # found by the fault suite's hypothesis
+        (b'{"a": {"b\\u0000": 1}}', "body.a"),
+        (b'{"a": ["x", "\\ud800"]}', "body.a[1]"),
+    ],
+)
+def test_a_refused_webhook_body_names_where_the_bad_text_sits(body: bytes, field: str) -> None:
+    with pytest.raises(InputError) as refused:
+        load_webhook_json(body)
+    assert refused.value.field == field
