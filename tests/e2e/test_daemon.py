@@ -230,8 +230,9 @@ async def test_an_oversell_edit_reported_by_the_store_webhook_is_put_back_within
             # the figure is printed, and measured by the contract suite's platforms)
             assert await eventually(lambda: _shows(w, "E-TEE", False), 10)
             print(f"oversell edit → put back: {time.monotonic() - edited:.3f} s")
-            status = await pool.fetchval("SELECT status FROM drift_records WHERE detected_via = 'webhook'")
-            assert status == "corrected"
+            # the store shows the write before the daemon has stored the store's answer
+            corrected = "SELECT status = 'corrected' FROM drift_records WHERE detected_via = 'webhook'"
+            assert await eventually(lambda: pool.fetchval(corrected), 10)
 
 
 async def _shows(w: World, external_id: str, available: bool) -> bool:
