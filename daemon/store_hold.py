@@ -29,7 +29,7 @@ async def hold_store(pool: Pool, store_id: str, mark_s: float) -> AsyncIterator[
             await locks.wait_lock(store_id)
         async with pool.acquire() as conn:
             items = await work_queue.claim_store_work(conn, store_id, HOLDER, mark_s)
-        renewer = asyncio.create_task(_keep_marked(pool, store_id, mark_s))
+        renewer = asyncio.create_task(work_queue.keep_pass_mark(pool, store_id, HOLDER, mark_s))
         try:
             yield lambda: locks.holds(store_id)
         finally:
@@ -37,13 +37,6 @@ async def hold_store(pool: Pool, store_id: str, mark_s: float) -> AsyncIterator[
             with contextlib.suppress(*DATABASE_UNAVAILABLE):
                 async with pool.acquire() as conn:
                     await work_queue.release(conn, store_id, [i.id for i in items])
-                await work_queue.release_lease(pool, store_id, HOLDER)
+                await work_queue.clear_pass_mark(pool, store_id, HOLDER)
     finally:
         await locks.close()
-
-
-async def _keep_marked(pool: Pool, store_id: str, mark_s: float) -> None:
-    while True:
-        await asyncio.sleep(mark_s / 3)
-        with contextlib.suppress(*DATABASE_UNAVAILABLE):
-            await work_queue.renew_lease(pool, store_id, HOLDER, mark_s)

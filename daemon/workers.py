@@ -99,7 +99,9 @@ class StoreWorkers:
         return await self._locks.try_lock(candidates) if candidates else None
 
     async def _work_store(self, store_id: str) -> None:
-        renewer = asyncio.create_task(self._renew(store_id))
+        renewer = asyncio.create_task(
+            work_queue.keep_pass_mark(self._pool, store_id, self._owner, self._config.sync.in_pass_mark_ttl_s)
+        )
         items: list[WorkItem] = []
         try:
             async with self._pool.acquire() as conn:
@@ -123,7 +125,7 @@ class StoreWorkers:
             renewer.cancel()
             try:  # the mark is cosmetic; the lock must be let go whatever clearing the mark raised
                 with contextlib.suppress(*DATABASE_UNAVAILABLE):
-                    await asyncio.shield(work_queue.release_lease(self._pool, store_id, self._owner))
+                    await asyncio.shield(work_queue.clear_pass_mark(self._pool, store_id, self._owner))
             finally:
                 await asyncio.shield(self._locks.unlock(store_id))
                 self._doorbell.ring()  # work queued for this store while we held it can be claimed now
@@ -183,15 +185,6 @@ class StoreWorkers:
         with contextlib.suppress(*DATABASE_UNAVAILABLE):  # left running: the next claimer takes them
             async with self._pool.acquire() as conn:
                 await work_queue.release(conn, store_id, [i.id for i in items])
-
-    async def _renew(self, store_id: str) -> None:
-        """Keeps the store's "in a pass" mark alive (the lock decides who works it, not the mark)."""
-        while True:
-            await asyncio.sleep(self._config.sync.in_pass_mark_ttl_s / 3)
-            with contextlib.suppress(*DATABASE_UNAVAILABLE):
-                await work_queue.renew_lease(
-                    self._pool, store_id, self._owner, self._config.sync.in_pass_mark_ttl_s
-                )
 
 
 class _Doorbell:

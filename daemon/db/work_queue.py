@@ -7,11 +7,13 @@ enqueue_changed (queue changed pairs).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from daemon.db.pool import Connection, Pool
+from daemon.db.pool import DATABASE_UNAVAILABLE, Connection, Pool
 from daemon.db.queries import query
 
 Executor = Connection | Pool
@@ -69,12 +71,17 @@ async def claim_store_work(conn: Connection, store_id: str, owner: str, mark_s: 
     ]
 
 
-async def renew_lease(db: Executor, store_id: str, owner: str, lease_s: float) -> bool:
-    return await db.fetchval(query("renew_lease"), store_id, owner, lease_s) is not None
+async def keep_pass_mark(pool: Pool, store_id: str, owner: str, mark_s: float) -> None:
+    """Keeps the store's "in a pass" mark alive while its holder works it (run as a task, cancelled
+    when the work ends); the lock decides who works a store, the mark only tells the planner."""
+    while True:
+        await asyncio.sleep(mark_s / 3)
+        with contextlib.suppress(*DATABASE_UNAVAILABLE):
+            await pool.execute(query("renew_pass_mark"), store_id, owner, mark_s)
 
 
-async def release_lease(db: Executor, store_id: str, owner: str) -> None:
-    await db.execute(query("release_lease"), store_id, owner)
+async def clear_pass_mark(db: Executor, store_id: str, owner: str) -> None:
+    await db.execute(query("clear_pass_mark"), store_id, owner)
 
 
 async def complete(db: Executor, store_id: str, ids: Sequence[int]) -> None:

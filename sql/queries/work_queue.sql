@@ -70,12 +70,12 @@ SET status = 'running', claimed_by = $2, claimed_at = now()
 WHERE store_id = $1 AND ((status = 'queued' AND not_before <= now()) OR status = 'running')
 RETURNING id, kind, external_id, trigger, enqueued_at, attempts
 
--- renew_lease --
+-- renew_pass_mark --
+-- The "in a pass" mark (lease_owner, lease_expires_at: see the stores_in_pass view, migration 0005).
 UPDATE store_schedule SET lease_expires_at = now() + make_interval(secs => $3)
 WHERE store_id = $1 AND lease_owner = $2
-RETURNING store_id
 
--- release_lease --
+-- clear_pass_mark --
 UPDATE store_schedule SET lease_owner = NULL, lease_expires_at = NULL WHERE store_id = $1 AND lease_owner = $2
 
 -- complete_items --
