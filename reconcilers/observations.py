@@ -7,10 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from daemon.model import Observed
+from daemon.store_values import out_of_range, whole_count
 from reconcilers.batching import cannot_enforce
-
-# store_state.observed_quantity is a PostgreSQL integer (int4)
-MAX_STORABLE_COUNT = 2**31 - 1
 
 
 def counted(
@@ -22,10 +20,10 @@ def counted(
     unlimited: bool = False,
 ) -> Observed:
     """An observation; a count beyond what the state database holds (a merchant's typo such as
-    3,000,000,000) becomes a per-item problem instead of failing the whole store's pass."""
-    if quantity is not None and not -MAX_STORABLE_COUNT <= quantity <= MAX_STORABLE_COUNT:
-        why = f"the store shows a count of {str(quantity)[:24]}, beyond what stocksync can hold"
-        return Observed(external_id, None, None, dict(ref) if ref else None, problem=why)
+    3,000,000,000) becomes a per-item problem instead of failing the whole store's pass (the same rule
+    and reason as the engine's screen, daemon/store_values.py)."""
+    if quantity is not None and whole_count(quantity) is None:
+        return Observed(external_id, None, None, dict(ref) if ref else None, problem=out_of_range(quantity))
     return Observed(external_id, available, quantity, dict(ref) if ref else None, unlimited=unlimited)
 
 
