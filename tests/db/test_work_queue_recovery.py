@@ -41,18 +41,18 @@ async def test_a_replicas_own_items_left_running_are_claimed_again_once_unlocked
     assert [(i.external_id, i.attempts) for i in items] == [("NA-TEE", 0)]
 
 
-class _EngineLosingTheDatabaseOnce:
-    """Its first pass fails as a pass does when PostgreSQL shuts down under it; later passes succeed."""
+class _FailingEngine:
+    """Fails its first `failing` passes with `error` (None: every pass), then succeeds; counts passes."""
 
-    def __init__(self) -> None:
-        self.passes = 0
+    def __init__(self, error: BaseException, failing: int | None = None) -> None:
+        self.error, self.failing, self.passes = error, failing, 0
 
     async def run_pass(
         self, store_id: str, *, trigger: str, only: Sequence[str] | None, holds_store: object = None
     ) -> PassReport:
         self.passes += 1
-        if self.passes == 1:
-            raise asyncpg.AdminShutdownError("terminating connection due to administrator command")
+        if self.failing is None or self.passes <= self.failing:
+            raise self.error
         return PassReport(store_id, "sandbox", trigger, False, "ok", RunCounts())
 
 
@@ -60,7 +60,10 @@ async def test_a_worker_survives_a_database_error_mid_pass_and_finishes_the_work
     async with pool.acquire() as conn:
         await seed(conn)
     await wq.enqueue_variants(pool, "na", ["NA-TEE"], "event")
-    engine = _EngineLosingTheDatabaseOnce()
+    # fails as a pass does when PostgreSQL shuts down under it, once
+    engine = _FailingEngine(
+        asyncpg.AdminShutdownError("terminating connection due to administrator command"), 1
+    )
     config = Config(sync=SyncConfig(workers=1, poll_interval_s=0.05, in_pass_mark_ttl_s=2))
     workers = StoreWorkers(pool, engine, config, "r1")  # type: ignore[arg-type]
     workers.start()
@@ -74,24 +77,11 @@ async def test_a_worker_survives_a_database_error_mid_pass_and_finishes_the_work
     assert await pool.fetchval("SELECT count(*) FROM work_queue WHERE status <> 'done'") == 0
 
 
-class _EngineWithABug:
-    """Every pass of the store fails the way a value nobody foresaw made it fail (issue 13 path 7)."""
-
-    def __init__(self) -> None:
-        self.passes = 0
-
-    async def run_pass(
-        self, store_id: str, *, trigger: str, only: Sequence[str] | None, holds_store: object = None
-    ) -> PassReport:
-        self.passes += 1
-        raise ValueError("value out of int32 range")
-
-
 async def test_an_unexpected_error_in_a_stores_work_is_bounded_not_a_hot_loop(pool: Pool) -> None:
     async with pool.acquire() as conn:
         await seed(conn)
     await wq.enqueue_variants(pool, "na", ["NA-TEE"], "event")
-    engine = _EngineWithABug()
+    engine = _FailingEngine(ValueError("value out of int32 range"))  # a value nobody foresaw, every pass
     workers = StoreWorkers(pool, engine, Config(sync=SyncConfig(workers=2)), "r1")  # type: ignore[arg-type]
     workers.start()
     try:

@@ -49,8 +49,10 @@ def test_batches_never_split_a_write_unit_and_meet_the_per_unit_floor() -> None:
 class _Answering(Engine):
     """The real sandbox reconciler, with apply() answering per item as told (and counting calls)."""
 
-    answer: dict[str, ItemFailure] = {}
-    calls: list[list[str]] = []
+    def __init__(self, w: World, answer: dict[str, ItemFailure]) -> None:
+        super().__init__(w.pool, w.engine._factory, w.engine._credentials, w.engine._config)
+        self.answer = answer
+        self.calls: list[list[str]] = []
 
     def reconciler_for(self, store: StoreConfig) -> Reconciler:
         real = super().reconciler_for(store)
@@ -84,9 +86,7 @@ async def _store_with_six_to_write(w: World) -> None:
 async def test_an_item_that_cannot_be_enforced_is_reported_not_failed(pool: Pool, tmp_path: Path) -> None:
     async with world(pool, tmp_path) as w:
         await _store_with_six_to_write(w)
-        engine = _Answering(pool, w.engine._factory, w.engine._credentials, w.engine._config)
-        engine.answer = {"E3": ItemFailure("E3", "stock managed by the parent product", problem=True)}
-        engine.calls = []
+        engine = _Answering(w, {"E3": ItemFailure("E3", "stock managed by the parent product", problem=True)})
         report = await engine.run_pass("na")
         assert report.outcome == "ok", "a problem must not fail the pass (nor exit 1, nor open the circuit)"
         assert (report.counts.changed, report.counts.failed, report.skipped.get("problem")) == (5, 0, 1)
@@ -102,9 +102,7 @@ async def test_an_item_that_cannot_be_enforced_is_reported_not_failed(pool: Pool
 async def test_after_a_refused_credential_no_further_batch_is_sent(pool: Pool, tmp_path: Path) -> None:
     async with world(pool, tmp_path) as w:
         await _store_with_six_to_write(w)
-        engine = _Answering(pool, w.engine._factory, w.engine._credentials, w.engine._config)
-        engine.answer = {"E0": ItemFailure("E0", "HTTP 401: invalid token", auth=True)}
-        engine.calls = []
+        engine = _Answering(w, {"E0": ItemFailure("E0", "HTTP 401: invalid token", auth=True)})
         report = await engine.run_pass("na")
         assert len(engine.calls) == 1, f"sent {len(engine.calls)} batches after a 401"
         assert report.outcome == "failed" and report.counts.failed == 6
