@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from tests.bench import diff_cost, latency, minimality, rate_limit, throughput
+from tests.bench import diff_cost, latency, minimality, platforms, rate_limit, throughput
 from tests.bench.environment import machine, postgres_server, postgres_version
 from tests.bench.report import table
 
@@ -23,6 +23,7 @@ FULL: dict[str, dict[str, Any]] = {
     "throughput": {"variants": 100_000, "rss_variants": 1_000_000},
     "latency": {"rates": [50, 200, 1_000, 2_000, 4_000], "seconds": 10.0, "variants": 40_000},
     "rate_limit": {"rate": 20.0, "variants": 2_000},
+    "platforms": {"variants": 1_000, "changed_percent": 10},
 }
 QUICK: dict[str, dict[str, Any]] = {
     "minimality": {"stores": 5, "variants": 2_000, "changed_percent": 10},
@@ -30,6 +31,7 @@ QUICK: dict[str, dict[str, Any]] = {
     "throughput": {"variants": 50_000, "rss_variants": 100_000},
     "latency": {"rates": [50, 200, 1_000], "seconds": 3.0, "variants": 20_000},
     "rate_limit": {"rate": 20.0, "variants": 2_000},  # as full: one Retry-After second must amortize
+    "platforms": {"variants": 200, "changed_percent": 10},
 }
 SCENARIOS: dict[str, Callable[..., Awaitable[dict[str, Any]]]] = {
     "minimality": minimality.run,
@@ -37,6 +39,7 @@ SCENARIOS: dict[str, Callable[..., Awaitable[dict[str, Any]]]] = {
     "throughput": throughput.run,
     "latency": latency.run,
     "rate_limit": rate_limit.run,
+    "platforms": platforms.run,
 }
 
 

@@ -98,7 +98,28 @@ def _rows(scenarios: dict[str, Any]) -> list[Row]:
         rows.append(
             ("latency", "highest rate sustained (events/s)", lambda s: s["max_sustained_per_s"], "", None)
         )
+    for name, figures in scenarios.get("platforms", {}).get("platforms", {}).items():
+        rows.extend(_platform_rows(name, figures))
     return rows
+
+
+def _platform_rows(name: str, figures: dict[str, Any]) -> list[Row]:
+    return [
+        (
+            "platforms",
+            f"{name} write calls / floor",
+            lambda s: f"{figures['write_calls']} / {figures['write_floor']}",
+            "= floor",
+            lambda v: v.split(" / ")[0] == v.split(" / ")[1],
+        ),
+        (
+            "platforms",
+            f"{name} requests; s at {figures['documented_requests_per_s']}/s documented",
+            lambda s: f"{figures['requests']}; {figures['pass_s_at_documented_rate']}",
+            "",
+            None,
+        ),
+    ]
 
 
 def _latency_row(rate: str, figures: dict[str, Any]) -> Row:
