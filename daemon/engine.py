@@ -177,7 +177,11 @@ class Engine:
         return report
 
     async def take_notification(
-        self, store_id: str, notified: Sequence[Observed], ref_key: str | None = None
+        self,
+        store_id: str,
+        notified: Sequence[Observed],
+        ref_key: str | None = None,
+        unit_key: Callable[[str], str] | None = None,
     ) -> NotificationResult:
         """A store told us what it shows now (webhook): detect drift at once; queue needed writes.
 
@@ -193,9 +197,19 @@ class Engine:
             self._pool, store.id, delivery.delivery_id
         ):
             return NotificationResult(0, 0, 0)  # a re-delivery: its news is old, or already taken
-        if delivery.reread:  # something changed without saying what: re-read the store now
+        if delivery.reread or (delivery.reread_units and unit_key is None):
+            # something changed without saying what: re-read the store now
             queued = await work_queue.enqueue_full_pass(self._pool, store.id, "webhook")
             return NotificationResult(0, 0, int(queued))
+        if delivery.reread_units and unit_key is not None:  # named units, state unknown: read them back
+            members = [
+                e
+                for e in await state_db.synced_external_ids(self._pool, store.id)
+                if unit_key(e) in delivery.reread_units
+            ]
+            if members:
+                await work_queue.enqueue_variants(self._pool, store.id, members, "webhook")
+            return NotificationResult(len(members), 0, len(members))
         by_id: dict[str, Observed] = {}
         for item in delivery:
             external_id = await self._synced_id(store.id, item, ref_key)

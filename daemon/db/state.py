@@ -68,6 +68,10 @@ async def pass_pages(
         after = records[-1]["external_id"]
 
 
+async def synced_external_ids(conn: Connection | Pool, store_id: str) -> list[str]:
+    return [r["external_id"] for r in await conn.fetch(query("synced_external_ids"), store_id)]
+
+
 async def count_synced(conn: Connection | Pool, store_id: str) -> int:
     return int(await conn.fetchval(query("count_synced"), store_id))
 

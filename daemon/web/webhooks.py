@@ -80,8 +80,9 @@ async def store_webhook(request: web.Request) -> web.Response:
     if not reconciler.verify_webhook(request.headers, body):
         return error_body(401, f"signature does not verify for store {store.id}")
     observed = reconciler.parse_webhook(request.headers, body)
+    capabilities = reconciler.capabilities
     result = await services.engine.take_notification(
-        store.id, observed, reconciler.capabilities.notification_ref
+        store.id, observed, capabilities.notification_ref, capabilities.unit_key
     )
     record_notification_drift(store.platform, result.drift_opened)
     return web.json_response(

@@ -48,6 +48,10 @@ LEFT JOIN store_state st ON st.store_id = $1 AND st.external_id = d.external_id
 LEFT JOIN drift_records dr ON dr.store_id = $1 AND dr.external_id = d.external_id AND dr.status = 'open'
 ORDER BY d.external_id
 
+-- synced_external_ids --
+-- A store's synced variants (a notification that names write units only: their members are re-read).
+SELECT external_id FROM synced_variants WHERE store_id = $1 AND sync_enabled ORDER BY external_id
+
 -- count_synced --
 SELECT count(*) FROM synced_variants WHERE store_id = $1 AND sync_enabled
 

@@ -3,6 +3,8 @@ and daemon.engine.Engine with the shipped sync defaults.
 
 A store notification goes the daemon's way: verify_webhook → parse_webhook → Engine.take_notification
 with the platform's notification_ref; queued work is the pass the worker would run for those items.
+A platform whose notifications name items without their state (reread_units) is judged by the re-read
+pass the worker runs for them: its drift and its writes stand for the notification's.
 A case the engine fails is marked xfail(strict=True) naming the issue, so it flips visibly when fixed.
 """
 
@@ -40,7 +42,19 @@ class Bench:
         reconciler = self.engine.reconciler_for(store)
         assert reconciler.verify_webhook(hook.headers, hook.body)
         notified = reconciler.parse_webhook(hook.headers, hook.body)
-        return await self.engine.take_notification(STORE, notified, reconciler.capabilities.notification_ref)
+        capabilities = reconciler.capabilities
+        result = await self.engine.take_notification(
+            STORE, notified, capabilities.notification_ref, capabilities.unit_key
+        )
+        if not notified.reread_units or not result.queued:
+            return result
+        # the notification names the item but its state is read back: that re-read decides
+        queued = await self.pool.fetch(
+            "SELECT external_id FROM work_queue WHERE store_id = $1 AND status = 'queued'", STORE
+        )
+        only = [r["external_id"] for r in queued]
+        report = await self.engine.run_pass(STORE, trigger="webhook", only=only)
+        return NotificationResult(result.matched, report.counts.drifted, report.counts.changed)
 
     async def open_drift(self) -> int:
         return int(await self.pool.fetchval("SELECT count(*) FROM drift_records WHERE status = 'open'"))

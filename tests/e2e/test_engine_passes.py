@@ -10,7 +10,7 @@ import pytest
 from daemon.db.pool import Pool
 from daemon.engine import Engine
 from daemon.model import ApplyResult, Change, StoreConfig
-from reconcilers.interface import Reconciler
+from reconcilers.interface import Notification, Reconciler
 from tests.e2e.harness import world
 
 IN, OUT = "in_stock", "out_of_stock"
@@ -171,6 +171,24 @@ async def test_store_webhook_notification_flags_drift_before_any_pass(pool: Pool
         edit = await w.engine.take_notification("na", [Observed("E-TEE", False)])
         assert (edit.matched, edit.drift_opened, edit.queued) == (1, 1, 0)
         assert await pool.fetchval("SELECT detected_via FROM drift_records") == "webhook"
+
+
+async def test_a_notification_naming_write_units_queues_only_their_synced_variants(
+    pool: Pool, tmp_path: Path
+) -> None:
+    async with world(pool, tmp_path) as w:
+        await w.add_store("na")
+        for name in ("p1:a", "p1:b", "p2:c"):
+            await w.variant(name.replace(":", "-"), stock={"us1": IN})
+            await w.map("na", name, name.replace(":", "-"), (True, None))
+        await w.engine.run_pass("na")
+        named = Notification(reread_units={"p1"}, delivery_id="d-1")
+        result = await w.engine.take_notification("na", named, None, lambda e: e.split(":")[0])
+        assert (result.matched, result.queued) == (2, 2)
+        queued = await pool.fetch(
+            "SELECT kind, external_id FROM work_queue WHERE store_id = 'na' AND status = 'queued' ORDER BY 2"
+        )
+        assert [(r["kind"], r["external_id"]) for r in queued] == [("variant", "p1:a"), ("variant", "p1:b")]
 
 
 class _DiedAfterTheStoreAnswered(BaseException):
