@@ -132,7 +132,7 @@ class NuvemshopFake:
             self.stats.throttled_429 += 1
             return _error(429, "Too Many Requests", "Rate limit exceeded", self._rate_headers())
         self._level += 1
-        response = await handler(request)
+        response: web.StreamResponse = await handler(request)
         response.headers.update(self._rate_headers())
         return response
 
@@ -153,7 +153,7 @@ class NuvemshopFake:
                 404, "Not Found", "Last page is 1" if not ids else f"Last page is {-(-len(ids) // per_page)}"
             )
         last = max(1, -(-len(ids) // per_page))
-        links = []
+        links: list[str] = []
         query = {k: v for k, v in request.query.items() if k != "page"}
         for rel, number in (("next", page + 1), ("last", last)):
             if rel == "next" and page >= last:
