@@ -106,8 +106,11 @@ class NuvemshopFake:
         body = json.dumps(
             {"store_id": int(self.store_id), "event": "product/updated", "id": product_id}
         ).encode()
+        return self.signed(body), body
+
+    def signed(self, body: bytes) -> dict[str, str]:
         signature = hmac.new(self.app_secret.encode(), body, hashlib.sha256).hexdigest()
-        return {"X-Linkedstore-HMAC-SHA256": signature, "Content-Type": "application/json"}, body
+        return {"X-Linkedstore-HMAC-SHA256": signature, "Content-Type": "application/json"}
 
     def _rate_headers(self) -> dict[str, str]:
         remaining = max(0, int(self.bucket - self._level))
