@@ -181,7 +181,7 @@ class Engine:
         store_id: str,
         notified: Sequence[Observed],
         ref_key: str | None = None,
-        unit_key: Callable[[str], str] | None = None,
+        product_of: Callable[[str], str] | None = None,
     ) -> NotificationResult:
         """A store told us what it shows now (webhook): detect drift at once; queue needed writes.
 
@@ -197,15 +197,15 @@ class Engine:
             self._pool, store.id, delivery.delivery_id
         ):
             return NotificationResult(0, 0, 0)  # a re-delivery: its news is old, or already taken
-        if delivery.reread or (delivery.reread_units and unit_key is None):
+        if delivery.reread or (delivery.reread_products and product_of is None):
             # something changed without saying what: re-read the store now
             queued = await work_queue.enqueue_full_pass(self._pool, store.id, "webhook")
             return NotificationResult(0, 0, int(queued))
-        if delivery.reread_units and unit_key is not None:  # named units, state unknown: read them back
+        if delivery.reread_products and product_of is not None:  # named products: read them back
             members = [
                 e
                 for e in await state_db.synced_external_ids(self._pool, store.id)
-                if unit_key(e) in delivery.reread_units
+                if product_of(e) in delivery.reread_products
             ]
             if members:
                 await work_queue.enqueue_variants(self._pool, store.id, members, "webhook")

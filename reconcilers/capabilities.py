@@ -97,11 +97,18 @@ class Capabilities:
     write_unit: WriteUnit = WriteUnit.STORE
     # external id -> its write unit key: changes with different keys never share a request
     unit_key: Callable[[str], str] = field(default=_whole_store)
+    # external id -> the product a notification names (Notification.reread_products); None: the
+    # write unit is the product
+    product_key: Callable[[str], str] | None = None
 
     def __post_init__(self) -> None:
         # the declared unit and the key that implements it must agree (the engine trusts the key)
         if (self.write_unit is WriteUnit.STORE) != (self.unit_key is _whole_store):
             raise ValueError(f"{self.platform}: write_unit {self.write_unit} needs a matching unit_key")
+
+    def product_of(self, external_id: str) -> str:
+        """The product of an item, as a notification that can only name products names it."""
+        return (self.product_key or self.unit_key)(external_id)
 
     def unit_of(self, change: Change) -> str:
         """The write unit of a change: the engine packs batches so no unit spans two apply() calls."""

@@ -39,9 +39,9 @@ class Notification(list[Observed]):
       A replay older than the last observation must not reopen drift.
     - `reread`: the store says something changed without saying what (HubRise `inventory.update`):
       re-read the store's synced variants now instead of waiting for the next full pass.
-    - `reread_units`: the store names what changed but not how, or its body cannot be trusted
-      (a product id whose stock must be read back): the synced variants of these write units
-      (capabilities.unit_key) are re-read now, not the whole store.
+    - `reread_products`: the store names the product that changed but not its stock, or its body
+      cannot be trusted: the synced variants of these products (capabilities.product_of) are re-read
+      now, not the whole store.
     Items that cannot be enforced carry Observed.problem; an empty notification changes nothing.
     """
 
@@ -52,13 +52,13 @@ class Notification(list[Observed]):
         delivery_id: str | None = None,
         occurred_at: datetime | None = None,
         reread: bool = False,
-        reread_units: Iterable[str] = (),
+        reread_products: Iterable[str] = (),
     ) -> None:
         super().__init__(items)
         self.delivery_id = delivery_id
         self.occurred_at = occurred_at
         self.reread = reread
-        self.reread_units = frozenset(reread_units)
+        self.reread_products = frozenset(reread_products)
 
 
 class Reconciler(Protocol):

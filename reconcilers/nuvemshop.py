@@ -24,7 +24,7 @@ transport backs off. Every request needs `Authentication: bearer <token>` (not A
 `User-Agent` naming the app and a contact, else 400: the store setting `user_agent` is required.
 Webhooks (`product/updated`, also fired by our own writes) carry only {store_id, event, id} signed
 with X-Linkedstore-HMAC-SHA256 = hex HMAC-SHA256 of the body (app secret): the product's synced
-variants are read back (reread_units), so an echo is recognised by what the store shows.
+variants are read back (reread_products), so an echo is recognised by what the store shows.
 Where the docs and our notes differ: the notes list `POST /products/{id}/variants/stock` and
 `PATCH /products/stock-price` (API 2025-03) from secondary sources only; the official docs read here
 document PATCH /products/{id}/variants, so that is what is used. Docs: reconcilers/sources/nuvemshop.md.
@@ -204,7 +204,7 @@ class NuvemshopReconciler:
         product = event.get("id")
         if isinstance(product, bool) or not isinstance(product, int | str) or not numeric_id(str(product)):
             raise InputError("webhook", "id", "must be a product id (digits)")
-        return Notification(reread_units={str(product)})
+        return Notification(reread_products={str(product)})
 
 
 def _variants_by_product(products: Sequence[Any]) -> dict[int, list[Any]]:

@@ -82,7 +82,7 @@ async def store_webhook(request: web.Request) -> web.Response:
     observed = reconciler.parse_webhook(request.headers, body)
     capabilities = reconciler.capabilities
     result = await services.engine.take_notification(
-        store.id, observed, capabilities.notification_ref, capabilities.unit_key
+        store.id, observed, capabilities.notification_ref, capabilities.product_of
     )
     record_notification_drift(store.platform, result.drift_opened)
     return web.json_response(

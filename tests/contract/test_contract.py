@@ -56,12 +56,12 @@ def build(
 
 async def told(platform: PlatformAdapter, reconciler: Reconciler, hook: Webhook) -> list[Observed]:
     """What a notification says the store shows: its items, or for a platform whose notifications
-    name write units only (reread_units), what re-reading those units' items finds, as the engine does."""
+    name products only (reread_products), what re-reading those products' items finds, as the engine does."""
     notified = reconciler.parse_webhook(hook.headers, hook.body)
-    if not notified.reread_units:
+    if not notified.reread_products:
         return list(notified)
-    unit_of = reconciler.capabilities.unit_key
-    numbers = [n for n in range(1, 10) if unit_of(platform.external_id(n)) in notified.reread_units]
+    product_of = reconciler.capabilities.product_of
+    numbers = [n for n in range(1, 10) if product_of(platform.external_id(n)) in notified.reread_products]
     return await reconciler.observe([platform.synced(n) for n in numbers])
 
 
@@ -255,7 +255,7 @@ async def test_a_delivery_carries_what_identifies_a_replay(platform: PlatformAda
     first = reconciler.parse_webhook(hook.headers, hook.body)
     replay = reconciler.parse_webhook(hook.headers, hook.body)
     # a notification whose state is read back cannot replay an old value: what it names is re-read
-    assert first.reread_units or first.delivery_id is not None or first.occurred_at is not None
+    assert first.reread_products or first.delivery_id is not None or first.occurred_at is not None
     assert (replay.delivery_id, replay.occurred_at) == (first.delivery_id, first.occurred_at)
     assert first.occurred_at is None or first.occurred_at.utcoffset() is not None
 

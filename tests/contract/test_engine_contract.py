@@ -3,7 +3,7 @@ and daemon.engine.Engine with the shipped sync defaults.
 
 A store notification goes the daemon's way: verify_webhook → parse_webhook → Engine.take_notification
 with the platform's notification_ref; queued work is the pass the worker would run for those items.
-A platform whose notifications name items without their state (reread_units) is judged by the re-read
+A platform whose notifications name items without their state (reread_products) is judged by the re-read
 pass the worker runs for them: its drift and its writes stand for the notification's.
 A case the engine fails is marked xfail(strict=True) naming the issue, so it flips visibly when fixed.
 """
@@ -44,9 +44,9 @@ class Bench:
         notified = reconciler.parse_webhook(hook.headers, hook.body)
         capabilities = reconciler.capabilities
         result = await self.engine.take_notification(
-            STORE, notified, capabilities.notification_ref, capabilities.unit_key
+            STORE, notified, capabilities.notification_ref, capabilities.product_of
         )
-        if not notified.reread_units or not result.queued:
+        if not notified.reread_products or not result.queued:
             return result
         # the notification names the item but its state is read back: that re-read decides
         queued = await self.pool.fetch(

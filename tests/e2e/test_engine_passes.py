@@ -173,7 +173,7 @@ async def test_store_webhook_notification_flags_drift_before_any_pass(pool: Pool
         assert await pool.fetchval("SELECT detected_via FROM drift_records") == "webhook"
 
 
-async def test_a_notification_naming_write_units_queues_only_their_synced_variants(
+async def test_a_notification_naming_products_queues_only_their_synced_variants(
     pool: Pool, tmp_path: Path
 ) -> None:
     async with world(pool, tmp_path) as w:
@@ -182,7 +182,7 @@ async def test_a_notification_naming_write_units_queues_only_their_synced_varian
             await w.variant(name.replace(":", "-"), stock={"us1": IN})
             await w.map("na", name, name.replace(":", "-"), (True, None))
         await w.engine.run_pass("na")
-        named = Notification(reread_units={"p1"}, delivery_id="d-1")
+        named = Notification(reread_products={"p1"}, delivery_id="d-1")
         result = await w.engine.take_notification("na", named, None, lambda e: e.split(":")[0])
         assert (result.matched, result.queued) == (2, 2)
         queued = await pool.fetch(

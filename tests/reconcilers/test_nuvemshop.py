@@ -226,10 +226,10 @@ async def test_product_webhooks_are_verified_and_name_the_product_to_read_back(
     assert not rec.verify_webhook(signed(body, "another-app-secret"), body)
     assert not rec.verify_webhook(signed(body), body + b" ")
     notified = rec.parse_webhook(signed(body), body)
-    assert list(notified) == [] and notified.reread_units == {"1234"}
-    assert rec.capabilities.unit_key("1234:101") == "1234"
+    assert list(notified) == [] and notified.reread_products == {"1234"}
+    assert rec.capabilities.product_of("1234:101") == "1234"
     other = json.dumps({"store_id": 123456, "event": "order/paid", "id": 9}).encode()
-    assert not rec.parse_webhook(signed(other), other).reread_units
+    assert not rec.parse_webhook(signed(other), other).reread_products
 
 
 @pytest.mark.parametrize(
