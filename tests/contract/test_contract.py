@@ -15,7 +15,7 @@ import pytest
 from daemon.model import Availability, Change, FailureKind, Observed, StoreConfig
 from reconcilers import ReconcilerFactory, known_platforms, reconciler_class
 from reconcilers.capabilities import StockModel
-from reconcilers.interface import Reconciler
+from reconcilers.interface import Notification, Reconciler
 from reconcilers.transport import AuthError, RetryPolicy, TemporaryError
 from tests.contract.platforms import ADAPTERS, HUGE, OTHER_SECRET, WRONG, PlatformAdapter
 
@@ -205,7 +205,10 @@ async def test_webhook_signatures(platform: PlatformAdapter, session: Any) -> No
     reconciler = build(platform, session)
     hook = platform.webhook(1, 3)
     assert reconciler.verify_webhook(hook.headers, hook.body) is True
-    assert reconciler.verify_webhook(hook.headers, hook.body + b" ") is False
+    if not reconciler.parse_webhook(hook.headers, hook.body).reread:
+        # the signature covers the body; a platform that signs only the event's identity (Ecwid) must
+        # take nothing from the body but that identity, i.e. ask for a re-read
+        assert reconciler.verify_webhook(hook.headers, hook.body + b" ") is False
     assert reconciler.verify_webhook({}, hook.body) is False
     other = platform.webhook(1, 3, secret=OTHER_SECRET)  # another store's secret
     assert reconciler.verify_webhook(other.headers, other.body) is False
@@ -216,7 +219,11 @@ async def test_webhook_parse_names_the_item_and_its_value(platform: PlatformAdap
     reconciler = build(platform, session)
     [seen] = (await observe(platform, reconciler, 1)).values()
     hook = platform.webhook(1, 3)
-    [notified] = reconciler.parse_webhook(hook.headers, hook.body)
+    notification = reconciler.parse_webhook(hook.headers, hook.body)
+    if notification.reread:
+        assert list(notification) == []  # no value is taken from a body the signature does not cover
+        pytest.skip(f"{platform.name} notifications carry no value: the engine re-reads the store")
+    [notified] = notification
     assert (notified.available, notified.quantity) == (True, 3)
     ref_key = reconciler.capabilities.notification_ref
     if ref_key is None:
@@ -234,7 +241,10 @@ async def test_the_echo_of_our_own_write_equals_what_was_confirmed(
     seen = await observe(platform, reconciler, 1)
     [confirmed] = (await reconciler.apply([as_change(seen[1], 2)])).confirmed
     hook = platform.webhook(1, 2)  # the store's notification of our write
-    [echo] = reconciler.parse_webhook(hook.headers, hook.body)
+    notification = reconciler.parse_webhook(hook.headers, hook.body)
+    if notification.reread:  # the engine re-reads the store: what it reads is the echo
+        notification = Notification((await observe(platform, reconciler, 1)).values())
+    [echo] = notification
     assert (echo.available, echo.quantity) == (confirmed.available, confirmed.quantity)
 
 
