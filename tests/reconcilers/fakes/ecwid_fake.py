@@ -87,6 +87,7 @@ class EcwidFake:
         self._dedup: dict[str, str] = {}
         self._recent: list[float] = []
         self._runner: web.AppRunner | None = None
+        self.base_url = ""
 
     async def start(self) -> str:
         app = web.Application()
@@ -94,7 +95,8 @@ class EcwidFake:
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        return f"http://127.0.0.1:{self._runner.addresses[0][1]}/api/v3"
+        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}/api/v3"
+        return self.base_url
 
     async def stop(self) -> None:
         if self._runner is not None:
