@@ -21,6 +21,7 @@ _PLATFORMS: dict[str, str] = {  # name -> "module:Class", imported when first us
     "woocommerce": "reconcilers.woocommerce:WooCommerceReconciler",
     "hubrise": "reconcilers.hubrise:HubRiseReconciler",
     "nuvemshop": "reconcilers.nuvemshop:NuvemshopReconciler",
+    "ecwid": "reconcilers.ecwid:EcwidReconciler",
 }
 
 

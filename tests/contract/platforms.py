@@ -6,6 +6,7 @@ platform's adapter is listed here).
 from __future__ import annotations
 
 from tests.contract.adapter import HUGE, OTHER_SECRET, WRONG, PlatformAdapter, Webhook
+from tests.contract.adapters.ecwid import EcwidAdapter
 from tests.contract.adapters.hubrise import HubRiseAdapter
 from tests.contract.adapters.nuvemshop import NuvemshopAdapter
 from tests.contract.adapters.sandbox import SandboxAdapter
@@ -20,4 +21,5 @@ ADAPTERS: dict[str, type[PlatformAdapter]] = {
     "woocommerce": WooCommerceAdapter,
     "hubrise": HubRiseAdapter,
     "nuvemshop": NuvemshopAdapter,
+    "ecwid": EcwidAdapter,
 }

@@ -46,6 +46,9 @@ class Bench:
         result = await self.engine.take_notification(
             STORE, notified, capabilities.notification_ref, capabilities.product_of
         )
+        if notified.reread and result.queued:  # a full pass queued: run what the worker runs
+            report = await self.engine.run_pass(STORE, trigger="webhook")
+            return NotificationResult(report.counts.checked, report.counts.drifted, report.counts.changed)
         if not notified.reread_products or not result.queued:
             return result
         # the notification names the item but its state is read back: that re-read decides
