@@ -59,7 +59,7 @@ class WebflowAdapter(PlatformAdapter):
         self.fake.throttle_next += requests
 
     def server_error_next(self, requests: int) -> None:
-        self.fake.fail_next += [502] * requests
+        self.fake.fail_next += [500] * requests  # internal_error, as documented
 
     def requests(self) -> int:
         return self.fake.stats.requests

@@ -7,7 +7,7 @@
 - PATCH body: `inventoryType` required (finite | infinite); `quantity` (absolute) or `updateQuantity`
   (delta), never both, only with finite (else 400 `validation_error`). The answer is the inventory.
 - Error bodies `{code, message, externalReference, details}` as in the error-handling page.
-- Rate limit per token: `rate_limit` requests per minute window (60: the documented default), every
+- Rate limit per token: `rate_limit` requests per minute window (`window_s`) (60: the documented default), every
   answer carries X-RateLimit-Limit / X-RateLimit-Remaining; over it, 429 `too_many_requests` with
   Retry-After (`retry_after`, "60" as documented). `throttle_next` forces that many 429s.
 - `manual_edit()` is a change in the Designer/an order: it changes the state and POSTs the signed
@@ -72,6 +72,7 @@ class WebflowFake:
         self.stats = WebflowStats()
         self.ecommerce_enabled = True
         self.rate_limit = 60
+        self.window_s = 60.0  # the documented minute; tests shorten it
         self.retry_after = "60"
         self.throttle_next = 0
         self.fail_next: list[int] = []  # 5xx statuses to answer before serving normally
@@ -163,7 +164,7 @@ class WebflowFake:
         """Count a request in the token's minute window; the 429 headers when it is over the limit."""
         now = time.monotonic()
         start, used = self._window
-        if now - start >= 60:
+        if now - start >= self.window_s:
             start, used = now, 0
         if used >= self.rate_limit:
             self._window = (start, used)
