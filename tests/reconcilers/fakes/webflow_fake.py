@@ -78,6 +78,7 @@ class WebflowFake:
         self.fail_next: list[int] = []  # 5xx statuses to answer before serving normally
         self.webhook_url: str | None = None
         self.notify_api_writes = False
+        self.deliveries: list[tuple[str, Any]] = []  # (sku, the receiver's answer) per delivered webhook
         self._window: tuple[float, int] = (0.0, 0)  # (start of the minute window, requests in it)
         self._last_stamp = 0
         self._tasks: set[asyncio.Task[None]] = set()
@@ -218,6 +219,7 @@ class WebflowFake:
         headers, body = self.signed_webhook(sku)
         async with session.post(self.webhook_url, data=body, headers=headers) as answer:
             answer.raise_for_status()  # only a 200 counts as delivered
+            self.deliveries.append((sku, await answer.json(content_type=None)))
 
     # --- the OpenAPI file ------------------------------------------------------------------------
 
