@@ -107,6 +107,8 @@ class WebflowReconciler:
             )
         self._url = settings.base_url(default=DEFAULT_BASE_URL, https=True)  # the token travels along
         collection = settings.ident("sku_collection_id", "the site's SKU collection id (List Collections)")
+        if sku_id(collection) is None:  # an ObjectId like every Webflow id; it goes into every URL
+            raise ConfigError(settings.key("sku_collection_id"), "must be 24 hexadecimal digits")
         self._collection_url = f"{self._url}/collections/{collection}/items"
         self._in_stock_quantity = settings.whole("in_stock_quantity", context.store.rules.pod_quantity)
         per_minute = settings.positive("requests_per_minute", DEFAULT_REQUESTS_PER_MINUTE)
@@ -130,7 +132,7 @@ class WebflowReconciler:
     async def observe(self, variants: Sequence[SyncedVariant]) -> list[Observed]:
         """One GET per SKU (no bulk read exists); a SKU the store does not have (404) is left out."""
         observed: list[Observed] = []
-        for variant in variants:
+        for variant in {v.external_id: v for v in variants}.values():  # each SKU read once
             sku = sku_id(variant.external_id)
             if sku is None:
                 observed.append(unenforceable(variant.external_id, BAD_ID, variant.platform_ref))

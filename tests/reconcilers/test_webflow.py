@@ -90,8 +90,8 @@ async def test_observe_sends_one_get_per_sku_and_maps_each_shape(session: aiohtt
     with aioresponses() as m:
         for sku, name in shapes.items():
             m.get(url(sku), payload=fixture(name))
-        got = await reconciler(session).observe(variants(A, B, C))
-    assert got[:2] == [Observed(A, True, 100), Observed(B, False, 0)]
+        got = await reconciler(session).observe(variants(A, B, C, A))  # a duplicate is read once
+    assert len(got) == 3 and got[:2] == [Observed(A, True, 100), Observed(B, False, 0)]
     assert got[2].problem == INFINITE_PROBLEM and got[2].available is None and got[2].quantity is None
     assert got[2].platform_ref is not None and CANNOT_ENFORCE in got[2].platform_ref
     calls = list(sent(m))
@@ -352,6 +352,8 @@ def test_parse_webhook_refuses_a_bad_timestamp() -> None:
 def test_settings_credentials_and_declared_facts() -> None:
     with pytest.raises(ConfigError, match=r"stores\.w1\.settings\.sku_collection_id"):
         offline(sku_collection_id="")
+    with pytest.raises(ConfigError, match="24 hexadecimal digits"):
+        offline(sku_collection_id="skus?x=1")
     with pytest.raises(ConfigError, match="requests_per_minute"):
         offline(requests_per_second=2)  # Webflow counts per minute: one name for its unit
     with pytest.raises(ConfigError, match="requests_per_minute"):
@@ -374,3 +376,12 @@ def test_settings_credentials_and_declared_facts() -> None:
     assert (
         offline(base_url="http://127.0.0.1:8080/v2")._inventory_url(A).startswith("http://127.0.0.1:8080/v2/")
     )
+
+
+async def test_a_token_quoted_back_by_the_platform_is_redacted(session: aiohttp.ClientSession) -> None:
+    echoed = {"code": "not_authorized", "message": f"token {TOKEN} is not valid for this site"}
+    with aioresponses() as m:
+        m.patch(url(A), status=401, payload=echoed)
+        result = await reconciler(session).apply([Change(A, Availability(False, 0))])
+    [failure] = result.failed
+    assert failure.kind is FailureKind.AUTH and TOKEN not in failure.reason and "***" in failure.reason
