@@ -23,11 +23,12 @@ from daemon.model import Availability, Change, FailureKind, Observed, StoreConfi
 from reconcilers.batching import CANNOT_ENFORCE
 from reconcilers.capabilities import StockModel, WriteUnit
 from reconcilers.interface import ReconcilerContext
-from reconcilers.ratelimit import LeakyBucketPacer
+from reconcilers.ratelimit import LeakyBucketPacer, build_pacer
 from reconcilers.transport import AuthError, PermanentError, RetryPolicy, Transport
 from reconcilers.webflow import WebflowReconciler
 from reconcilers.webflow_inventory import INFINITE_PROBLEM
 from tests.reconcilers.fakes.webflow_spec import webflow_spec
+from tests.reconcilers.test_ratelimit import completion_times, run_virtual
 
 FIXTURES = Path(__file__).parent / "fixtures" / "webflow"
 TOKEN, SECRET = "wf-site-token-0123456789", "wf-webhook-secret-4567"
@@ -385,3 +386,13 @@ async def test_a_token_quoted_back_by_the_platform_is_redacted(session: aiohttp.
         result = await reconciler(session).apply([Change(A, Availability(False, 0))])
     [failure] = result.failed
     assert failure.kind is FailureKind.AUTH and TOKEN not in failure.reason and "***" in failure.reason
+
+
+@pytest.mark.parametrize("per_minute", [None, 120])
+def test_the_pace_keeps_every_minute_within_the_plan(per_minute: int | None) -> None:
+    settings = {} if per_minute is None else {"requests_per_minute": per_minute}
+    budget = offline(**settings).capabilities.rate_budget
+    limit = per_minute or 60  # the documented default
+    times = run_virtual(lambda: completion_times(build_pacer(budget), 3 * limit))
+    busiest = max(sum(1 for t in times if start <= t < start + 60) for start in times)
+    assert busiest == limit  # the whole budget is used, never more in any 60-second window
