@@ -22,6 +22,7 @@ _PLATFORMS: dict[str, str] = {  # name -> "module:Class", imported when first us
     "hubrise": "reconcilers.hubrise:HubRiseReconciler",
     "nuvemshop": "reconcilers.nuvemshop:NuvemshopReconciler",
     "ecwid": "reconcilers.ecwid:EcwidReconciler",
+    "webflow": "reconcilers.webflow:WebflowReconciler",
 }
 
 

@@ -43,7 +43,7 @@ class WriteUnit(StrEnum):
     STORE = "store"  # any items in one request (sandbox /items/batch, Shopify, a HubRise inventory)
     PARENT_PRODUCT = "parent_product"  # variations of one product per request (WooCommerce)
     LISTING = "listing"  # all variants of one listing per request (Etsy, later waves)
-    ITEM = "item"  # one item per request: the platform has no multi-item write that answers at once (Ecwid)
+    ITEM = "item"  # one item per request: no multi-item write that answers at once (Ecwid, Webflow)
 
 
 @dataclass(frozen=True, slots=True)

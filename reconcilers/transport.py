@@ -148,6 +148,10 @@ class _Call:
         headers = self.headers or {}
         values = [*(self.params or {}).values()]
         values += [v for k, v in headers.items() if k.lower() not in _PLAIN_HEADERS]
+        # "Bearer <token>": a platform quoting the token alone must not show it either
+        values += [
+            v.split(" ", 1)[1] for k, v in headers.items() if k.lower() == "authorization" and " " in v
+        ]
         values += URL(self.url).query.values()
         if self.auth is not None:
             values += [self.auth.login, self.auth.password]
