@@ -20,7 +20,9 @@
   TOO_MANY_REQUESTS, and every request in the following cool-down (60 s) is refused too. No
   Retry-After is documented (`retry_after` None); tests may set one to keep the suite fast.
 - Knobs: `refused` (variants whose adjustments a 400 refuses), `concurrent_next` (409
-  CONCURRENT_MODIFICATION), `fail_next` (5xx statuses).
+  CONCURRENT_MODIFICATION), `fail_next` (5xx statuses), `lose_next_answer` (an adjustment is applied
+  but its answer is lost as a 503, as a network fault would: a retry with the same key must not
+  apply it twice).
 It is a test double only; it never talks to anything but loopback.
 """
 
@@ -66,6 +68,7 @@ class SquarespaceFake:
         self.concurrent_next = 0
         self.fail_next: list[int] = []
         self.refused: set[str] = set()
+        self.lose_next_answer = 0
         self._cool_until = 0.0
         self._recent: list[float] = []
         self._cursors: dict[str, int] = {}
@@ -185,6 +188,9 @@ class SquarespaceFake:
         self._apply(body)
         self.stats.adjustments.append(body)
         self._keys[key] = (body, 204, None)
+        if self.lose_next_answer > 0:
+            self.lose_next_answer -= 1
+            return _error(503, "SERVICE_UNAVAILABLE", None, "Service unavailable")
         return web.Response(status=204)
 
     def _refusal(self, body: Any) -> tuple[str, str] | None:
