@@ -4,8 +4,9 @@ Stock model: one InventoryItem per variant of a physical or service product (sin
 the variant id (our external id). `isUnlimited: true` sells without a count (its `quantity` is then
 only the last count before and is never read as stock); otherwise `quantity` is the stock, 0 = out.
 - read: `GET /1.0/commerce/inventory/{id1},{id2},...` (up to 50 ids). One unknown id answers 404 for
-  the whole lookup, so then the listing `GET /1.0/commerce/inventory?cursor=` (50 per page, dynamic
-  cursor) is walked once and kept for the pass.
+  the whole lookup: the lookup is halved to find it (at most LOOKUP_SPLITS extra lookups per
+  observe), and past that the listing `GET /1.0/commerce/inventory?cursor=` (50 per page, dynamic
+  cursor) is walked once for that observe, never kept longer (stale counts would read as drift).
 - write: `POST /1.0/commerce/inventory/adjustments`, at most 50 operations, absolute operations only
   (`setFiniteOperations`, `setUnlimitedOperations`; never increment/decrement). Status mode: 0 /
   `in_stock_quantity` (default the store's POD quantity); an unlimited variant stays unlimited, and
@@ -32,7 +33,6 @@ never decides what to write. Documentation read 2026-12-07: reconcilers/sources/
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -63,8 +63,8 @@ MAX_IDS = 50  # variant ids per lookup (documented)
 MAX_OPERATIONS = 50  # operations per adjustments request (documented)
 # extra requests one apply() may spend isolating the variants a 400 refused (~2 per halving level)
 SPLIT_REQUESTS = 12
-# one pass observes in chunks within seconds; a reconciler kept longer walks the listing again
-LISTING_TTL_S = 60.0
+# extra lookups one observe() may spend halving a 404 (one unknown id among 50: 12), then the listing
+LOOKUP_SPLITS = 16
 T = TypeVar("T")
 BAD_ID = "not a Squarespace variant id (letters, digits, '-' and '_' only)"
 NO_NOTIFICATIONS = (
@@ -112,37 +112,41 @@ class SquarespaceReconciler:
         token = credential_fields(context, ["access_token"], plain_allowed=True)["access_token"]
         self._headers = {"Authorization": f"Bearer {token}", "User-Agent": USER_AGENT}
         self._transport = context.transport
-        self._listing: tuple[float, dict[str, Mapping[str, Any]]] | None = None
 
     async def observe(self, variants: Sequence[SyncedVariant]) -> list[Observed]:
         known = {v.external_id: v.platform_ref for v in variants if valid_variant_id(v.external_id)}
         observed = [unenforceable(v.external_id, BAD_ID) for v in variants if v.external_id not in known]
         found: dict[str, Mapping[str, Any]] = {}
-        for ids in chunked(list(known), MAX_IDS):
-            found.update(await self._lookup(ids))
+        listing: dict[str, Mapping[str, Any]] | None = None
+        parts, spare = [list(ids) for ids in chunked(list(known), MAX_IDS)][::-1], LOOKUP_SPLITS  # a stack
+        while parts:
+            part = parts.pop()
+            items = await self._lookup(part)
+            if items is not None:
+                found.update(items)
+            elif len(part) > 1 and spare >= 2:
+                spare -= 2  # one unknown id 404s the whole lookup: halve to find it
+                parts += [part[len(part) // 2 :], part[: len(part) // 2]]
+            elif len(part) > 1:  # several unknown ids: the listing (walked once) says which exist
+                listing = listing if listing is not None else await self._walk_listing()
+                found.update({i: listing[i] for i in part if i in listing})
         observed += [as_observed(eid, found[eid], ref) for eid, ref in known.items() if eid in found]
         return observed
 
-    async def _lookup(self, ids: Sequence[str]) -> dict[str, Mapping[str, Any]]:
+    async def _lookup(self, ids: Sequence[str]) -> dict[str, Mapping[str, Any]] | None:
+        """The items of one lookup; None when it names an id the store does not have (404)."""
         try:
             response = await self._transport.request(
                 "GET", f"{self._url}/{','.join(ids)}", headers=self._headers
             )
-        except AuthError:
-            raise
         except PermanentError as exc:
-            if exc.status != 404:
+            if exc.status != 404 or isinstance(exc, AuthError):
                 raise
-            # one unknown id refuses the whole lookup: the listing says which of them exist
-            listing = await self._walk_listing()
-            return {i: listing[i] for i in ids if i in listing}
+            return None
         items = _readable(inventory_items, response.body)
         return {i: items[i] for i in ids if i in items}
 
     async def _walk_listing(self) -> dict[str, Mapping[str, Any]]:
-        if self._listing is not None and time.monotonic() - self._listing[0] < LISTING_TTL_S:
-            return self._listing[1]
-
         async def page(cursor: str | None) -> tuple[list[tuple[str, Mapping[str, Any]]], str | None]:
             params = {"cursor": cursor} if cursor else None
             response = await self._transport.request("GET", self._url, params=params, headers=self._headers)
@@ -152,7 +156,6 @@ class SquarespaceReconciler:
         listing: dict[str, Mapping[str, Any]] = {}
         async for items in cursor_pages(page):
             listing.update(items)
-        self._listing = (time.monotonic(), listing)
         return listing
 
     async def apply(self, changes: Sequence[Change]) -> ApplyResult:

@@ -130,16 +130,43 @@ async def test_lookups_take_fifty_ids_each(session: aiohttp.ClientSession) -> No
     assert sorted(url.count(",") + 1 for url in urls) == [20, 50, 50]
 
 
-async def test_an_unknown_id_404s_the_lookup_so_the_listing_is_walked_once(
+async def test_an_unknown_id_404s_the_lookup_which_is_halved_to_find_it(
     session: aiohttp.ClientSession,
 ) -> None:
+    gone = "00000000-0000-4000-8000-000000000404"
+    answers = {
+        (OIL, CACAO, TEA, gone): None,
+        (OIL, CACAO): [OIL, CACAO],
+        (TEA, gone): None,
+        (TEA,): [TEA],
+        (gone,): None,
+    }
+    full = {item["variantId"]: item for item in fixture("full")["inventory"]}
+    with aioresponses() as m:
+        for ids, found in answers.items():
+            url = f"{INVENTORY}/{','.join(ids)}"
+            if found is None:
+                m.get(url, status=404, payload=fixture("error"))
+            else:
+                m.get(url, payload={"inventory": [full[i] for i in found]})
+        got = await reconciler(session).observe(variants(OIL, CACAO, TEA, gone))
+    assert sorted(o.external_id for o in got) == sorted([OIL, CACAO, TEA])  # the unknown one: not found
+    order = [str(url).removeprefix(INVENTORY + "/") for (method, url) in m.requests]
+    assert order == [",".join(ids) for ids in answers]  # each lookup once, none of the listing
+
+
+async def test_past_the_halving_budget_the_listing_is_walked_once(
+    session: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("reconcilers.squarespace.LOOKUP_SPLITS", 0)
     first = [OIL, *(f"00000000-0000-4000-8000-{n:012d}" for n in range(49))]
+    second = [CACAO, "00000000-0000-4000-8000-000000000999"]
     with aioresponses() as m:
         m.get(f"{INVENTORY}/{','.join(first)}", status=404, payload=fixture("error"))
-        m.get(f"{INVENTORY}/{CACAO}", status=404, payload=fixture("error"))
+        m.get(f"{INVENTORY}/{','.join(second)}", status=404, payload=fixture("error"))
         m.get(INVENTORY, payload=fixture("listing_page1"))
         m.get(f"{INVENTORY}?cursor=b342f5367c664d3c99aa56f44f95ab0a", payload=fixture("listing_page2"))
-        got = await reconciler(session).observe(variants(*first, CACAO))
+        got = await reconciler(session).observe(variants(*first, *second))
     assert {o.external_id: (o.available, o.quantity) for o in got} == {OIL: (True, 34), CACAO: (True, None)}
     assert len(sent(m, "GET", INVENTORY)) == 1  # the second 404 uses the listing already walked
     [page2] = sent(m, "GET", f"{INVENTORY}?cursor=b342f5367c664d3c99aa56f44f95ab0a")

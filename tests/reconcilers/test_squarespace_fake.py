@@ -154,7 +154,7 @@ async def test_a_429_starts_a_cool_down_and_the_rolling_minute_is_counted(
     assert fake.stats.refused_in_cool_down == 1
 
 
-async def test_observe_reads_by_id_and_walks_the_listing_only_for_an_unknown_id(
+async def test_observe_reads_by_id_and_halves_a_lookup_with_an_unknown_id(
     session: aiohttp.ClientSession, fake: SquarespaceFake
 ) -> None:
     for n in range(120):
@@ -169,8 +169,20 @@ async def test_observe_reads_by_id_and_walks_the_listing_only_for_an_unknown_id(
     with_missing = [SyncedVariant("q1", vid(n), f"u{n}") for n in (1, 2, 500)]
     observed = await reconciler.observe(with_missing)
     assert sorted(o.external_id for o in observed) == [vid(1), vid(2)]
-    assert fake.stats.listing_pages == 3  # 120 items, 50 a page
+    assert fake.stats.lookups[2:] == [3, 1, 2, 1, 1] and fake.stats.listing_pages == 0  # halved to find it
     assert fake.stats.agents == {USER_AGENT}
+
+
+async def test_many_unknown_ids_are_sorted_out_by_one_walk_of_the_listing(
+    session: aiohttp.ClientSession, fake: SquarespaceFake
+) -> None:
+    for n in range(120):
+        fake.seed(vid(n), n % 5)
+    asked = [vid(n) for n in range(40)] + [vid(1000 + n) for n in range(10)]  # 10 deleted variants
+    observed = await build(session, fake).observe([SyncedVariant("q1", i, "u") for i in asked])
+    assert {o.external_id: o.quantity for o in observed} == {vid(n): n % 5 for n in range(40)}
+    assert fake.stats.listing_pages == 3  # walked once (120 items, 50 a page), past the halving budget
+    assert len(fake.stats.lookups) <= 1 + 16 + 8
 
 
 async def test_apply_writes_fifty_in_one_request_and_isolates_a_refused_variant(
