@@ -23,6 +23,7 @@ _PLATFORMS: dict[str, str] = {  # name -> "module:Class", imported when first us
     "nuvemshop": "reconcilers.nuvemshop:NuvemshopReconciler",
     "ecwid": "reconcilers.ecwid:EcwidReconciler",
     "webflow": "reconcilers.webflow:WebflowReconciler",
+    "squarespace": "reconcilers.squarespace:SquarespaceReconciler",
 }
 
 

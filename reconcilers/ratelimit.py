@@ -35,14 +35,17 @@ class Pacer(Protocol):
 
 def until_window(windows: tuple[RateWindow, ...], attempt: int, now: float | None = None) -> float | None:
     """Seconds until the budget of a 429 without Retry-After comes back: documented windows aligned on
-    round minutes/hours/days reset at the next boundary. The n-th 429 in a row points at the n-th
-    window (still throttled after the minute turned: it is the hour). None: no aligned window."""
-    aligned = [w for w in windows if w.aligned]
-    if not aligned:
+    round minutes/hours/days reset at the next boundary; a window that is not aligned is a cool-down
+    that starts with the 429 (Squarespace: one minute), so the whole window. The n-th 429 in a row
+    points at the n-th window (still throttled after the minute turned: it is the hour). None: no
+    documented window."""
+    if not windows:
         return None
-    seconds = aligned[min(attempt, len(aligned) - 1)].seconds
+    window = windows[min(attempt, len(windows) - 1)]
+    if not window.aligned:
+        return window.seconds + _BOUNDARY_MARGIN_S
     epoch = time.time() if now is None else now
-    return seconds - epoch % seconds + _BOUNDARY_MARGIN_S
+    return window.seconds - epoch % window.seconds + _BOUNDARY_MARGIN_S
 
 
 # the store's clock and ours differ a little: arrive just after its boundary, not just before

@@ -10,8 +10,15 @@ from typing import Any, TypeVar
 import pytest
 from multidict import CIMultiDict
 
-from reconcilers.capabilities import PacingModel, RateBudget
-from reconcilers.ratelimit import CostPointsPacer, LeakyBucketPacer, Pacer, PacerRegistry, build_pacer
+from reconcilers.capabilities import PacingModel, RateBudget, RateWindow
+from reconcilers.ratelimit import (
+    CostPointsPacer,
+    LeakyBucketPacer,
+    Pacer,
+    PacerRegistry,
+    build_pacer,
+    until_window,
+)
 from reconcilers.transport import Response
 
 T = TypeVar("T")
@@ -220,3 +227,16 @@ def test_the_rate_never_falls_below_a_floor() -> None:
         return pacer.rate
 
     assert run_virtual(main) == pytest.approx(1.0)
+
+
+def test_a_window_that_is_not_aligned_is_a_cool_down_from_the_429() -> None:
+    cool_down = (RateWindow(300, 60, aligned=False),)
+    # whatever the clock says, the whole minute (+ the boundary margin), never the rest of a round minute
+    assert until_window(cool_down, 0, now=59.0) == pytest.approx(60.5)
+    assert until_window(cool_down, 3, now=1.0) == pytest.approx(60.5)
+    aligned = (RateWindow(500, 60), RateWindow(2500, 3600))
+    assert until_window(aligned, 0, now=3659.0) == pytest.approx(1.5)  # the next round minute
+    assert until_window(aligned, 1, now=3659.0) == pytest.approx(3541.5)  # the next round hour
+    assert until_window((), 0) is None
+    pacer = LeakyBucketPacer(5, 1, windows=cool_down, remaining_header=None)
+    assert pacer.after_throttle(0) == pytest.approx(60.5)
