@@ -208,19 +208,23 @@ def refusal(batch: Sequence[Change], errors: Any, whole: str) -> tuple[ItemFailu
 def confirmations(
     batch: Sequence[Change], entries: Sequence[Mapping[str, Any]], answer: Mapping[str, Any], location_id: str
 ) -> ApplyResult:
-    """A taken batch: each change confirmed with Square's count now (its own value when the answer
-    lists none); a 200 that still names refused changes fails those."""
+    """A taken batch: each change confirmed with the count written, unless the answer's counts show
+    another one (a change Square dates later superseded ours: re-read before writing again) or a 200
+    still names the change in errors[]."""
     named = refused_by(answer.get("errors"), batch)
     shown = read_counts(answer.get("counts"), location_id)
     confirmed: list[Observed] = []
     failed: list[ItemFailure] = []
     for change, entry in zip(batch, entries, strict=True):
+        written = Decimal(entry["physical_count"]["quantity"])
+        now = shown.get(change.external_id, written)
         if change.external_id in named:
             failed.append(ItemFailure(change.external_id, named[change.external_id], permanent=True))
-            continue
-        count = shown.get(change.external_id)
-        written = count if isinstance(count, Decimal) else Decimal(entry["physical_count"]["quantity"])
-        confirmed.append(as_count(change.external_id, written, change.platform_ref))
+        elif now != written:
+            why = f"Square shows {str(now)[:40]} after our count of {written}: a later change superseded it"
+            failed.append(ItemFailure(change.external_id, why))
+        else:
+            confirmed.append(as_count(change.external_id, written, change.platform_ref))
     return ApplyResult(tuple(confirmed), tuple(failed))
 
 
