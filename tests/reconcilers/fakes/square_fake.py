@@ -86,6 +86,7 @@ class SquareFake:
         self.keys: list[str] = []  # idempotency keys of the write requests, in order
         self.violations: list[str] = []
         self._replays: dict[str, tuple[str, dict[str, Any]]] = {}
+        self.base_url = ""  # set by start()
         self._runner: web.AppRunner | None = None
         self._client: aiohttp.ClientSession | None = None
 
@@ -98,7 +99,8 @@ class SquareFake:
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
         self._client = aiohttp.ClientSession()
-        return f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+        return self.base_url
 
     async def stop(self) -> None:
         if self._client is not None:
