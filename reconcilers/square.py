@@ -15,13 +15,11 @@ sellable and never equal to a lower count we wrote (bounded, a count beyond int4
   (composed): problems. No count record at all = 0.
 - apply: `POST /v2/inventory/changes/batch-create`, PHYSICAL_COUNT changes (absolute, state
   IN_STOCK, `occurred_at` now minus a second: it may not lie in the future nor be over 24 h old),
-  at most 100 changes (the SDK docs' cap; the current spec dropped it: we stay within it),
-  `ignore_unchanged_counts` false (the engine only writes differences; a count must never be
-  skipped because an older physical count had the same value). Status mode writes 0 or
-  `in_stock_quantity` (default the store's pod_quantity). The idempotency key is the batch body's
-  fingerprint, so a transport retry of the same batch reuses it (square_objects.batch_key). A batch is
-  all-or-nothing: the changes its errors[] names fail for good, the others are retried alone.
-- no compare-and-set on counts: last write wins.
+  at most 100 changes (the SDK docs' cap; the current spec dropped it), `ignore_unchanged_counts`
+  false (never skip a count). Status mode writes 0 or `in_stock_quantity` (default pod_quantity).
+  The idempotency key is the body's fingerprint: a transport retry of the same batch reuses it
+  (square_objects.batch_key). All or nothing: the changes errors[] names fail for good, the others
+  are retried alone; a count a later-dated change superseded is not confirmed. No compare-and-set.
 - webhooks: `inventory.count.updated` (sales, Dashboard edits and our own writes: an echo equals what
   we confirmed) carries the counts; `catalog.version.updated` (tracking or a sold-out toggle) says
   only that something changed: re-read. Signature `x-square-hmacsha256-signature` = base64
@@ -29,8 +27,8 @@ sellable and never equal to a lower count we wrote (bounded, a count beyond int4
   signature key, so the URL exactly as subscribed is a store setting (`notification_url`).
 - rate limits are not published (Square staff: back off on 429 RATE_LIMITED); no Retry-After or
   budget header is documented: paced at a conservative 5 requests/s, `requests_per_second` refines.
-Where our notes and the docs differ the docs win: see reconcilers/sources/square.md (read 2026-12-07).
-Every request goes through the shared transport; this module never decides what to write.
+Notes vs docs (the docs win) and sources: reconcilers/sources/square.md (read 2026-12-07). Every request
+goes through the shared transport; this module never decides what to write.
 """
 
 from __future__ import annotations
@@ -103,6 +101,7 @@ class SquareReconciler:
         self._api = settings.base_url(default=DEFAULT_BASE_URL, https=True) + "/v2"
         self._location_id = settings.ident("location_id", "a Square location id")
         self._notification_url = _notification_url(settings)
+        self._merchant_id = settings.get("merchant_id")  # one application's subscription hears every seller
         self._in_stock_quantity = settings.whole("in_stock_quantity", context.store.rules.pod_quantity)
         self.capabilities = refined(type(self).capabilities, settings)
         for name, value, cap in (
@@ -217,6 +216,8 @@ class SquareReconciler:
         event_id = event.get("event_id")
         delivery = event_id[:100] if isinstance(event_id, str) and event_id else None
         occurred = webhook_time(event, "created_at")
+        if self._merchant_id is not None and event.get("merchant_id") != self._merchant_id:
+            return Notification(delivery_id=delivery, occurred_at=occurred)  # another seller's news
         if kind == CATALOG_EVENT:  # tracking or a sold-out toggle changed somewhere: re-read
             return Notification(reread=True, delivery_id=delivery, occurred_at=occurred)
         if kind != COUNT_EVENT:

@@ -395,6 +395,17 @@ def test_an_inventory_event_names_our_locations_in_stock_counts(session: aiohttp
     assert not notified.reread
 
 
+def test_another_sellers_events_are_ignored_when_the_merchant_is_set(session: aiohttp.ClientSession) -> None:
+    body = json.dumps(fixture("webhook_count_updated")).encode()
+    assert len(reconciler(session, merchant_id="6SSW7HV8K2ST5").parse_webhook({}, body)) == 2
+    other = reconciler(session, merchant_id="ANOTHER").parse_webhook({}, body)
+    assert (list(other), other.reread, other.delivery_id) == (
+        [],
+        False,
+        "df5f3813-a913-45a1-94e9-fdc3f7d5e3b6",
+    )
+
+
 def test_a_catalog_event_asks_for_a_reread_and_others_change_nothing(session: aiohttp.ClientSession) -> None:
     made = reconciler(session)
     catalog = {
