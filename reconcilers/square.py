@@ -101,7 +101,11 @@ class SquareReconciler:
         self._api = settings.base_url(default=DEFAULT_BASE_URL, https=True) + "/v2"
         self._location_id = settings.ident("location_id", "a Square location id")
         self._notification_url = _notification_url(settings)
-        self._merchant_id = settings.get("merchant_id")  # one application's subscription hears every seller
+        # one application's subscription hears every seller that authorized it
+        merchant = settings.get("merchant_id")
+        self._merchant_id = (
+            None if merchant is None else settings.ident("merchant_id", "a Square merchant id")
+        )
         self._in_stock_quantity = settings.whole("in_stock_quantity", context.store.rules.pod_quantity)
         self.capabilities = refined(type(self).capabilities, settings)
         for name, value, cap in (
@@ -131,14 +135,9 @@ class SquareReconciler:
 
     async def _variations(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         body = await self._post("/catalog/batch-retrieve", {"object_ids": list(ids)})
-        objects = body.get("objects")
-        listed = objects if isinstance(objects, list) else []
-        wanted = set(ids)
-        return {
-            o["id"]: o
-            for o in listed
-            if isinstance(o, dict) and o.get("id") in wanted and o.get("is_deleted") is not True
-        }
+        objects, wanted = body.get("objects"), set(ids)
+        listed = [o for o in objects if isinstance(o, dict)] if isinstance(objects, list) else []
+        return {o["id"]: o for o in listed if o.get("id") in wanted and o.get("is_deleted") is not True}
 
     async def _counts(self, ids: Sequence[str]) -> dict[str, Decimal | UnreadableError | None]:
         if not ids:
@@ -151,7 +150,9 @@ class SquareReconciler:
         }
 
         async def page(cursor: str | None) -> tuple[list[Any], str | None]:
-            body = await self._post("/inventory/counts/batch-retrieve", {**query, **_cursor(cursor)})
+            body = await self._post(
+                "/inventory/counts/batch-retrieve", {**query, **({"cursor": cursor} if cursor else {})}
+            )
             counts, after = body.get("counts"), body.get("cursor")
             return (counts if isinstance(counts, list) else []), (after if isinstance(after, str) else None)
 
@@ -228,10 +229,6 @@ class SquareReconciler:
         if not isinstance(counts, list):
             raise InputError("webhook", "data.object.inventory_counts", "missing or not a list")
         return Notification(notified(counts, self._location_id), delivery_id=delivery, occurred_at=occurred)
-
-
-def _cursor(cursor: str | None) -> dict[str, str]:
-    return {"cursor": cursor} if cursor is not None else {}
 
 
 def _notification_url(settings: StoreSettings) -> str | None:

@@ -26,7 +26,7 @@ from reconcilers.ratelimit import LeakyBucketPacer
 from reconcilers.square import API_VERSION, SquareReconciler
 from reconcilers.square_objects import UNTRACKED, batch_key
 from reconcilers.transport import AuthError, RetryPolicy, Transport
-from tests.reconcilers.fakes.square_spec import square_spec
+from tests.reconcilers.fakes.square_spec import EVENT_PATH, square_event_spec, square_spec
 
 FIXTURES = Path(__file__).parent / "fixtures" / "square"
 TOKEN, KEY = "EAAAl-square-access-token-0123", "square-signature-key-4567"
@@ -386,6 +386,7 @@ def test_the_signature_covers_the_notification_url_and_the_raw_body(session: aio
 
 
 def test_an_inventory_event_names_our_locations_in_stock_counts(session: aiohttp.ClientSession) -> None:
+    square_event_spec().check_response("GET", EVENT_PATH, 200, fixture("webhook_count_updated"))
     body = json.dumps(fixture("webhook_count_updated")).encode()
     notified = reconciler(session).parse_webhook(signed(body), body)
     # the SOLD side of the state change and another location's count are not ours

@@ -19,7 +19,7 @@ from reconcilers import ReconcilerFactory
 from reconcilers.interface import Reconciler
 from reconcilers.transport import AuthError, RetryPolicy
 from tests.reconcilers.fakes.square_fake import SquareFake
-from tests.reconcilers.fakes.square_spec import square_spec
+from tests.reconcilers.fakes.square_spec import EVENT_PATH, square_event_spec, square_spec
 
 TOKEN, KEY, LOCATION = "EAAA-fake-token", "fake-signature-key", "L1"
 
@@ -216,6 +216,7 @@ async def test_webhooks_are_signed_over_the_notification_url_and_body(
         kinds.append(json.loads(body)["type"])
         assert not reconciler.verify_webhook(headers, body + b" ")
     assert kinds == ["inventory.count.updated", "catalog.version.updated"]
+    square_event_spec().check_response("GET", EVENT_PATH, 200, json.loads(received[0][1]))
     [item] = reconciler.parse_webhook(*received[0])
     assert (item.external_id, item.available, item.quantity) == ("A", True, 2)
     assert reconciler.parse_webhook(*received[1]).reread
@@ -278,3 +279,10 @@ async def test_the_spec_check_is_live(session: aiohttp.ClientSession, fake: Squa
     fake.spec = square_spec()
     await call(session, fake, WRITE, {"changes": []})  # no idempotency_key: the spec refuses it
     assert len(fake.violations) == 1 and "idempotency_key" in fake.violations[0]
+
+
+def test_the_event_check_is_live() -> None:
+    with pytest.raises(AssertionError, match="InventoryCountUpdatedEvent"):
+        square_event_spec().check_response(
+            "GET", EVENT_PATH, 200, {"data": {"object": {"inventory_counts": 3}}}
+        )

@@ -6,7 +6,9 @@ Two narrow exceptions, both where the file is silent rather than wrong:
   schemas already holds `errors`, so that schema is also the operation's `default` answer;
 - its OAuth2 security cannot be checked by openapi-core (which warns): it is dropped here, and the
   fake checks `Authorization: Bearer` itself.
-Only the operations stocksync calls are kept. Skips (via tests.spec_validation) without ../shared.
+Only the operations stocksync calls are kept. Webhook bodies are described only as a component
+(`InventoryCountUpdatedEvent`): `square_event_spec()` wraps it in one synthetic operation answering it,
+so the same checker validates the events the fake sends and the tests make. Skips (via tests.spec_validation) without ../shared.
 """
 
 from __future__ import annotations
@@ -32,3 +34,18 @@ def square_spec() -> Spec:
             operation["responses"]["default"] = operation["responses"]["200"]
         _BUILT.append(Spec.from_document("square/api.json (errors[] as the default answer)", document))
     return _BUILT[0]
+
+
+EVENT_PATH = "/synthetic/webhook-events/inventory.count.updated"
+_EVENTS: list[Spec] = []
+
+
+def square_event_spec() -> Spec:
+    """check_response("GET", EVENT_PATH, 200, event) validates an inventory.count.updated body."""
+    if not _EVENTS:
+        document = spec_document("square/api.json")
+        schema = {"$ref": "#/components/schemas/InventoryCountUpdatedEvent"}
+        answer = {"description": "the event body", "content": {"application/json": {"schema": schema}}}
+        document["paths"] = {EVENT_PATH: {"get": {"responses": {"200": answer}}}}
+        _EVENTS.append(Spec.from_document("square/api.json InventoryCountUpdatedEvent", document))
+    return _EVENTS[0]
