@@ -481,7 +481,8 @@ def test_a_count_too_large_to_hold_is_a_problem_not_a_crash(session: aiohttp.Cli
         ({"page_size": 5000}, "page_size"),
         ({"notification_url": "ftp://x"}, "notification_url"),
         ({"notification_url": "https://x/ y"}, "notification_url"),
-        ({"base_url": "http://connect.squareup.com"}, "base_url"),  # the token must not travel in clear
+        ({"base_url": "http://connect.squareup.com"}, "base_url"),
+        ({"merchant_id": ["M1"]}, "merchant_id"),  # the token must not travel in clear
     ],
 )
 def test_bad_settings_name_the_key(

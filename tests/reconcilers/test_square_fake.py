@@ -178,6 +178,17 @@ async def test_an_older_count_does_not_replace_a_later_change(
     assert status == 200 and answer["counts"][0]["quantity"] == "7"
 
 
+async def test_an_unchanged_count_is_skipped_unless_asked_not_to(
+    session: aiohttp.ClientSession, fake: SquareFake
+) -> None:
+    fake.add("A", "5")
+    await call(session, fake, WRITE, {"idempotency_key": "k4", "changes": [count("A", "5")]})
+    assert "A" not in fake.stamps  # ignore_unchanged_counts defaults to true: nothing recorded
+    body = {"idempotency_key": "k5", "ignore_unchanged_counts": False, "changes": [count("A", "5")]}
+    await call(session, fake, WRITE, body)
+    assert "A" in fake.stamps
+
+
 async def test_throttling_is_a_429_rate_limited_without_retry_after(
     session: aiohttp.ClientSession, fake: SquareFake
 ) -> None:
