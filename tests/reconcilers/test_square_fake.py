@@ -19,7 +19,7 @@ from reconcilers import ReconcilerFactory
 from reconcilers.interface import Reconciler
 from reconcilers.transport import AuthError, RetryPolicy
 from tests.reconcilers.fakes.square_fake import SquareFake
-from tests.reconcilers.fakes.square_spec import EVENT_PATH, square_event_spec, square_spec
+from tests.reconcilers.fakes.square_spec import EVENT_PATH, present, square_event_spec, square_spec
 
 TOKEN, KEY, LOCATION = "EAAA-fake-token", "fake-signature-key", "L1"
 
@@ -227,7 +227,8 @@ async def test_webhooks_are_signed_over_the_notification_url_and_body(
         kinds.append(json.loads(body)["type"])
         assert not reconciler.verify_webhook(headers, body + b" ")
     assert kinds == ["inventory.count.updated", "catalog.version.updated"]
-    square_event_spec().check_response("GET", EVENT_PATH, 200, json.loads(received[0][1]))
+    if present():
+        square_event_spec().check_response("GET", EVENT_PATH, 200, json.loads(received[0][1]))
     [item] = reconciler.parse_webhook(*received[0])
     assert (item.external_id, item.available, item.quantity) == ("A", True, 2)
     assert reconciler.parse_webhook(*received[1]).reread

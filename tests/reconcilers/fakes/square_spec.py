@@ -13,7 +13,7 @@ so the same checker validates the events the fake sends and the tests make. Skip
 
 from __future__ import annotations
 
-from tests.spec_validation import Spec, spec_document
+from tests.spec_validation import SPECS, Spec, spec_document
 
 PATHS = (
     "/v2/catalog/batch-retrieve",
@@ -21,6 +21,12 @@ PATHS = (
     "/v2/inventory/changes/batch-create",
 )
 _BUILT: list[Spec] = []
+FILE = "square/api.json"
+
+
+def present() -> bool:
+    """Whether Square's file is beside this checkout (wire tests then also check their traffic)."""
+    return (SPECS / FILE).is_file()
 
 
 def square_spec() -> Spec:
