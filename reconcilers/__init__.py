@@ -24,6 +24,7 @@ _PLATFORMS: dict[str, str] = {  # name -> "module:Class", imported when first us
     "ecwid": "reconcilers.ecwid:EcwidReconciler",
     "webflow": "reconcilers.webflow:WebflowReconciler",
     "squarespace": "reconcilers.squarespace:SquarespaceReconciler",
+    "square": "reconcilers.square:SquareReconciler",
 }
 
 

@@ -55,14 +55,21 @@ def verify_base64(secret: str | bytes, message: bytes, signature: str | None) ->
 
 
 def verify_signed_body(
-    secret: str | None, headers: Mapping[str, str], header: str, body: bytes, *, encoding: str
+    secret: str | None,
+    headers: Mapping[str, str],
+    header: str,
+    body: bytes,
+    *,
+    encoding: str,
+    signed_prefix: bytes = b"",
 ) -> bool:
     """A store webhook's HMAC-SHA256 of the raw body in `header` (`encoding` "hex" or "base64");
-    False when the store has no secret configured."""
+    False when the store has no secret configured. `signed_prefix`: what the platform signs before
+    the body (Square: the subscription's notification URL)."""
     if not secret:
         return False
     verify = verify_hex if encoding == "hex" else verify_base64
-    return verify(secret, body, header_value(headers, header))
+    return verify(secret, signed_prefix + body, header_value(headers, header))
 
 
 def sign_stocksync(secret: str | bytes, timestamp: int, body: bytes) -> str:

@@ -38,11 +38,13 @@ _PLAIN_HEADERS = frozenset({"accept", "content-type", "user-agent", "content-len
 
 
 class TransportError(Exception):
-    """A request to a platform failed; the message is safe to log and show."""
+    """A request to a platform failed; the message is safe to log and show. `body`: the parsed error
+    answer of a refused request (4xx), for platforms that name the refused items in it; never shown."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None, *, body: Any = None) -> None:
         super().__init__(message)
         self.status = status
+        self.body = body
 
 
 class TemporaryError(TransportError):
@@ -277,10 +279,15 @@ class Transport:
             raise _Retry("HTTP 429 (rate limited)", "throttled", status, delay)
         if status >= 500:
             raise _Retry(f"HTTP {status}", "server_error", status, self._retry_after(headers))
+        answered = None if body is _UNPARSEABLE else body
         if status in (401, 403):
-            raise AuthError(f"{call.where}: HTTP {status}: {call.redact(_message(body, raw))}", status)
+            raise AuthError(
+                f"{call.where}: HTTP {status}: {call.redact(_message(body, raw))}", status, body=answered
+            )
         if status >= 400:
-            raise PermanentError(f"{call.where}: HTTP {status}: {call.redact(_message(body, raw))}", status)
+            raise PermanentError(
+                f"{call.where}: HTTP {status}: {call.redact(_message(body, raw))}", status, body=answered
+            )
         if body is _UNPARSEABLE:
             raise _Retry("unparseable JSON body", "bad_body", status, None)
         delay = call.retry_if(response) if call.retry_if is not None else None

@@ -11,6 +11,7 @@ from tests.contract.adapters.hubrise import HubRiseAdapter
 from tests.contract.adapters.nuvemshop import NuvemshopAdapter
 from tests.contract.adapters.sandbox import SandboxAdapter
 from tests.contract.adapters.shopify import ShopifyAdapter
+from tests.contract.adapters.square import SquareAdapter
 from tests.contract.adapters.squarespace import SquarespaceAdapter
 from tests.contract.adapters.webflow import WebflowAdapter
 from tests.contract.adapters.woocommerce import WooCommerceAdapter
@@ -26,4 +27,5 @@ ADAPTERS: dict[str, type[PlatformAdapter]] = {
     "ecwid": EcwidAdapter,
     "webflow": WebflowAdapter,
     "squarespace": SquarespaceAdapter,
+    "square": SquareAdapter,
 }

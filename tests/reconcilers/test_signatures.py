@@ -16,6 +16,7 @@ from reconcilers.signatures import (
     sign_stocksync,
     verify_base64,
     verify_hex,
+    verify_signed_body,
 )
 
 BODY = b'{"id": 42, "inventory_quantity": 0}'
@@ -124,3 +125,12 @@ def test_header_value_is_case_insensitive_for_plain_dicts_and_multidicts() -> No
     assert header_value({"x-stocksync-signature": "a"}, "X-Stocksync-Signature") == "a"
     assert header_value(CIMultiDict({"X-STOCKSYNC-SIGNATURE": "b"}), "x-stocksync-signature") == "b"
     assert header_value({"Other": "c"}, "X-Stocksync-Signature") is None
+
+
+def test_a_signed_prefix_is_part_of_the_signed_message() -> None:
+    url = b"https://hooks.example.com/v1/stores/s1/webhook"
+    signature = base64.b64encode(reference(SECRET, url + BODY)).decode()
+    headers = {"X-Signature": signature}
+    assert verify_signed_body(SECRET, headers, "x-signature", BODY, encoding="base64", signed_prefix=url)
+    assert not verify_signed_body(SECRET, headers, "x-signature", BODY, encoding="base64")
+    assert not verify_signed_body(SECRET, headers, "x-signature", BODY, encoding="base64", signed_prefix=b"/")

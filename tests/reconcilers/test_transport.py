@@ -95,6 +95,17 @@ async def test_400_is_permanent_with_the_platform_message(session: aiohttp.Clien
             await transport(session).request("POST", URL, json={})
 
 
+async def test_a_refused_request_keeps_the_parsed_answer_for_the_platform(
+    session: aiohttp.ClientSession,
+) -> None:
+    answer = {"errors": [{"code": "INVALID_VALUE", "field": "changes[1].physical_count.quantity"}]}
+    with aioresponses() as mocked:
+        mocked.post(URL, status=400, payload=answer)
+        with pytest.raises(PermanentError) as refused:
+            await transport(session).request("POST", URL, json={})
+    assert refused.value.body == answer
+
+
 async def test_401_is_auth_error_and_not_retried(session: aiohttp.ClientSession) -> None:
     records: list[RequestRecord] = []
     with aioresponses() as mocked:
