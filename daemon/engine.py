@@ -193,7 +193,14 @@ class Engine:
             self._pool, store.id, delivery.delivery_id
         ):
             return NotificationResult(0, 0, 0)  # a re-delivery: its news is old, or already taken
-        if delivery.reread:  # something changed without saying what: re-read the store now
+        if delivery.reread:  # something changed without saying what: re-read it now
+            if delivery:  # the items it names (values unknown): only those, in a queued pass
+                named = sorted(
+                    {ext for item in delivery if (ext := await self._synced_id(store.id, item, ref_key))}
+                )
+                if named:
+                    await work_queue.enqueue_variants(self._pool, store.id, named, "webhook")
+                return NotificationResult(0, 0, len(named))
             queued = await work_queue.enqueue_full_pass(self._pool, store.id, "webhook")
             return NotificationResult(0, 0, int(queued))
         by_id: dict[str, Observed] = {}
