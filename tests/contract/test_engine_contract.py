@@ -40,7 +40,16 @@ class Bench:
         reconciler = self.engine.reconciler_for(store)
         assert reconciler.verify_webhook(hook.headers, hook.body)
         notified = reconciler.parse_webhook(hook.headers, hook.body)
-        return await self.engine.take_notification(STORE, notified, reconciler.capabilities.notification_ref)
+        taken = await self.engine.take_notification(STORE, notified, reconciler.capabilities.notification_ref)
+        if not (notified.reread and taken.queued):
+            return taken
+        # it only named the item (BigCommerce): the queued pass the worker runs at once re-reads it
+        before = await self.drift_records()
+        report = await self.engine.run_pass(STORE, trigger="webhook", only=[self.platform.external_id(1)])
+        return NotificationResult(taken.queued, await self.drift_records() - before, report.counts.changed)
+
+    async def drift_records(self) -> int:
+        return int(await self.pool.fetchval("SELECT count(*) FROM drift_records"))
 
     async def open_drift(self) -> int:
         return int(await self.pool.fetchval("SELECT count(*) FROM drift_records WHERE status = 'open'"))
