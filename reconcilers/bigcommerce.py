@@ -39,12 +39,13 @@ from reconcilers.bigcommerce_items import (
     adjustment,
     as_observed,
     confirmed,
-    member,
     named_in,
     page_of,
     parse_external_id,
+    row_key,
     webhook_created_at,
     webhook_items,
+    webhook_location,
 )
 from reconcilers.capabilities import Capabilities, RateBudget, RateWindow, Refinement, StockModel
 from reconcilers.credential_fields import credential_fields
@@ -113,8 +114,6 @@ class BigCommerceReconciler:
         self._webhook_key = secret.encode() if secret else None
         self._transport = context.transport
 
-    # --- observe ---------------------------------------------------------------------------------
-
     async def observe(self, variants: Sequence[SyncedVariant]) -> list[Observed]:
         wanted = {v.external_id: key for v in variants if (key := parse_external_id(v.external_id))}
         found: list[Observed] = []
@@ -148,17 +147,8 @@ class BigCommerceReconciler:
             return {}
         path = f"/inventory/locations/{self._location}/items"
         params = {f"{kind}:in": ",".join(map(str, sorted(ids))), "limit": str(ROWS_PER_PAGE)}
-        rows: dict[tuple[int, int | None], dict[str, Any]] = {}
-        for row in await self._list(path, params):
-            product, variant = (
-                member(row, "identity").get("product_id"),
-                member(row, "identity").get("variant_id"),
-            )
-            if isinstance(product, int) and kind == "product_id" and product in ids:
-                rows[(product, None)] = row
-            elif isinstance(product, int) and kind == "variant_id" and variant in ids:
-                rows[(product, variant)] = row  # keyed by its product too: a variant of another is not ours
-        return rows
+        rows = [(row_key(row, kind, ids), row) for row in await self._list(path, params)]
+        return {key: row for key, row in rows if key is not None}
 
     async def _list(self, path: str, params: Mapping[str, str]) -> list[dict[str, Any]]:
         async def page(number: int) -> tuple[list[dict[str, Any]], int | None]:
@@ -169,8 +159,6 @@ class BigCommerceReconciler:
             return page_of(response.body, path)
 
         return [item async for items in numbered_pages(page) for item in items]
-
-    # --- apply -----------------------------------------------------------------------------------
 
     async def apply(self, changes: Sequence[Change]) -> ApplyResult:
         return await run_batch(self.capabilities, changes, self._send)
@@ -227,8 +215,6 @@ class BigCommerceReconciler:
             results.append(all_failed([change for change, _ in others], why[:300], permanent=False))
         return merge_results(results)
 
-    # --- webhooks --------------------------------------------------------------------------------
-
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
         return verify_standard_webhook(self._webhook_key, headers, body, time.time())
 
@@ -245,12 +231,8 @@ class BigCommerceReconciler:
         if not at_location and scope not in _ITEM_SCOPES:
             return Notification()  # not an inventory change
         data = payload.get("data")
-        if at_location and isinstance(data, dict):
-            location = data.get("location_id")
-            if isinstance(location, bool) or not isinstance(location, int):
-                raise InputError("webhook", "data.location_id", "missing or not an integer id")
-            if location != self._location:
-                return Notification()  # another location's stock: not what this store sells
+        if at_location and webhook_location(data) != self._location:
+            return Notification()  # another location's stock: not what this store sells
         delivery, occurred = webhook_header(headers, "webhook-id"), webhook_created_at(payload)
         return Notification(
             webhook_items(data, scope), delivery_id=delivery, occurred_at=occurred, reread=True

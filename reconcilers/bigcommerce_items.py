@@ -104,6 +104,18 @@ def member(parent: Any, name: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def row_key(row: Mapping[str, Any], kind: str, ids: set[int]) -> tuple[int, int | None] | None:
+    """A location row keyed like ItemKey (product, variant or None); None: not one we asked for. A
+    variant row is keyed by its product too: a variant of another product is not ours."""
+    identity = member(row, "identity")
+    product, variant = identity.get("product_id"), identity.get("variant_id")
+    if type(product) is not int:
+        return None
+    if kind == "product_id":
+        return (product, None) if product in ids else None
+    return (product, variant) if type(variant) is int and variant in ids else None
+
+
 def page_of(body: Any, path: str) -> tuple[list[dict[str, Any]], int | None]:
     """A list answer's objects and its page count (`meta.pagination.total_pages`, None if absent)."""
     if not isinstance(body, dict) or not isinstance(body.get("data"), list):
@@ -162,6 +174,14 @@ def _webhook_id(ids: Mapping[str, Any], name: str, scope: str, *, required: bool
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 10**18:
         raise InputError("webhook", f"data.{name}", f"missing or not a positive integer id ({scope[:60]})")
     return value
+
+
+def webhook_location(data: Any) -> int:
+    """The location a location-aware notification names."""
+    location = member({"data": data}, "data").get("location_id")
+    if isinstance(location, bool) or not isinstance(location, int):
+        raise InputError("webhook", "data.location_id", "missing or not an integer id")
+    return location
 
 
 def webhook_created_at(payload: Mapping[str, Any]) -> datetime | None:

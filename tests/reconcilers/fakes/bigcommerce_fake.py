@@ -208,8 +208,9 @@ class BigCommerceFake:
             limit = _whole(request.query.get("limit", "50"))
             if limit is None or not 1 <= limit <= CATALOG_LIMIT:
                 return _problem(422, "The field 'limit' is invalid: at most 250")
-            ids = _id_list(request.query.get("id:in"))
-            if ids is False:
+            try:
+                ids = _id_list(request.query.get("id:in"))
+            except ValueError:
                 return _problem(422, "The field 'id:in' is invalid")
             fields = [f for f in request.query.get("include_fields", "").split(",") if f]
             found = [p for p in self.products.values() if ids is None or p.id in ids]
@@ -229,12 +230,11 @@ class BigCommerceFake:
             limit = _whole(request.query.get("limit", "50"))
             if limit is None or not 1 <= limit <= ROWS_LIMIT:
                 return _problem(422, "The field 'limit' is invalid: at most 1000")
-            filters = {
-                name: _id_list(request.query.get(f"{name}:in")) for name in ("variant_id", "product_id")
-            }
-            skus = request.query.get("sku:in")
-            if False in filters.values():
+            try:
+                filters = {n: _id_list(request.query.get(f"{n}:in")) for n in ("variant_id", "product_id")}
+            except ValueError:
                 return _problem(422, "Filter values must be comma separated ids")
+            skus = request.query.get("sku:in")
             rows = []
             for row in self._rows(location):
                 identity = row["identity"]
@@ -445,12 +445,14 @@ def _whole(text: str | None) -> int | None:
     return int(text) if text is not None and text.isascii() and text.isdigit() and len(text) < 12 else None
 
 
-def _id_list(text: str | None) -> set[int] | None | bool:
-    """A comma-separated id filter: the ids, None when absent, False when malformed."""
+def _id_list(text: str | None) -> set[int] | None:
+    """A comma-separated id filter: the ids, None when absent; ValueError when malformed."""
     if text is None:
         return None
     ids = [_whole(part.strip()) for part in text.split(",")]
-    return {i for i in ids if i is not None} if None not in ids else False
+    if None in ids:
+        raise ValueError(text[:40])
+    return {i for i in ids if i is not None}
 
 
 def documented_specs() -> dict[str, Any]:
