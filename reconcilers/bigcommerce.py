@@ -156,7 +156,9 @@ class BigCommerceReconciler:
             response = await self._transport.request(
                 "GET", self._api + path, params=query, headers=self._headers
             )
-            return page_of(response.body, path)
+            items, pages = page_of(response.body, path)
+            # without pagination meta a short page is the last (else the next, empty one says so)
+            return items, number if pages is None and len(items) < int(params["limit"]) else pages
 
         return [item async for items in numbered_pages(page) for item in items]
 
