@@ -120,3 +120,9 @@ async def test_a_replayed_old_delivery_does_not_reopen_drift(bench: Bench) -> No
     replay = await bench.notify(sellable)  # the platform re-delivers the old notification
     assert replay.drift_opened == 0
     assert await bench.open_drift() == 0
+
+
+async def test_news_of_an_item_this_store_does_not_sync_changes_nothing(bench: Bench) -> None:
+    other = await bench.notify(bench.platform.webhook(2, 3))  # item 2 is not synced here
+    assert (other.matched, other.drift_opened, other.queued) == (0, 0, 0)
+    assert await bench.open_drift() == 0
