@@ -26,7 +26,7 @@ from reconcilers.bigcommerce_items import UNTRACKED, parse_external_id
 from reconcilers.interface import ReconcilerContext
 from reconcilers.ratelimit import LeakyBucketPacer, announced_wait, build_pacer
 from reconcilers.signatures import verify_standard_webhook
-from reconcilers.transport import Response, RetryPolicy, Transport
+from reconcilers.transport import Response, RetryPolicy, TemporaryError, Transport
 from tests.reconcilers.fakes.bigcommerce_fake import documented_specs
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bigcommerce"
@@ -247,6 +247,16 @@ async def test_observe_chunks_by_the_catalog_limit(session: aiohttp.ClientSessio
         assert await reconciler(session).observe(wanted) == []
         catalog_reads = [q for _, path, q, _ in sent(m) if path == "/catalog/products"]
     assert [len(q["id:in"].split(",")) for q in catalog_reads] == [250, 51]
+
+
+@pytest.mark.parametrize("answer", [{"data": "rows"}, [], {"meta": {}}, None])
+async def test_an_answer_that_is_not_a_data_list_is_temporary(
+    session: aiohttp.ClientSession, answer: Any
+) -> None:
+    with aioresponses() as m:
+        m.get(CATALOG, payload=answer, repeat=True)
+        with pytest.raises(TemporaryError, match="did not answer a data list"):
+            await reconciler(session).observe(variants("1:11"))
 
 
 # --- apply ---------------------------------------------------------------------------------------

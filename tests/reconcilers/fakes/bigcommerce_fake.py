@@ -32,6 +32,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import time
 import uuid
 from collections.abc import Mapping
@@ -367,7 +368,7 @@ class BigCommerceFake:
         if elapsed_ms >= self.window_ms:
             self._window_start, self._used, elapsed_ms = now, 0, 0.0
         self._used += 1
-        return self.quota - self._used, int(self.window_ms - elapsed_ms)
+        return self.quota - self._used, math.ceil(self.window_ms - elapsed_ms)  # never announce early
 
     def _page(self, request: web.Request, objects: list[dict[str, Any]], limit: int) -> web.Response:
         page = _whole(request.query.get("page", "1")) or 1
