@@ -198,7 +198,14 @@ class Engine:
         ):
             return NotificationResult(0, 0, 0)  # a re-delivery: its news is old, or already taken
         if delivery.reread or (delivery.reread_products and product_of is None):
-            # something changed without saying what: re-read the store now
+            # something changed without saying what: re-read it now
+            if delivery:  # the items it names (values unknown): only those, in a queued pass
+                named = sorted(
+                    {ext for item in delivery if (ext := await self._synced_id(store.id, item, ref_key))}
+                )
+                if named:
+                    await work_queue.enqueue_variants(self._pool, store.id, named, "webhook")
+                return NotificationResult(0, 0, len(named))
             queued = await work_queue.enqueue_full_pass(self._pool, store.id, "webhook")
             return NotificationResult(0, 0, int(queued))
         if delivery.reread_products and product_of is not None:  # named products: read them back

@@ -25,6 +25,7 @@ _PLATFORMS: dict[str, str] = {  # name -> "module:Class", imported when first us
     "webflow": "reconcilers.webflow:WebflowReconciler",
     "squarespace": "reconcilers.squarespace:SquarespaceReconciler",
     "square": "reconcilers.square:SquareReconciler",
+    "bigcommerce": "reconcilers.bigcommerce:BigCommerceReconciler",
 }
 
 

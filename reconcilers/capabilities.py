@@ -71,6 +71,10 @@ class RateBudget:
     # response header announcing the requests left (0 pauses the store briefly); None: not sent.
     # Retry-After (HTTP's own) is read on every platform.
     remaining_header: str | None = None
+    # the platform's own headers saying when the budget comes back, each with its unit in seconds
+    # (BigCommerce: ("X-Rate-Limit-Time-Reset-Ms", 0.001)); after a 429 without Retry-After the
+    # longest announced wait is honoured, and an empty budget (remaining 0) pauses the store that long
+    reset_headers: tuple[tuple[str, float], ...] = ()
 
 
 def _whole_store(external_id: str) -> str:

@@ -38,7 +38,9 @@ class Notification(list[Observed]):
       when the platform sends neither; the engine then falls back to its own last observation time.
       A replay older than the last observation must not reopen drift.
     - `reread`: the store says something changed without saying what (HubRise `inventory.update`):
-      re-read the store's synced variants now instead of waiting for the next full pass.
+      re-read the store's synced variants now instead of waiting for the next full pass. A reread
+      notification that lists items (their values unknown, `available` None: BigCommerce's bodies
+      carry ids only) re-reads just those, in a queued pass; none of them synced: nothing to do.
     - `reread_products`: the store names the product that changed but not its stock, or its body
       cannot be trusted: the synced variants of these products (capabilities.product_of) are re-read
       now, not the whole store.

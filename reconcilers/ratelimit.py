@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol
 
 from aiolimiter import AsyncLimiter
@@ -50,6 +51,24 @@ def until_window(windows: tuple[RateWindow, ...], attempt: int, now: float | Non
 
 # the store's clock and ours differ a little: arrive just after its boundary, not just before
 _BOUNDARY_MARGIN_S = 0.5
+_MAX_ANNOUNCED_S = 86_400.0  # a wait announced beyond a day is not a budget window: capped
+
+
+def announced_wait(headers: Mapping[str, str], reset_headers: tuple[tuple[str, float], ...]) -> float | None:
+    """The longest wait the platform's reset headers announce, in seconds (None: none readable).
+    Header text is bounded before float(): it comes from the network."""
+    waits: list[float] = []
+    for name, unit in reset_headers:
+        text = (headers.get(name) or "").strip()
+        if not text or len(text) > 20:
+            continue
+        try:
+            value = float(text) * unit
+        except ValueError:
+            continue
+        if value == value and value >= 0:  # NaN and negatives are not waits
+            waits.append(min(value, _MAX_ANNOUNCED_S))
+    return max(waits) if waits else None
 
 
 def _now() -> float:
@@ -93,12 +112,15 @@ class LeakyBucketPacer:
         *,
         windows: tuple[RateWindow, ...] = (),
         remaining_header: str | None = "X-RateLimit-Remaining",
+        reset_headers: tuple[tuple[str, float], ...] = (),
     ) -> None:
         if requests_per_second <= 0:
             raise ValueError("requests_per_second must be positive")
         self.documented_rate = requests_per_second
         self._windows = windows
         self._remaining_header = remaining_header
+        self._reset_headers = reset_headers
+        self._announced: float | None = None  # the wait the last answer announced (reset_headers)
         self._burst = max(1, burst)
         self._limiter = self._limiter_for(requests_per_second)
         self._pause = _Pause()
@@ -120,12 +142,14 @@ class LeakyBucketPacer:
         self.acquired += 1
 
     def feed(self, response: Response) -> None:
-        """Platforms that announce an empty budget (`X-RateLimit-Remaining: 0`) get a short pause."""
+        """Platforms that announce an empty budget (`X-RateLimit-Remaining: 0`) get a pause: until the
+        budget comes back when the platform says when (reset_headers), else a short one."""
+        self._announced = announced_wait(response.headers, self._reset_headers)
         if self._remaining_header is None:
             return
         remaining = response.headers.get(self._remaining_header)
         if remaining is not None and remaining.strip() == "0":
-            self._pause.extend(1.0 / max(self.rate, 1e-6))
+            self._pause.extend(self._announced or 1.0 / max(self.rate, 1e-6))
 
     def penalize(self, delay_s: float) -> None:
         now = _now()
@@ -137,7 +161,8 @@ class LeakyBucketPacer:
         self._pause.extend(delay_s)
 
     def after_throttle(self, attempt: int) -> float | None:
-        return until_window(self._windows, attempt)
+        # fed the 429 itself just before: its own announcement beats a computed window boundary
+        return self._announced if self._announced is not None else until_window(self._windows, attempt)
 
     def _recover(self) -> None:
         quiet = self._throttled_at is not None and _now() - self._throttled_at >= _RECOVERY_S
@@ -200,6 +225,7 @@ def build_pacer(budget: RateBudget) -> Pacer:
         budget.burst,
         windows=budget.windows,
         remaining_header=budget.remaining_header,
+        reset_headers=budget.reset_headers,
     )
 
 

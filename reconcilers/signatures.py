@@ -72,6 +72,34 @@ def verify_signed_body(
     return verify(secret, signed_prefix + body, header_value(headers, header))
 
 
+def verify_standard_webhook(
+    key: bytes | None, headers: Mapping[str, str], body: bytes, now: float, tolerance_s: float = 300.0
+) -> bool:
+    """The Standard Webhooks scheme (standardwebhooks.com): `webhook-signature` lists space-separated
+    `v1,<base64 HMAC-SHA256>` of `<webhook-id>.<webhook-timestamp>.<raw body>`; one match suffices
+    and the timestamp must lie within the tolerance (replays refused). `key`: the HMAC key itself
+    (what the library gets base64-encoded, `whsec_` prefix dropped); None or empty: refused."""
+    message_id = (header_value(headers, "webhook-id") or "").strip()
+    timestamp = (header_value(headers, "webhook-timestamp") or "").strip()
+    signatures = header_value(headers, "webhook-signature") or ""
+    if not key or not message_id or len(message_id) > 200 or not _TIMESTAMP.fullmatch(timestamp):
+        return False
+    if abs(now - int(timestamp)) > tolerance_s:
+        return False
+    expected = hmac_sha256(key, f"{message_id}.{timestamp}.".encode() + body)
+    found = False
+    for entry in signatures.split()[:20]:  # bounded: the header comes from the network
+        version, _, digest = entry.partition(",")
+        if version != "v1":
+            continue
+        try:
+            presented = base64.b64decode(digest, validate=True)
+        except (binascii.Error, ValueError):
+            continue
+        found = hmac.compare_digest(presented, expected) or found  # every entry compared alike
+    return found
+
+
 def sign_stocksync(secret: str | bytes, timestamp: int, body: bytes) -> str:
     return "sha256=" + hmac_sha256(secret, f"{timestamp}.".encode() + body).hex()
 

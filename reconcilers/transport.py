@@ -330,7 +330,8 @@ def _message(body: Any, raw: bytes) -> str:
     """A short human message from an error body, whatever its shape (max 200 characters)."""
     text: str | None = None
     if isinstance(body, dict):
-        for key in ("message", "error_description", "error", "errors", "code"):
+        # "title": RFC 9457 problem details (BigCommerce), whose "errors" is often an empty object
+        for key in ("message", "error_description", "error", "title", "errors", "code"):
             if key in body:
                 value = body[key]
                 text = value if isinstance(value, str) else jsonlib.dumps(value)

@@ -6,6 +6,7 @@ platform's adapter is listed here).
 from __future__ import annotations
 
 from tests.contract.adapter import HUGE, OTHER_SECRET, WRONG, PlatformAdapter, Webhook
+from tests.contract.adapters.bigcommerce import BigCommerceAdapter
 from tests.contract.adapters.ecwid import EcwidAdapter
 from tests.contract.adapters.hubrise import HubRiseAdapter
 from tests.contract.adapters.nuvemshop import NuvemshopAdapter
@@ -28,4 +29,5 @@ ADAPTERS: dict[str, type[PlatformAdapter]] = {
     "webflow": WebflowAdapter,
     "squarespace": SquarespaceAdapter,
     "square": SquareAdapter,
+    "bigcommerce": BigCommerceAdapter,
 }

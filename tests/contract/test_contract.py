@@ -54,19 +54,6 @@ def build(
     return factory.build(store, platform.credential(wrong=wrong_credential))
 
 
-async def told(platform: PlatformAdapter, reconciler: Reconciler, hook: Webhook) -> list[Observed]:
-    """What a notification says the store shows: its items, or for a platform whose notifications
-    name products only (reread_products), what re-reading those products' items finds, as the engine does."""
-    notified = reconciler.parse_webhook(hook.headers, hook.body)
-    if notified.reread:  # the whole store is read back
-        return list((await observe(platform, reconciler, *range(1, 10))).values())
-    if not notified.reread_products:
-        return list(notified)
-    product_of = reconciler.capabilities.product_of
-    numbers = [n for n in range(1, 10) if product_of(platform.external_id(n)) in notified.reread_products]
-    return await reconciler.observe([platform.synced(n) for n in numbers])
-
-
 def sends_notifications(platform: PlatformAdapter) -> None:
     """Skip a store-notification case on a platform that sends none (drift is found by full passes)."""
     if reconciler_class(platform.name).capabilities.webhook_scheme is None:
@@ -85,6 +72,23 @@ def as_change(observed: Observed, quantity: int) -> Change:
 async def observe(platform: PlatformAdapter, reconciler: Reconciler, *numbers: int) -> dict[int, Observed]:
     seen = {o.external_id: o for o in await reconciler.observe([platform.synced(n) for n in numbers])}
     return {n: seen[platform.external_id(n)] for n in numbers if platform.external_id(n) in seen}
+
+
+async def told(
+    platform: PlatformAdapter, reconciler: Reconciler, hook: Webhook, number: int
+) -> list[Observed]:
+    """What a store notification says item `number` shows: its own values or, when its values are read
+    back, what re-reading finds — the items it names (`reread` with items: BigCommerce's bodies carry
+    ids), the items of the products it names (`reread_products`: Nuvemshop, Ecwid) or the store."""
+    notified = reconciler.parse_webhook(hook.headers, hook.body)
+    if notified.reread_products:
+        assert reconciler.capabilities.product_of(platform.external_id(number)) in notified.reread_products
+    elif notified.reread and list(notified):
+        assert platform.external_id(number) in {o.external_id for o in notified}  # names the item itself
+        assert all(o.available is None for o in notified)  # and claims no value
+    elif not notified.reread:
+        return list(notified)
+    return await reconciler.observe([platform.synced(number)])
 
 
 async def test_observe_reads_exactly_the_given_variants(platform: PlatformAdapter, session: Any) -> None:
@@ -240,8 +244,8 @@ async def test_webhook_parse_names_the_item_and_its_value(platform: PlatformAdap
     platform.seed(1, 5)
     reconciler = build(platform, session)
     [seen] = (await observe(platform, reconciler, 1)).values()
-    hook = platform.webhook(1, 3)
-    [notified] = await told(platform, reconciler, hook)
+    platform.seed(1, 3)  # the store now shows what its notification reports
+    [notified] = await told(platform, reconciler, platform.webhook(1, 3), 1)
     assert (notified.available, notified.quantity) == (True, 3)
     ref_key = reconciler.capabilities.notification_ref
     if ref_key is None:
@@ -259,8 +263,7 @@ async def test_the_echo_of_our_own_write_equals_what_was_confirmed(
     reconciler = build(platform, session)
     seen = await observe(platform, reconciler, 1)
     [confirmed] = (await reconciler.apply([as_change(seen[1], 2)])).confirmed
-    hook = platform.webhook(1, 2)  # the store's notification of our write
-    [echo] = await told(platform, reconciler, hook)
+    [echo] = await told(platform, reconciler, platform.webhook(1, 2), 1)  # the store's news of our write
     assert (echo.available, echo.quantity) == (confirmed.available, confirmed.quantity)
 
 

@@ -43,21 +43,24 @@ class Bench:
         assert reconciler.verify_webhook(hook.headers, hook.body)
         notified = reconciler.parse_webhook(hook.headers, hook.body)
         capabilities = reconciler.capabilities
-        result = await self.engine.take_notification(
+        taken = await self.engine.take_notification(
             STORE, notified, capabilities.notification_ref, capabilities.product_of
         )
-        if notified.reread and result.queued:  # a full pass queued: run what the worker runs
-            report = await self.engine.run_pass(STORE, trigger="webhook")
-            return NotificationResult(report.counts.checked, report.counts.drifted, report.counts.changed)
-        if not notified.reread_products or not result.queued:
-            return result
-        # the notification names the item but its state is read back: that re-read decides
+        if not ((notified.reread or notified.reread_products) and taken.queued):
+            return taken
+        # its values are read back: run the queued pass the worker runs at once; that pass decides
         queued = await self.pool.fetch(
-            "SELECT external_id FROM work_queue WHERE store_id = $1 AND status = 'queued'", STORE
+            "SELECT kind, external_id FROM work_queue WHERE store_id = $1 AND status = 'queued'", STORE
         )
-        only = [r["external_id"] for r in queued]
+        only = None if any(r["kind"] == "full_pass" for r in queued) else [r["external_id"] for r in queued]
+        before = await self.drift_records()
         report = await self.engine.run_pass(STORE, trigger="webhook", only=only)
-        return NotificationResult(result.matched, report.counts.drifted, report.counts.changed)
+        return NotificationResult(
+            report.counts.checked, await self.drift_records() - before, report.counts.changed
+        )
+
+    async def drift_records(self) -> int:
+        return int(await self.pool.fetchval("SELECT count(*) FROM drift_records"))
 
     async def open_drift(self) -> int:
         return int(await self.pool.fetchval("SELECT count(*) FROM drift_records WHERE status = 'open'"))
@@ -146,4 +149,11 @@ async def test_a_replayed_old_delivery_does_not_reopen_drift(bench: Bench) -> No
     assert await bench.open_drift() == 0
     replay = await bench.notify(sellable)  # the platform re-delivers the old notification
     assert replay.drift_opened == 0
+    assert await bench.open_drift() == 0
+
+
+async def test_news_of_an_item_this_store_does_not_sync_changes_nothing(bench: Bench) -> None:
+    sends_notifications(bench)
+    other = await bench.notify(bench.platform.webhook(2, 3))  # item 2 is not synced here
+    assert (other.matched, other.drift_opened, other.queued) == (0, 0, 0)
     assert await bench.open_drift() == 0
