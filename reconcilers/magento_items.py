@@ -1,0 +1,108 @@
+"""Magento MSI source items and catalog products as our values (pure: no I/O): the search criteria
+of a read, what a (product, source item) pair means for sale, and the source item a change writes.
+See reconcilers/magento.py."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from daemon.model import Change, Observed
+from daemon.store_values import out_of_range, whole_count
+from reconcilers.observations import counted, unenforceable
+
+IN_STOCK, OUT_OF_STOCK = 1, 0  # SourceItemInterface::STATUS_*
+BACKORDERS_NO = 0  # CatalogInventory backorders: 0 no, 1 allow, 2 allow and notify
+# a product read only needs the stock item; search_criteria and total_count are the list's own fields
+PRODUCT_FIELDS = "items[sku,type_id,extension_attributes[stock_item]],search_criteria,total_count"
+
+
+def criteria(skus: Sequence[str], source_code: str | None, page_size: int, page: int) -> dict[str, str]:
+    """searchCriteria query parameters: sku `in` the list (group 0) AND source_code `eq` (group 1);
+    filter groups are ANDed, filters inside one group ORed."""
+    group = "searchCriteria[filterGroups][{}][filters][0][{}]"
+    params = {
+        group.format(0, "field"): "sku",
+        group.format(0, "value"): ",".join(skus),
+        group.format(0, "conditionType"): "in",
+    }
+    if source_code is not None:
+        params[group.format(1, "field")] = "source_code"
+        params[group.format(1, "value")] = source_code
+        params[group.format(1, "conditionType")] = "eq"
+    params["searchCriteria[pageSize]"] = str(page_size)
+    params["searchCriteria[currentPage]"] = str(page)
+    return params
+
+
+COMMA = "the SKU contains a comma, which Magento's `in` search filter splits: it cannot be read by list"
+
+
+def refused_sku(sku: str) -> str | None:
+    """Why Magento refuses a SKU in a source item (its SKU validator), None when it takes it."""
+    if not sku or sku != sku.strip():
+        return "a Magento SKU is not empty and has no leading or trailing whitespace"
+    return None
+
+
+def by_sku(items: Sequence[Any]) -> dict[str, Mapping[str, Any]]:
+    """Answer objects keyed by lower-cased SKU (Magento compares SKUs case-insensitively, so a search
+    for "abc" finds "ABC", and no two products differ by case alone)."""
+    return {i["sku"].lower(): i for i in items if isinstance(i, dict) and isinstance(i.get("sku"), str)}
+
+
+def as_observed(
+    external_id: str, product: Mapping[str, Any], item: Mapping[str, Any] | None, source_code: str
+) -> Observed:
+    """What the storefront can be made to show for one product through its source item at our source.
+
+    Manage Stock = No sells without a count and backorders sell past 0: neither can be held back by
+    a source item, so both are problems (reported, never written). A product without a source item
+    at our source is not ours to assign."""
+    stock_item = (product.get("extension_attributes") or {}).get("stock_item")
+    if isinstance(stock_item, dict):
+        if stock_item.get("manage_stock") is False:
+            why = "Manage Stock is No: Magento sells it without a count (unlimited); set Manage Stock to Yes"
+            return unenforceable(external_id, why)
+        backorders = stock_item.get("backorders")
+        if isinstance(backorders, int) and not isinstance(backorders, bool) and backorders != BACKORDERS_NO:
+            why = "backorders are allowed: Magento keeps selling below 0; set Backorders to No"
+            return unenforceable(external_id, why)
+    if item is None:
+        kind = str(product.get("type_id") or "unknown")[:40]
+        why = f"not assigned to source {source_code!r} (product type {kind}): assign it in the product's Sources"
+        return unenforceable(external_id, why)
+    status, quantity = item.get("status"), item.get("quantity")
+    if status not in (IN_STOCK, OUT_OF_STOCK) or isinstance(status, bool):
+        return unenforceable(external_id, f"source item status {str(status)[:20]!r} is neither 0 nor 1")
+    if isinstance(quantity, bool) or not isinstance(quantity, int | float):
+        return unenforceable(external_id, f"source item quantity {str(quantity)[:20]!r} is not a number")
+    count = whole_count(quantity)
+    if count is None:
+        return Observed(external_id, None, None, problem=out_of_range(quantity))
+    if count != quantity:  # a decimal quantity sells its fraction: the next whole count, never equal to ours
+        count = math.floor(quantity) + 1
+    return counted(external_id, status == IN_STOCK and count > 0, count)
+
+
+def entry_for(change: Change, source_code: str, in_stock_quantity: int) -> dict[str, Any]:
+    """The absolute source item for a change; quantity and status are always both sent (a missing
+    status fails the whole request's validation)."""
+    target = change.target
+    if not target.available:
+        quantity = 0
+    elif target.quantity is not None:  # quantity mode
+        quantity = max(target.quantity, 0)
+    else:  # status mode: keep a count the store already shows, else the store's in-stock count
+        shown = change.expected.quantity if change.expected is not None else None
+        quantity = shown if shown is not None and shown > 0 else in_stock_quantity
+    status = IN_STOCK if target.available and quantity > 0 else OUT_OF_STOCK
+    return {"sku": change.external_id, "source_code": source_code, "quantity": quantity, "status": status}
+
+
+def as_written(change: Change, entry: Mapping[str, Any]) -> Observed:
+    """The confirmation of a saved source item: the values sent (the answer carries none)."""
+    return counted(
+        change.external_id, entry["status"] == IN_STOCK and entry["quantity"] > 0, entry["quantity"]
+    )
