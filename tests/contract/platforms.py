@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from tests.contract.adapter import HUGE, OTHER_SECRET, WRONG, PlatformAdapter, Webhook
 from tests.contract.adapters.hubrise import HubRiseAdapter
+from tests.contract.adapters.magento import MagentoAdapter
 from tests.contract.adapters.sandbox import SandboxAdapter
 from tests.contract.adapters.shopify import ShopifyAdapter
 from tests.contract.adapters.woocommerce import WooCommerceAdapter
@@ -18,4 +19,5 @@ ADAPTERS: dict[str, type[PlatformAdapter]] = {
     "shopify": ShopifyAdapter,
     "woocommerce": WooCommerceAdapter,
     "hubrise": HubRiseAdapter,
+    "magento": MagentoAdapter,
 }
