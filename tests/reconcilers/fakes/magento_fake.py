@@ -226,15 +226,14 @@ class MagentoFake:
         for key, value in request.query.items():
             match = _CRITERION.fullmatch(key)
             if match:
-                group, index, part = int(match[1]), int(match[2]), match[3]
+                group, index = int(match[1]), int(match[2])
+                part = "conditionType" if match[3].lower().startswith("condition") else match[3].lower()
                 groups.setdefault(group, {}).setdefault(index, {})[part] = value
+        paging = {k.replace("_", "").lower(): v for k, v in request.query.items()}  # page_size = pageSize
         try:
-            page_size = (
-                int(request.query["searchCriteria[pageSize]"])
-                if "searchCriteria[pageSize]" in request.query
-                else None
-            )
-            page = int(request.query.get("searchCriteria[currentPage]", "1"))
+            size_text = paging.get("searchcriteria[pagesize]")
+            page_size = int(size_text) if size_text is not None else None
+            page = int(paging.get("searchcriteria[currentpage]", "1"))
         except ValueError:
             return _error(400, "The search criteria are invalid.")
         if page_size is None and self.input_limits:
