@@ -39,8 +39,10 @@ INPUT_LIST_LIMIT = 20
 MAX_PAGE_SIZE = 300
 DEFAULT_PAGE_SIZE = 20
 SOURCE_ITEM_TYPE = "\\Magento\\InventoryApi\\Api\\Data\\SourceItemInterface"
+# the docs write filter_groups/condition_type, the schema filterGroups/conditionType: Magento takes both
 _CRITERION = re.compile(
-    r"searchCriteria\[filterGroups\]\[(\d+)\]\[filters\]\[(\d+)\]\[(field|value|conditionType)\]"
+    r"searchCriteria\[filter_?groups\]\[(\d+)\]\[filters\]\[(\d+)\]\[(field|value|condition_?type)\]",
+    re.IGNORECASE,
 )
 
 
