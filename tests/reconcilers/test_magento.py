@@ -158,7 +158,7 @@ async def test_manage_stock_no_and_backorders_are_problems_never_written(
 async def test_observe_reads_in_chunks_of_the_page_size(
     session: aiohttp.ClientSession, mocked: aioresponses
 ) -> None:
-    page = {"search_criteria": {"filter_groups": []}}
+    page: dict[str, Any] = {"search_criteria": {"filter_groups": []}}
     products = [{"sku": f"S{i}"} for i in range(3)]
     items = [{"sku": f"S{i}", "source_code": SOURCE, "quantity": i, "status": 1} for i in range(3)]
     for url, body in [
@@ -194,7 +194,7 @@ async def test_a_short_page_is_followed_until_total_count(
 async def test_unreadable_skus_and_values_are_per_item(
     session: aiohttp.ClientSession, mocked: aioresponses
 ) -> None:
-    page = {"search_criteria": {"filter_groups": []}}
+    page: dict[str, Any] = {"search_criteria": {"filter_groups": []}}
     products = [{"sku": s} for s in ("HUGE", "ODD", "OK")]
     items = [
         {"sku": "HUGE", "source_code": SOURCE, "quantity": 3_000_000_000, "status": 1},
