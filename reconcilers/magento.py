@@ -9,13 +9,16 @@ mode), and write the desired value there; external ids are SKUs.
 What shoppers see is the salable quantity of the website's stock: the in-stock source items of every
 source linked to that stock, minus reservations (orders placed, not yet shipped), minus the
 out-of-stock threshold. It is not writable and it moves with every order, so observe() reads the
-source item, never the salable quantity: a pending reservation is not drift. Other sources linked
-to the same stock add their quantities (we hold ours only); see reconcilers/sources/magento.md.
+source item, never the salable quantity: a pending reservation is not drift. A source linked to no
+stock reaches no website: then every item is a problem (one links read per reconciler, i.e. per
+pass). Other sources linked to the same stock add their quantities (we hold ours only); see
+reconcilers/sources/magento.md.
 Manage Stock = No (sells without a count) and allowed backorders (sells below 0) cannot be held back
 through a source item: both are problems. They are read the documented way for many SKUs at once,
 the product list's `extension_attributes.stock_item` (the legacy CatalogInventory stock item that
 MSI keeps for this configuration; `GET /V1/stockItems/{sku}` would cost one request per SKU).
-Reads: two searches per chunk (products, then source items at our source), sku `in` the chunk.
+Reads: the source's stock links once, then two searches per chunk (products, then source items at
+our source), sku `in` the chunk.
 Writes: `POST /V1/inventory/source-items`, absolute; validated as a whole (a 400 saves nothing), so
 a refused batch is resent item by item to fail only the bad ones. Batch size: no fixed maximum unless
 the store enables Web API input limits (then 20 per request, the documented default): 20 by default,
@@ -47,7 +50,9 @@ from reconcilers.magento_items import (
     by_sku,
     criteria,
     entry_for,
+    links_of,
     refused_sku,
+    unlinked,
 )
 from reconcilers.observations import unenforceable
 from reconcilers.pagination import numbered_pages
@@ -100,6 +105,7 @@ class MagentoReconciler:
         self.capabilities = refined(type(self).capabilities, settings)
         token = credential_fields(context, ["access_token"], plain_allowed=True)["access_token"]
         self._headers = {"Authorization": f"Bearer {token}"}
+        self._linked: bool | None = None  # is our source linked to a stock? asked once per reconciler
 
     # --- observe ---------------------------------------------------------------------------------
 
@@ -114,14 +120,30 @@ class MagentoReconciler:
                 observed.append(unenforceable(sku, COMMA))
             else:
                 readable.append(sku)
+        if readable and self._linked is None:
+            links = await self._get("inventory/stock-source-links", links_of(self._source))
+            self._linked = bool(links.get("total_count") or links["items"])
         for chunk in chunked(readable, self.capabilities.max_read_batch):
             products = by_sku(await self._search("products", chunk, fields=PRODUCT_FIELDS))
             found = [sku for sku in chunk if sku.lower() in products]
+            if not self._linked:  # writes there would change nothing shoppers see
+                observed += [unlinked(sku, self._source) for sku in found]
+                continue
             items = by_sku(await self._search("inventory/source-items", found, source=True)) if found else {}
             observed += [
                 as_observed(sku, products[sku.lower()], items.get(sku.lower()), self._source) for sku in found
             ]
         return observed
+
+    async def _get(self, path: str, params: dict[str, str]) -> dict[str, Any]:
+        """One search answer ({items, search_criteria, total_count})."""
+        response = await self._transport.request(
+            "GET", f"{self._api}/{path}", params=params, headers=self._headers
+        )
+        body = response.body
+        if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+            raise TemporaryError(f"magento: GET /{API_VERSION}/{path} did not answer a search result")
+        return body
 
     async def _search(
         self, path: str, skus: Sequence[str], *, source: bool = False, fields: str | None = None
@@ -132,12 +154,7 @@ class MagentoReconciler:
             params = criteria(skus, self._source if source else None, size, number)
             if fields is not None:
                 params["fields"] = fields
-            response = await self._transport.request(
-                "GET", f"{self._api}/{path}", params=params, headers=self._headers
-            )
-            body = response.body
-            if not isinstance(body, dict) or not isinstance(body.get("items"), list):
-                raise TemporaryError(f"magento: GET /{API_VERSION}/{path} did not answer a search result")
+            body = await self._get(path, params)
             total = body.get("total_count")
             # asking past the last page repeats it on some versions: total_count says when to stop
             pages = math.ceil(total / size) if isinstance(total, int) and not isinstance(total, bool) else 1

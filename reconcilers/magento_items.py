@@ -18,6 +18,26 @@ BACKORDERS_NO = 0  # CatalogInventory backorders: 0 no, 1 allow, 2 allow and not
 PRODUCT_FIELDS = "items[sku,type_id,extension_attributes[stock_item]],search_criteria,total_count"
 
 
+def links_of(source_code: str) -> dict[str, str]:
+    """searchCriteria for the stock–source links of our source (one page of one: total_count answers)."""
+    group = "searchCriteria[filterGroups][0][filters][0][{}]"
+    return {
+        group.format("field"): "source_code",
+        group.format("value"): source_code,
+        group.format("conditionType"): "eq",
+        "searchCriteria[pageSize]": "1",
+        "searchCriteria[currentPage]": "1",
+    }
+
+
+def unlinked(external_id: str, source_code: str) -> Observed:
+    why = (
+        f"source {source_code!r} is linked to no stock, so its quantities reach no website: "
+        "assign it to the website's stock (Stores > Inventory > Stocks)"
+    )
+    return unenforceable(external_id, why)
+
+
 def criteria(skus: Sequence[str], source_code: str | None, page_size: int, page: int) -> dict[str, str]:
     """searchCriteria query parameters: sku `in` the list (group 0) AND source_code `eq` (group 1);
     filter groups are ANDed, filters inside one group ORed."""

@@ -20,7 +20,7 @@ from reconcilers.batching import CANNOT_ENFORCE
 from reconcilers.capabilities import StockModel
 from reconcilers.interface import ReconcilerContext
 from reconcilers.magento import MagentoReconciler
-from reconcilers.magento_items import criteria, entry_for
+from reconcilers.magento_items import criteria, entry_for, links_of
 from reconcilers.ratelimit import LeakyBucketPacer
 from reconcilers.transport import AuthError, RetryPolicy, Transport
 from tests.reconcilers.magento_spec import SPEC_FILE, magento_spec
@@ -49,6 +49,16 @@ def items_url(skus: str, page: int = 1, size: int = 100) -> URL:
 
 
 SAVE_URL = f"{BASE}/V1/inventory/source-items"
+LINKS_URL = URL(f"{BASE}/V1/inventory/stock-source-links").with_query(links_of(SOURCE))
+
+
+def linked(m: aioresponses, stocks: int = 1) -> None:
+    """The stock–source links of our source (read once per reconciler, before any item)."""
+    links = [{"stock_id": i + 1, "source_code": SOURCE, "priority": 1} for i in range(stocks)]
+    m.get(
+        LINKS_URL,
+        payload={"items": links[:1], "search_criteria": {"filter_groups": []}, "total_count": stocks},
+    )
 
 
 @pytest.fixture
@@ -99,6 +109,7 @@ def sent(m: aioresponses, method: str, url: URL | str) -> list[Any]:
 async def test_observe_reads_products_then_source_items_and_maps_them(
     session: aiohttp.ClientSession, mocked: aioresponses
 ) -> None:
+    linked(mocked)
     skus = "MB-01,MB-02,MB-03,MB-04,MB-05,MB-404"
     found = "MB-01,MB-02,MB-03,MB-04,MB-05"
     mocked.get(products_url(skus), payload=fixture("full")["products"])
@@ -131,6 +142,7 @@ async def test_observe_reads_products_then_source_items_and_maps_them(
 async def test_observe_shapes(
     session: aiohttp.ClientSession, mocked: aioresponses, name: str, expected: list[Observed]
 ) -> None:
+    linked(mocked)
     skus = ",".join(o.external_id for o in expected)
     mocked.get(products_url(skus), payload=fixture(name)["products"])
     mocked.get(items_url(skus), payload=fixture(name)["source_items"])
@@ -140,6 +152,7 @@ async def test_observe_shapes(
 async def test_manage_stock_no_and_backorders_are_problems_never_written(
     session: aiohttp.ClientSession, mocked: aioresponses
 ) -> None:
+    linked(mocked)
     mocked.get(products_url("MB-01,MB-02"), payload=fixture("untracked")["products"])
     mocked.get(items_url("MB-01,MB-02"), payload=fixture("untracked")["source_items"])
     unlimited, backorders = await reconciler(session).observe(variants("MB-01", "MB-02"))
@@ -158,6 +171,7 @@ async def test_manage_stock_no_and_backorders_are_problems_never_written(
 async def test_observe_reads_in_chunks_of_the_page_size(
     session: aiohttp.ClientSession, mocked: aioresponses
 ) -> None:
+    linked(mocked)
     page: dict[str, Any] = {"search_criteria": {"filter_groups": []}}
     products = [{"sku": f"S{i}"} for i in range(3)]
     items = [{"sku": f"S{i}", "source_code": SOURCE, "quantity": i, "status": 1} for i in range(3)]
@@ -170,12 +184,13 @@ async def test_observe_reads_in_chunks_of_the_page_size(
         mocked.get(url, payload=body)
     got = await reconciler(session, page_size=2).observe(variants("S0", "S1", "S2"))
     assert got == [Observed("S0", False, 0), Observed("S1", True, 1), Observed("S2", True, 2)]
-    assert len(mocked.requests) == 4  # two chunks, one page each
+    assert len(mocked.requests) == 5  # the links once, then two chunks of one page each
 
 
 async def test_a_short_page_is_followed_until_total_count(
     session: aiohttp.ClientSession, mocked: aioresponses
 ) -> None:
+    linked(mocked)
     # the store caps pages below what was asked (input limits' maximum): total_count tells what is left
     page = {"search_criteria": {"filter_groups": []}, "total_count": 3}
     products = [{"sku": f"S{i}"} for i in range(3)]
@@ -188,12 +203,13 @@ async def test_a_short_page_is_followed_until_total_count(
         patch.setattr("reconcilers.magento.chunked", lambda items, size: iter([items]))
         got = await reconciler(session, page_size=2).observe(variants("S0", "S1", "S2"))
     assert got == [Observed(f"S{i}", True, 1) for i in range(3)]
-    assert len(mocked.requests) == 4  # two pages of each search, and no page past the last
+    assert len(mocked.requests) == 5  # the links, two pages of each search, no page past the last
 
 
 async def test_unreadable_skus_and_values_are_per_item(
     session: aiohttp.ClientSession, mocked: aioresponses
 ) -> None:
+    linked(mocked)
     page: dict[str, Any] = {"search_criteria": {"filter_groups": []}}
     products = [{"sku": s} for s in ("HUGE", "ODD", "OK")]
     items = [
@@ -243,6 +259,17 @@ async def test_apply_posts_absolute_source_items_in_both_modes(
         Observed("MB-04", True, 12),
         Observed("MB-05", False, 0),
     )
+
+
+async def test_a_source_linked_to_no_stock_makes_every_item_a_problem(
+    session: aiohttp.ClientSession, mocked: aioresponses
+) -> None:
+    linked(mocked, stocks=0)
+    mocked.get(products_url("MB-01,MB-02"), payload=fixture("zero")["products"])
+    got = await reconciler(session).observe(variants("MB-01", "MB-02"))
+    assert [o.external_id for o in got] == ["MB-01", "MB-02"]
+    assert all(o.problem and "linked to no stock" in o.problem for o in got)
+    assert sent(mocked, "GET", items_url("MB-01,MB-02")) == []  # no source item is read: none counts
 
 
 async def test_in_stock_quantity_setting_and_batch_limit(
@@ -308,7 +335,7 @@ async def test_whole_request_failures(session: aiohttp.ClientSession, mocked: ai
     mocked.post(SAVE_URL, payload=[])
     padded = await reconciler(session).apply(changes)
     assert [(f.external_id, f.kind.value) for f in padded.failed] == [(" B", "permanent")]
-    mocked.get(products_url("A"), status=401, payload=fixture("unauthorized"))
+    mocked.get(LINKS_URL, status=401, payload=fixture("unauthorized"))
     with pytest.raises(AuthError, match="401"):
         await reconciler(session).observe(variants("A"))
 

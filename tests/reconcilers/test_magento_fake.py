@@ -180,6 +180,16 @@ async def test_reconciler_against_the_fake(session: aiohttp.ClientSession, fake:
     assert back == [Observed("S2", True, 100), Observed("S3", False, 0)]
 
 
+async def test_a_source_linked_to_no_stock_is_reported_not_written(
+    session: aiohttp.ClientSession, fake: MagentoFake
+) -> None:
+    seed(fake, 2)
+    fake.links = [link for link in fake.links if link["source_code"] != "eu"]
+    observed = await build(session, fake).observe([SyncedVariant("m1", "S1", "u")])
+    assert observed[0].problem is not None and "linked to no stock" in observed[0].problem
+    assert fake.stats.reads == 0  # its source items were never read
+
+
 async def test_a_refused_item_fails_alone(session: aiohttp.ClientSession, fake: MagentoFake) -> None:
     seed(fake, 4)
     fake.refused_skus.add("S2")

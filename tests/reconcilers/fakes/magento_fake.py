@@ -13,6 +13,7 @@ admin-schema-2.4.9.yaml; read 2026-12-07):
 - `fields=items[sku,extension_attributes[stock_item]],total_count` trims the answer to those fields.
 - Web API input limits (off by default, `input_limits = True` turns them on): list inputs above 20
   → 400 `Maximum items of type "..." is 20`; `pageSize` above 300 → 400; no pageSize → 20 per page.
+- GET /V1/inventory/stock-source-links (the same search): which stock each source belongs to.
 - POST /V1/inventory/source-items `{"sourceItems": [...]}`: validated as a whole; sku (not empty, no
   surrounding whitespace), source_code (an existing source), quantity (a number) and status (0 or 1)
   are all required; any invalid item → 400 `{"message": "Validation Failed", "errors": [...]}` and
@@ -123,6 +124,11 @@ class MagentoFake:
         self.sources = set(sources)
         self.products: dict[str, FakeProduct] = {}  # by lower-cased SKU (MySQL compares them so)
         self.source_items: dict[tuple[str, str], dict[str, Any]] = {}  # (lower sku, source) → item
+        # stock–source links: every source assigned to the default stock (1) unless a test unlinks it
+        self.links = [
+            {"stock_id": 1, "source_code": code, "priority": priority}
+            for priority, code in enumerate(sources, start=1)
+        ]
         self.input_limits = False  # Stores > Configuration > Services > Web API Limits
         self.refused_skus: set[str] = set()  # writes of these fail validation (a test's per-item refusal)
         self.throttle_next: list[float] = []  # Retry-After seconds of the next 429s
@@ -140,6 +146,7 @@ class MagentoFake:
         app.router.add_get("/rest/{store}/V1/inventory/source-items", self._list_source_items)
         app.router.add_post("/rest/{store}/V1/inventory/source-items", self._save_source_items)
         app.router.add_get("/rest/{store}/V1/products", self._list_products)
+        app.router.add_get("/rest/{store}/V1/inventory/stock-source-links", self._list_links)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
@@ -217,6 +224,9 @@ class MagentoFake:
     async def _list_source_items(self, request: web.Request) -> web.StreamResponse:
         self.stats.reads += 1
         return self._search(request, list(self.source_items.values()))
+
+    async def _list_links(self, request: web.Request) -> web.StreamResponse:
+        return self._search(request, [dict(link) for link in self.links])
 
     async def _list_products(self, request: web.Request) -> web.StreamResponse:
         self.stats.product_reads += 1
