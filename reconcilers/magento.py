@@ -11,10 +11,11 @@ source linked to that stock, minus reservations (orders placed, not yet shipped)
 out-of-stock threshold. It is not writable and it moves with every order, so observe() reads the
 source item, never the salable quantity: a pending reservation is not drift. A source linked to no
 stock reaches no website: then every item is a problem (one links read per reconciler, i.e. per
-pass). Other sources linked to the same stock add their quantities (we hold ours only); see
+pass, skipped when the integration may not read stocks). Other sources linked to the same stock add their quantities (we hold ours only); see
 reconcilers/sources/magento.md.
 Manage Stock = No (sells without a count) and allowed backorders (sells below 0) cannot be held back
-through a source item: both are problems. They are read the documented way for many SKUs at once,
+through a source item: both are problems. An out-of-stock threshold (`min_qty`) hides counts at or
+below it: such counts read as unavailable, and a sellable count it would hide is a problem. They are read the documented way for many SKUs at once,
 the product list's `extension_attributes.stock_item` (the legacy CatalogInventory stock item that
 MSI keeps for this configuration; `GET /V1/stockItems/{sku}` would cost one request per SKU).
 Reads: the source's stock links once, then two searches per chunk (products, then source items at
@@ -52,6 +53,7 @@ from reconcilers.magento_items import (
     entry_for,
     links_of,
     refused_sku,
+    threshold_problem,
     unlinked,
 )
 from reconcilers.observations import unenforceable
@@ -120,12 +122,11 @@ class MagentoReconciler:
                 observed.append(unenforceable(sku, COMMA))
             else:
                 readable.append(sku)
-        if readable and self._linked is None:
-            links = await self._get("inventory/stock-source-links", links_of(self._source))
-            self._linked = bool(links.get("total_count") or links["items"])
         for chunk in chunked(readable, self.capabilities.max_read_batch):
             products = by_sku(await self._search("products", chunk, fields=PRODUCT_FIELDS))
             found = [sku for sku in chunk if sku.lower() in products]
+            if found and self._linked is None:
+                self._linked = await self._source_is_linked()
             if not self._linked:  # writes there would change nothing shoppers see
                 observed += [unlinked(sku, self._source) for sku in found]
                 continue
@@ -134,6 +135,17 @@ class MagentoReconciler:
                 as_observed(sku, products[sku.lower()], items.get(sku.lower()), self._source) for sku in found
             ]
         return observed
+
+    async def _source_is_linked(self) -> bool:
+        """Whether our source belongs to a stock; True when the store will not say (the integration
+        lacks the stocks resource, or no such route): then items are read and written as usual."""
+        try:
+            links = await self._get("inventory/stock-source-links", links_of(self._source))
+        except PermanentError as exc:
+            if exc.status in (401, 403, 404):
+                return True
+            raise
+        return bool(links.get("total_count") or links["items"])
 
     async def _get(self, path: str, params: dict[str, str]) -> dict[str, Any]:
         """One search answer ({items, search_criteria, total_count})."""
@@ -173,10 +185,15 @@ class MagentoReconciler:
             for c in unit
             if (why := refused_sku(c.external_id))
         ]
-        bad = {f.external_id for f in refused}
-        entries = [
-            (c, entry_for(c, self._source, self._in_stock_quantity)) for c in unit if c.external_id not in bad
-        ]
+        entries: list[tuple[Change, dict[str, Any]]] = []
+        for change in unit:
+            entry = entry_for(change, self._source, self._in_stock_quantity)
+            if refused_sku(change.external_id) is not None:
+                continue
+            if (why := threshold_problem(change, entry)) is not None:
+                refused.append(ItemFailure(change.external_id, why, problem=True))
+            else:
+                entries.append((change, entry))
         results = [ApplyResult(failed=tuple(refused))]
         if entries:
             try:

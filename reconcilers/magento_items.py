@@ -14,6 +14,8 @@ from reconcilers.observations import counted, unenforceable
 
 IN_STOCK, OUT_OF_STOCK = 1, 0  # SourceItemInterface::STATUS_*
 BACKORDERS_NO = 0  # CatalogInventory backorders: 0 no, 1 allow, 2 allow and notify
+# platform_ref key: the stock item's out-of-stock threshold (min_qty); a count at or below it sells nothing
+OUT_OF_STOCK_AT = "out_of_stock_at"
 # a product read only needs the stock item; search_criteria and total_count are the list's own fields
 PRODUCT_FIELDS = "items[sku,type_id,extension_attributes[stock_item]],search_criteria,total_count"
 
@@ -81,7 +83,14 @@ def as_observed(
     a source item, so both are problems (reported, never written). A product without a source item
     at our source is not ours to assign."""
     stock_item = (product.get("extension_attributes") or {}).get("stock_item")
+    ref: dict[str, Any] = {}
     if isinstance(stock_item, dict):
+        threshold = stock_item.get("min_qty")
+        if isinstance(threshold, int | float) and not isinstance(threshold, bool) and threshold > 0:
+            at = whole_count(threshold)
+            if at is None:
+                return Observed(external_id, None, None, problem=out_of_range(threshold))
+            ref[OUT_OF_STOCK_AT] = at  # salable = quantity - min_qty: whole counts above it sell
         if stock_item.get("manage_stock") is False:
             why = "Manage Stock is No: Magento sells it without a count (unlimited); set Manage Stock to Yes"
             return unenforceable(external_id, why)
@@ -103,7 +112,9 @@ def as_observed(
         return Observed(external_id, None, None, problem=out_of_range(quantity))
     if count != quantity:  # a decimal quantity sells its fraction: the next whole count, never equal to ours
         count = math.floor(quantity) + 1
-    return counted(external_id, status == IN_STOCK and count > 0, count)
+    return counted(
+        external_id, status == IN_STOCK and count > ref.get(OUT_OF_STOCK_AT, 0), count, ref or None
+    )
 
 
 def entry_for(change: Change, source_code: str, in_stock_quantity: int) -> dict[str, Any]:
@@ -116,13 +127,28 @@ def entry_for(change: Change, source_code: str, in_stock_quantity: int) -> dict[
         quantity = max(target.quantity, 0)
     else:  # status mode: keep a count the store already shows, else the store's in-stock count
         shown = change.expected.quantity if change.expected is not None else None
-        quantity = shown if shown is not None and shown > 0 else in_stock_quantity
+        quantity = shown if shown is not None and shown > threshold_of(change) else in_stock_quantity
     status = IN_STOCK if target.available and quantity > 0 else OUT_OF_STOCK
     return {"sku": change.external_id, "source_code": source_code, "quantity": quantity, "status": status}
 
 
+def threshold_of(change: Change) -> int:
+    at = (change.platform_ref or {}).get(OUT_OF_STOCK_AT, 0)
+    return at if isinstance(at, int) else 0
+
+
+def threshold_problem(change: Change, entry: Mapping[str, Any]) -> str | None:
+    """A sellable count the store's out-of-stock threshold would hide: reported, not written."""
+    at = threshold_of(change)
+    if entry["status"] != IN_STOCK or entry["quantity"] > at:
+        return None
+    return (
+        f"the store's out-of-stock threshold (min_qty {at}) hides a count of {entry['quantity']}: "
+        "lower the threshold or the count cannot be shown"
+    )
+
+
 def as_written(change: Change, entry: Mapping[str, Any]) -> Observed:
     """The confirmation of a saved source item: the values sent (the answer carries none)."""
-    return counted(
-        change.external_id, entry["status"] == IN_STOCK and entry["quantity"] > 0, entry["quantity"]
-    )
+    sells = entry["status"] == IN_STOCK and entry["quantity"] > threshold_of(change)
+    return counted(change.external_id, sells, entry["quantity"], change.platform_ref)

@@ -184,7 +184,7 @@ async def test_observe_reads_in_chunks_of_the_page_size(
         mocked.get(url, payload=body)
     got = await reconciler(session, page_size=2).observe(variants("S0", "S1", "S2"))
     assert got == [Observed("S0", False, 0), Observed("S1", True, 1), Observed("S2", True, 2)]
-    assert len(mocked.requests) == 5  # the links once, then two chunks of one page each
+    assert len(mocked.requests) == 5  # two chunks of one page each, and the links once
 
 
 async def test_a_short_page_is_followed_until_total_count(
@@ -272,6 +272,49 @@ async def test_a_source_linked_to_no_stock_makes_every_item_a_problem(
     assert sent(mocked, "GET", items_url("MB-01,MB-02")) == []  # no source item is read: none counts
 
 
+@pytest.mark.parametrize("status", [401, 403, 404])
+async def test_a_store_that_will_not_tell_the_links_is_read_as_usual(
+    session: aiohttp.ClientSession, mocked: aioresponses, status: int
+) -> None:
+    mocked.get(LINKS_URL, status=status, payload=fixture("unauthorized"))
+    mocked.get(products_url("MB-01"), payload=fixture("minimal")["products"])
+    mocked.get(items_url("MB-01"), payload=fixture("minimal")["source_items"])
+    assert await reconciler(session).observe(variants("MB-01")) == [Observed("MB-01", True, 3)]
+
+
+async def test_the_out_of_stock_threshold_is_read_and_never_written_into(
+    session: aiohttp.ClientSession, mocked: aioresponses
+) -> None:
+    linked(mocked)
+    products = fixture("zero")["products"]
+    for product in products["items"]:
+        product["extension_attributes"]["stock_item"]["min_qty"] = 2
+    mocked.get(products_url("MB-01,MB-02"), payload=products)
+    page = {"search_criteria": {"filter_groups": []}, "total_count": 2}
+    items = [
+        {"sku": "MB-01", "source_code": SOURCE, "quantity": 2, "status": 1},
+        {"sku": "MB-02", "source_code": SOURCE, "quantity": 3, "status": 1},
+    ]
+    mocked.get(items_url("MB-01,MB-02"), payload=page | {"items": items})
+    at_two, above = await reconciler(session).observe(variants("MB-01", "MB-02"))
+    assert at_two == Observed("MB-01", False, 2, {"out_of_stock_at": 2})  # salable 2 - 2 = 0
+    assert above == Observed("MB-02", True, 3, {"out_of_stock_at": 2})
+    mocked.post(SAVE_URL, payload=[])
+    result = await reconciler(session).apply(
+        [
+            Change("MB-01", Availability(True, 2), at_two.as_availability(), at_two.platform_ref),
+            Change("MB-02", Availability(True, None), above.as_availability(), above.platform_ref),
+        ]
+    )
+    assert [(f.external_id, f.kind.value) for f in result.failed] == [("MB-01", "problem")]
+    assert "min_qty 2" in result.failed[0].reason
+    assert result.confirmed == (Observed("MB-02", True, 3, {"out_of_stock_at": 2}),)
+    (call,) = sent(mocked, "POST", SAVE_URL)
+    assert call.kwargs["json"]["sourceItems"] == [
+        {"sku": "MB-02", "source_code": SOURCE, "quantity": 3, "status": 1}
+    ]
+
+
 async def test_in_stock_quantity_setting_and_batch_limit(
     session: aiohttp.ClientSession, mocked: aioresponses
 ) -> None:
@@ -335,7 +378,7 @@ async def test_whole_request_failures(session: aiohttp.ClientSession, mocked: ai
     mocked.post(SAVE_URL, payload=[])
     padded = await reconciler(session).apply(changes)
     assert [(f.external_id, f.kind.value) for f in padded.failed] == [(" B", "permanent")]
-    mocked.get(LINKS_URL, status=401, payload=fixture("unauthorized"))
+    mocked.get(products_url("A"), status=401, payload=fixture("unauthorized"))
     with pytest.raises(AuthError, match="401"):
         await reconciler(session).observe(variants("A"))
 
