@@ -6,28 +6,30 @@ mode), and write the desired value there; external ids are SKUs.
 - quantity mode: quantity = the count, status 1 when it is above 0, else 0.
 - status mode: unavailable → quantity 0, status 0; available → status 1 with the count the store
   already shows, or `in_stock_quantity` (default: the store's POD quantity) when it shows none.
-What shoppers see is the salable quantity of the website's stock: the in-stock source items of every
-source linked to that stock, minus reservations (orders placed, not yet shipped), minus the
-out-of-stock threshold. It is not writable and it moves with every order, so observe() reads the
-source item, never the salable quantity: a pending reservation is not drift. A source linked to no
-stock reaches no website: then every item is a problem (one links read per reconciler, i.e. per
-pass, skipped when the integration may not read stocks). Other sources linked to the same stock add their quantities (we hold ours only); see
-reconcilers/sources/magento.md.
+Shoppers see the salable quantity of the website's stock: the in-stock items of every source linked
+to it, minus reservations (orders not yet shipped), minus the out-of-stock threshold. It is computed
+and moves with every order, so observe() reads our source item, never the salable quantity: a
+pending reservation is not drift. Other sources of the same stock add their quantities (we hold
+ours only). A source linked to no stock reaches no website: its items are problems (one links read
+per pass, skipped when the integration may not read stocks).
 Manage Stock = No (sells without a count) and allowed backorders (sells below 0) cannot be held back
 through a source item: both are problems. An out-of-stock threshold (`min_qty`) hides counts at or
-below it: such counts read as unavailable, and a sellable count it would hide is a problem. They are read the documented way for many SKUs at once,
-the product list's `extension_attributes.stock_item` (the legacy CatalogInventory stock item that
-MSI keeps for this configuration; `GET /V1/stockItems/{sku}` would cost one request per SKU).
-Reads: the source's stock links once, then two searches per chunk (products, then source items at
-our source), sku `in` the chunk.
-Writes: `POST /V1/inventory/source-items`, absolute; validated as a whole (a 400 saves nothing), so
-a refused batch is resent item by item to fail only the bad ones. Batch size: no fixed maximum unless
-the store enables Web API input limits (then 20 per request, the documented default): 20 by default,
-`batch_limit` raises it. No compare-and-set. No rate limit by default: a pacer
-(`requests_per_second`), 429 + Retry-After from a proxy honoured by the transport.
-Magento Open Source sends no webhooks (Adobe Commerce's paid I/O Events and webhooks are signed
-with RSA keys and not supported here): drift is found by full passes, and verify_webhook /
-parse_webhook refuse. Auth: an integration access token used as a bearer token.
+below it: they read as unavailable, and a sellable count it would hide is a problem. All three are
+read for many SKUs at once the documented way, from the product list's
+`extension_attributes.stock_item` (the CatalogInventory stock item MSI keeps for this configuration;
+the legacy `GET /V1/stockItems/{sku}` costs one request per SKU).
+Reads per chunk of SKUs: products (sku `in`), then source items (sku `in` AND source_code `eq`).
+Writes: `POST /V1/inventory/source-items`, absolute, quantity and status always both; validated as a
+whole (a 400 saves nothing), so a refused batch is resent item by item. Batch: no fixed maximum
+unless the store enables Web API input limits (then 20 per request, their documented default): 20,
+`batch_limit` raises it. No compare-and-set. No documented rate limit: a pacer
+(`requests_per_second`); a proxy's 429 + Retry-After is honoured by the transport.
+Magento Open Source sends no webhooks (Adobe Commerce's paid I/O Events and webhooks, signed with
+RSA keys, are not supported): drift is found by full passes; verify_webhook/parse_webhook refuse.
+Auth: an integration access token as a bearer token (OAuth 1.0a signing is not implemented).
+Docs vs our notes (the docs win): error `parameters` are an object for named placeholders; the
+admin token lasts 4 h (unused here); the docs call quantity and status optional where our errata
+says a missing status fails validation: both are always sent, right either way.
 Documentation read 2026-12-07: reconcilers/sources/magento.md.
 """
 
@@ -124,13 +126,15 @@ class MagentoReconciler:
                 readable.append(sku)
         for chunk in chunked(readable, self.capabilities.max_read_batch):
             products = by_sku(await self._search("products", chunk, fields=PRODUCT_FIELDS))
-            found = [sku for sku in chunk if sku.lower() in products]
-            if found and self._linked is None:
+            found = [sku for sku in chunk if sku.lower() in products]  # the rest is not in the store
+            if not found:
+                continue
+            if self._linked is None:
                 self._linked = await self._source_is_linked()
             if not self._linked:  # writes there would change nothing shoppers see
                 observed += [unlinked(sku, self._source) for sku in found]
                 continue
-            items = by_sku(await self._search("inventory/source-items", found, source=True)) if found else {}
+            items = by_sku(await self._search("inventory/source-items", found, source=True))
             observed += [
                 as_observed(sku, products[sku.lower()], items.get(sku.lower()), self._source) for sku in found
             ]
@@ -180,17 +184,13 @@ class MagentoReconciler:
         return await run_batch(self.capabilities, changes, self._send)
 
     async def _send(self, unit: Sequence[Change]) -> ApplyResult:
-        refused = [
-            ItemFailure(c.external_id, why, permanent=True)
-            for c in unit
-            if (why := refused_sku(c.external_id))
-        ]
+        refused: list[ItemFailure] = []
         entries: list[tuple[Change, dict[str, Any]]] = []
         for change in unit:
             entry = entry_for(change, self._source, self._in_stock_quantity)
-            if refused_sku(change.external_id) is not None:
-                continue
-            if (why := threshold_problem(change, entry)) is not None:
+            if (why := refused_sku(change.external_id)) is not None:  # Magento's SKU validator refuses it
+                refused.append(ItemFailure(change.external_id, why, permanent=True))
+            elif (why := threshold_problem(change, entry)) is not None:
                 refused.append(ItemFailure(change.external_id, why, problem=True))
             else:
                 entries.append((change, entry))

@@ -100,7 +100,7 @@ def as_observed(
             return unenforceable(external_id, why)
     if item is None:
         kind = str(product.get("type_id") or "unknown")[:40]
-        why = f"not assigned to source {source_code!r} (product type {kind}): assign it in the product's Sources"
+        why = f"not assigned to source {source_code!r} (product type {kind}): assign it in its Sources"
         return unenforceable(external_id, why)
     status, quantity = item.get("status"), item.get("quantity")
     if status not in (IN_STOCK, OUT_OF_STOCK) or isinstance(status, bool):
