@@ -347,7 +347,10 @@ async def test_a_refused_batch_is_resent_item_by_item(
         ("S1", "permanent"),
         ("S2", "temporary"),
     ]
-    assert "400" in result.failed[0].reason and "Validation Failed" in result.failed[0].reason
+    assert "400" in result.failed[0].reason
+    assert (
+        'Validation Failed ("sku" can not contain leading or trailing whitespace.)' in result.failed[0].reason
+    )
 
 
 async def test_isolation_stops_at_its_request_budget(
@@ -373,6 +376,7 @@ async def test_whole_request_failures(session: aiohttp.ClientSession, mocked: ai
     # the credential fails the whole unit; the padded SKU was not even sent (Magento's SKU validator)
     assert [(f.external_id, f.kind.value) for f in unauthorized.failed] == [("A", "auth"), (" B", "auth")]
     assert "401" in unauthorized.failed[0].reason and TOKEN not in unauthorized.failed[0].reason
+    assert "access Magento_InventoryApi::source" in unauthorized.failed[0].reason  # the resource to grant
     (call,) = sent(mocked, "POST", SAVE_URL)
     assert [e["sku"] for e in call.kwargs["json"]["sourceItems"]] == ["A"]
     mocked.post(SAVE_URL, payload=[])
