@@ -1,36 +1,28 @@
 """Magento Open Source / Adobe Commerce 2.4 with Inventory Management (MSI), REST API V1.
 
-Stock model: an MSI source item per (sku, source) holds `quantity` and `status` (1 in stock, 0 out).
-We own the source item of ONE source, the store setting `source_code` ("default" in single-source
-mode), and write the desired value there; external ids are SKUs.
-- quantity mode: quantity = the count, status 1 when it is above 0, else 0.
-- status mode: unavailable → quantity 0, status 0; available → status 1 with the count the store
-  already shows, or `in_stock_quantity` (default: the store's POD quantity) when it shows none.
-Shoppers see the salable quantity of the website's stock: the in-stock items of every source linked
-to it, minus reservations (orders not yet shipped), minus the out-of-stock threshold. It is computed
-and moves with every order, so observe() reads our source item, never the salable quantity: a
-pending reservation is not drift. Other sources of the same stock add their quantities (we hold
-ours only). A source linked to no stock reaches no website: its items are problems (one links read
-per pass, skipped when the integration may not read stocks).
-Manage Stock = No (sells without a count) and allowed backorders (sells below 0) cannot be held back
-through a source item: both are problems. An out-of-stock threshold (`min_qty`) hides counts at or
-below it: they read as unavailable, and a sellable count it would hide is a problem. All three are
-read for many SKUs at once the documented way, from the product list's
-`extension_attributes.stock_item` (the CatalogInventory stock item MSI keeps for this configuration;
-the legacy `GET /V1/stockItems/{sku}` costs one request per SKU).
-Reads per chunk of SKUs: products (sku `in`), then source items (sku `in` AND source_code `eq`).
-Writes: `POST /V1/inventory/source-items`, absolute, quantity and status always both; validated as a
-whole (a 400 saves nothing), so a refused batch is resent item by item. Batch: no fixed maximum
-unless the store enables Web API input limits (then 20 per request, their documented default): 20,
-`batch_limit` raises it. No compare-and-set. No documented rate limit: a pacer
-(`requests_per_second`); a proxy's 429 + Retry-After is honoured by the transport.
-Magento Open Source sends no webhooks (Adobe Commerce's paid I/O Events and webhooks, signed with
-RSA keys, are not supported): drift is found by full passes; verify_webhook/parse_webhook refuse.
-Auth: an integration access token as a bearer token (OAuth 1.0a signing is not implemented).
-Docs vs our notes (the docs win): error `parameters` are an object for named placeholders; the
-admin token lasts 4 h (unused here); the docs call quantity and status optional where our errata
-says a missing status fails validation: both are always sent, right either way.
-Documentation read 2026-12-07: reconcilers/sources/magento.md.
+Stock model: an MSI source item per (sku, source) holds `quantity` and `status` (1 in, 0 out). We
+own the source item of ONE source (setting `source_code`, default "default"); external ids are SKUs.
+- quantity mode: the count, status 1 when above 0, else 0.
+- status mode: unavailable → 0 and status 0; available → status 1 with the count the store shows,
+  else `in_stock_quantity` (default: the store's POD quantity).
+Shoppers see the stock's salable quantity: the in-stock items of every source linked to it, minus
+reservations (orders not yet shipped) and the out-of-stock threshold. It moves with every order, so
+we read our source item, never it: a pending reservation is not drift. Other sources of the stock
+add their quantities (ours only is held); a source linked to no stock makes its items problems.
+Manage Stock = No (unlimited), allowed backorders (sell below 0) and a sellable count the threshold
+(`min_qty`) would hide are problems. They live on the CatalogInventory stock item, which the product
+list documents but leaves out on 2.3/2.4 (magento/magento2#36533): then `GET /V1/stockItems/{sku}`.
+Reads per chunk: products (sku `in`), stock items the list lacks, source items (sku `in` AND
+source_code `eq`). Writes: `POST /V1/inventory/source-items`, absolute, quantity and status always
+both; validated as a whole (a 400 saves nothing), so a refused batch is resent item by item. Batch:
+20 (Web API input limits' default when a store enables them), `batch_limit` raises it. No
+compare-and-set. No documented rate limit: a pacer (`requests_per_second`); a proxy's 429 +
+Retry-After is honoured by the transport. Magento Open Source sends no webhooks (Adobe Commerce's
+RSA-signed I/O Events and webhooks are not supported): drift is found by full passes, and
+verify_webhook/parse_webhook refuse. Auth: an integration access token as a bearer token.
+Docs vs our notes (the docs win): error `parameters` are an object for named placeholders; the admin
+token lasts 4 h (unused); the docs call quantity and status optional where our errata says a missing
+status fails validation: both are always sent. Read 2026-12-07: reconcilers/sources/magento.md.
 """
 
 from __future__ import annotations
@@ -38,6 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 from daemon.errors import InputError
 from daemon.model import ApplyResult, Change, ItemFailure, Observed, SyncedVariant
@@ -54,6 +47,7 @@ from reconcilers.magento_items import (
     criteria,
     entry_for,
     links_of,
+    listed_stock_item,
     refused_sku,
     threshold_problem,
     unlinked,
@@ -134,11 +128,30 @@ class MagentoReconciler:
             if not self._linked:  # writes there would change nothing shoppers see
                 observed += [unlinked(sku, self._source) for sku in found]
                 continue
+            stock_items = {sku: await self._stock_item(sku, products[sku.lower()]) for sku in found}
             items = by_sku(await self._search("inventory/source-items", found, source=True))
             observed += [
-                as_observed(sku, products[sku.lower()], items.get(sku.lower()), self._source) for sku in found
+                as_observed(
+                    sku, products[sku.lower()], stock_items[sku], items.get(sku.lower()), self._source
+                )
+                for sku in found
             ]
         return observed
+
+    async def _stock_item(self, sku: str, product: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """Manage Stock, backorders and the threshold of one product: from the product list when it
+        carries them, else `GET /V1/stockItems/{sku}` (one request per SKU: the documented read)."""
+        listed = listed_stock_item(product)
+        if listed is not None:
+            return listed
+        url = f"{self._api}/stockItems/{quote(sku, safe='')}"
+        try:
+            response = await self._transport.request("GET", url, headers=self._headers)
+        except PermanentError as exc:
+            if isinstance(exc, AuthError) or exc.status != 404:
+                raise
+            return None  # no stock item (deleted meanwhile): the source item alone tells
+        return response.body if isinstance(response.body, dict) else None
 
     async def _source_is_linked(self) -> bool:
         """Whether our source belongs to a stock; True when the store will not say (the integration

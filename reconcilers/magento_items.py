@@ -74,17 +74,28 @@ def by_sku(items: Sequence[Any]) -> dict[str, Mapping[str, Any]]:
     return {i["sku"].lower(): i for i in items if isinstance(i, dict) and isinstance(i.get("sku"), str)}
 
 
+def listed_stock_item(product: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The stock item a product answer carries: the product list leaves it out on 2.3/2.4
+    (magento/magento2#36533), a store with that fixed (or a single product's answer) has it."""
+    extension = product.get("extension_attributes")
+    stock_item = extension.get("stock_item") if isinstance(extension, dict) else None
+    return stock_item if isinstance(stock_item, dict) else None
+
+
 def as_observed(
-    external_id: str, product: Mapping[str, Any], item: Mapping[str, Any] | None, source_code: str
+    external_id: str,
+    product: Mapping[str, Any],
+    stock_item: Mapping[str, Any] | None,
+    item: Mapping[str, Any] | None,
+    source_code: str,
 ) -> Observed:
     """What the storefront can be made to show for one product through its source item at our source.
 
     Manage Stock = No sells without a count and backorders sell past 0: neither can be held back by
     a source item, so both are problems (reported, never written). A product without a source item
     at our source is not ours to assign."""
-    stock_item = (product.get("extension_attributes") or {}).get("stock_item")
     ref: dict[str, Any] = {}
-    if isinstance(stock_item, dict):
+    if stock_item is not None:
         threshold = stock_item.get("min_qty")
         if isinstance(threshold, int | float) and not isinstance(threshold, bool) and threshold > 0:
             at = whole_count(threshold)

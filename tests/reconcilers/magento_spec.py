@@ -18,7 +18,12 @@ from typing import Any
 from tests.spec_validation import Spec, spec_document
 
 SPEC_FILE = "magento/admin-schema-2.4.9.yaml"
-PATHS = ("/V1/inventory/source-items", "/V1/inventory/stock-source-links", "/V1/products")
+PATHS = (
+    "/V1/inventory/source-items",
+    "/V1/inventory/stock-source-links",
+    "/V1/products",
+    "/V1/stockItems/{productSku}",
+)
 _SWAGGER_REF, _OPENAPI_REF = "#/definitions/", "#/components/schemas/"
 _PARAMETER_KEYS = ("type", "format", "items", "enum", "default", "minimum", "maximum")
 

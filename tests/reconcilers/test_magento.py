@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import pytest
@@ -49,6 +50,18 @@ def items_url(skus: str, page: int = 1, size: int = 100) -> URL:
 
 
 SAVE_URL = f"{BASE}/V1/inventory/source-items"
+
+
+def stock_item_url(sku: str) -> str:
+    return f"{BASE}/V1/stockItems/{quote(sku, safe='')}"
+
+
+def listed(sku: str, **stock: Any) -> dict[str, Any]:
+    """A product answer that carries its stock item (a store where the list includes it)."""
+    item = fixture("zero")["products"]["items"][0]["extension_attributes"]["stock_item"] | stock
+    return {"sku": sku, "extension_attributes": {"stock_item": item}}
+
+
 LINKS_URL = URL(f"{BASE}/V1/inventory/stock-source-links").with_query(links_of(SOURCE))
 
 
@@ -71,7 +84,7 @@ def mocked() -> Iterator[aioresponses]:
     spec = magento_spec()
     for (method, url), calls in m.requests.items():
         for call in calls:
-            path = url.path.removeprefix("/rest/all")
+            path = url.raw_path.removeprefix("/rest/all")  # a SKU's "/" stays encoded in its segment
             spec.check_request(method, path, query=dict(url.query), body=call.kwargs.get("json"))
 
 
@@ -145,8 +158,37 @@ async def test_observe_shapes(
     linked(mocked)
     skus = ",".join(o.external_id for o in expected)
     mocked.get(products_url(skus), payload=fixture(name)["products"])
+    for sku, stock_item in fixture(name).get("stock_items", {}).items():
+        mocked.get(stock_item_url(sku), payload=stock_item)  # the list left it out: one read per SKU
     mocked.get(items_url(skus), payload=fixture(name)["source_items"])
     assert await reconciler(session).observe(variants(*skus.split(","))) == expected
+    assert len(sent(mocked, "GET", stock_item_url("MB-01"))) == (1 if name == "minimal" else 0)
+
+
+async def test_the_stock_item_is_read_per_sku_when_the_list_leaves_it_out(
+    session: aiohttp.ClientSession, mocked: aioresponses
+) -> None:
+    linked(mocked)
+    page = {"search_criteria": {"filter_groups": []}, "total_count": 3}
+    products = [{"sku": "A/1"}, {"sku": "GONE"}, listed("C")]
+    mocked.get(products_url("A/1,GONE,C"), payload=page | {"items": products})
+    mocked.get(
+        stock_item_url("A/1"), payload=listed("A/1", manage_stock=False)["extension_attributes"]["stock_item"]
+    )
+    mocked.get(
+        stock_item_url("GONE"),
+        status=404,
+        payload={"message": "The product that was requested doesn't exist."},
+    )
+    items = [{"sku": s, "source_code": SOURCE, "quantity": 4, "status": 1} for s in ("A/1", "GONE", "C")]
+    mocked.get(items_url("A/1,GONE,C"), payload=page | {"items": items})
+    unmanaged, gone, listed_c = await reconciler(session).observe(variants("A/1", "GONE", "C"))
+    assert unmanaged.problem is not None and "Manage Stock is No" in unmanaged.problem
+    assert gone == Observed("GONE", True, 4)  # deleted meanwhile: its source item alone tells
+    assert listed_c == Observed("C", True, 4)
+    (call,) = sent(mocked, "GET", stock_item_url("A/1"))  # the slash travels encoded
+    assert call.kwargs["headers"] == HEADERS
+    assert sent(mocked, "GET", stock_item_url("C")) == []
 
 
 async def test_manage_stock_no_and_backorders_are_problems_never_written(
@@ -173,7 +215,7 @@ async def test_observe_reads_in_chunks_of_the_page_size(
 ) -> None:
     linked(mocked)
     page: dict[str, Any] = {"search_criteria": {"filter_groups": []}}
-    products = [{"sku": f"S{i}"} for i in range(3)]
+    products = [listed(f"S{i}") for i in range(3)]
     items = [{"sku": f"S{i}", "source_code": SOURCE, "quantity": i, "status": 1} for i in range(3)]
     for url, body in [
         (products_url("S0,S1", 1, 2), page | {"items": products[:2], "total_count": 2}),
@@ -193,7 +235,7 @@ async def test_a_short_page_is_followed_until_total_count(
     linked(mocked)
     # the store caps pages below what was asked (input limits' maximum): total_count tells what is left
     page = {"search_criteria": {"filter_groups": []}, "total_count": 3}
-    products = [{"sku": f"S{i}"} for i in range(3)]
+    products = [listed(f"S{i}") for i in range(3)]
     items = [{"sku": f"S{i}", "source_code": SOURCE, "quantity": 1, "status": 1} for i in range(3)]
     mocked.get(products_url("S0,S1,S2", 1, 2), payload=page | {"items": products[:2]})
     mocked.get(products_url("S0,S1,S2", 2, 2), payload=page | {"items": products[2:]})
@@ -211,7 +253,7 @@ async def test_unreadable_skus_and_values_are_per_item(
 ) -> None:
     linked(mocked)
     page: dict[str, Any] = {"search_criteria": {"filter_groups": []}}
-    products = [{"sku": s} for s in ("HUGE", "ODD", "OK")]
+    products = [listed(s) for s in ("HUGE", "ODD", "OK")]
     items = [
         {"sku": "HUGE", "source_code": SOURCE, "quantity": 3_000_000_000, "status": 1},
         {"sku": "ODD", "source_code": SOURCE, "quantity": 4, "status": 7},
@@ -278,6 +320,7 @@ async def test_a_store_that_will_not_tell_the_links_is_read_as_usual(
 ) -> None:
     mocked.get(LINKS_URL, status=status, payload=fixture("unauthorized"))
     mocked.get(products_url("MB-01"), payload=fixture("minimal")["products"])
+    mocked.get(stock_item_url("MB-01"), payload=fixture("minimal")["stock_items"]["MB-01"])
     mocked.get(items_url("MB-01"), payload=fixture("minimal")["source_items"])
     assert await reconciler(session).observe(variants("MB-01")) == [Observed("MB-01", True, 3)]
 

@@ -110,6 +110,7 @@ async def test_search_criteria_filter_groups_and_pages(
 
 async def test_fields_trim_the_product_list(session: aiohttp.ClientSession, fake: MagentoFake) -> None:
     fake.add(FakeProduct("P1", manage_stock=False))
+    fake.list_stock_items = True  # a store where the list carries stock items
     query = search("P1") | {"fields": "items[sku,extension_attributes[stock_item]],total_count"}
     _, body = await get(session, f"{fake.base_url}/V1/products", query=query)
     assert set(body) == {"items", "total_count"}
@@ -169,6 +170,7 @@ async def test_reconciler_against_the_fake(session: aiohttp.ClientSession, fake:
     wanted += [SyncedVariant("m1", s, "x") for s in ("UNMANAGED", "ELSEWHERE", "MISSING")]
     observed = {o.external_id: o for o in await reconciler.observe(wanted)}
     assert (fake.stats.product_reads, fake.stats.reads) == (3, 3)  # 253 SKUs in chunks of 100
+    assert fake.stats.stock_item_reads == 252  # the list leaves stock items out: one read per product
     assert observed["S0"] == Observed("S0", False, 0) and observed["S7"] == Observed("S7", True, 7)
     assert observed["UNMANAGED"].problem and observed["ELSEWHERE"].problem and "MISSING" not in observed
     changes = [Change(f"S{i}", Availability(i % 2 == 0, None)) for i in range(20)]
@@ -188,6 +190,19 @@ async def test_a_source_linked_to_no_stock_is_reported_not_written(
     observed = await build(session, fake).observe([SyncedVariant("m1", "S1", "u")])
     assert observed[0].problem is not None and "linked to no stock" in observed[0].problem
     assert fake.stats.reads == 0  # its source items were never read
+
+
+async def test_a_sku_with_a_slash_is_read_and_written(
+    session: aiohttp.ClientSession, fake: MagentoFake
+) -> None:
+    fake.add(FakeProduct("TEE/RED", manage_stock=False), eu=(2, 1))
+    fake.add(FakeProduct("TEE/BLUE"), eu=(2, 1))
+    reconciler = build(session, fake)
+    red, blue = await reconciler.observe([SyncedVariant("m1", s, "u") for s in ("TEE/RED", "TEE/BLUE")])
+    assert red.problem is not None and "Manage Stock is No" in red.problem  # its own stock item was read
+    assert blue == Observed("TEE/BLUE", True, 2) and fake.stats.stock_item_reads == 2
+    assert (await reconciler.apply([Change("TEE/BLUE", Availability(False, 0))])).failed == ()
+    assert fake.item("TEE/BLUE", "eu") == {"sku": "TEE/BLUE", "source_code": "eu", "quantity": 0, "status": 0}
 
 
 async def test_a_refused_item_fails_alone(session: aiohttp.ClientSession, fake: MagentoFake) -> None:

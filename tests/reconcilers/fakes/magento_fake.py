@@ -11,6 +11,9 @@ admin-schema-2.4.9.yaml; read 2026-12-07):
   past the last repeats the last page (the notes: not empty on every version). Without `pageSize`
   the whole result.
 - `fields=items[sku,extension_attributes[stock_item]],total_count` trims the answer to those fields.
+- the product list leaves `extension_attributes.stock_item` out although the schema documents it
+  (magento/magento2#36533, 2.3 and 2.4; `list_stock_items = True` plays a store where it is fixed);
+  GET /V1/stockItems/{sku} answers one product's stock item (404 for an unknown SKU).
 - Web API input limits (off by default, `input_limits = True` turns them on): list inputs above 20
   → 400 `Maximum items of type "..." is 20`; `pageSize` above 300 → 400; no pageSize → 20 per page.
 - GET /V1/inventory/stock-source-links (the same search): which stock each source belongs to.
@@ -56,7 +59,10 @@ class FakeProduct:
     qty: float = 0  # the legacy stock item, kept equal to the default source
     is_in_stock: bool = False
 
-    def as_json(self, product_id: int) -> dict[str, Any]:
+    def as_json(self, product_id: int, *, stock_item: bool = True) -> dict[str, Any]:
+        extension: dict[str, Any] = {"website_ids": [1]}
+        if stock_item:
+            extension["stock_item"] = self.stock_item(product_id)
         return {
             "id": product_id,
             "sku": self.sku,
@@ -68,7 +74,7 @@ class FakeProduct:
             "type_id": self.type_id,
             "created_at": "2026-11-01 10:00:00",
             "updated_at": "2026-12-01 10:00:00",
-            "extension_attributes": {"website_ids": [1], "stock_item": self.stock_item(product_id)},
+            "extension_attributes": extension,
             "product_links": [],
             "options": [],
             "media_gallery_entries": [],
@@ -116,6 +122,7 @@ class Stats:
     throttled: int = 0
     unauthorized: int = 0
     refused_writes: int = 0
+    stock_item_reads: int = 0
 
 
 class MagentoFake:
@@ -130,6 +137,8 @@ class MagentoFake:
             for priority, code in enumerate(sources, start=1)
         ]
         self.input_limits = False  # Stores > Configuration > Services > Web API Limits
+        # the product list leaves stock_item out on 2.3/2.4 (magento/magento2#36533); True: a fixed store
+        self.list_stock_items = False
         self.refused_skus: set[str] = set()  # writes of these fail validation (a test's per-item refusal)
         self.throttle_next: list[float] = []  # Retry-After seconds of the next 429s
         self.fail_next: list[int] = []
@@ -147,6 +156,7 @@ class MagentoFake:
         app.router.add_post("/rest/{store}/V1/inventory/source-items", self._save_source_items)
         app.router.add_get("/rest/{store}/V1/products", self._list_products)
         app.router.add_get("/rest/{store}/V1/inventory/stock-source-links", self._list_links)
+        app.router.add_get("/rest/{store}/V1/stockItems/{sku}", self._stock_item)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
@@ -181,7 +191,8 @@ class MagentoFake:
     async def _gate(self, request: web.Request, handler: Any) -> web.StreamResponse:
         self.stats.requests += 1
         body = await request.read()
-        api_path = "/" + request.path.split("/", 3)[-1] if request.path.startswith("/rest/") else request.path
+        raw = request.rel_url.raw_path  # a SKU's "/" stays encoded in its path segment
+        api_path = "/" + raw.split("/", 3)[-1] if raw.startswith("/rest/") else raw
         if self.spec is not None:
             self._check(
                 lambda: self.spec.check_request(
@@ -230,8 +241,20 @@ class MagentoFake:
 
     async def _list_products(self, request: web.Request) -> web.StreamResponse:
         self.stats.product_reads += 1
-        rows = [p.as_json(i + 1) for i, p in enumerate(self.products.values())]
+        rows = [
+            p.as_json(i + 1, stock_item=self.list_stock_items) for i, p in enumerate(self.products.values())
+        ]
         return self._search(request, rows)
+
+    async def _stock_item(self, request: web.Request) -> web.StreamResponse:
+        self.stats.stock_item_reads += 1
+        sku = request.match_info["sku"].lower()
+        ids = {key: number for number, key in enumerate(self.products, start=1)}
+        if sku not in ids:
+            return _error(
+                404, "The product that was requested doesn't exist. Verify the product and try again."
+            )
+        return web.json_response(self.products[sku].stock_item(ids[sku]))
 
     def _search(self, request: web.Request, rows: list[dict[str, Any]]) -> web.StreamResponse:
         groups: dict[int, dict[int, dict[str, str]]] = {}
