@@ -16,7 +16,7 @@ IN_STOCK, OUT_OF_STOCK = 1, 0  # SourceItemInterface::STATUS_*
 BACKORDERS_NO = 0  # CatalogInventory backorders: 0 no, 1 allow, 2 allow and notify
 # platform_ref key: the stock item's out-of-stock threshold (min_qty); a count at or below it sells nothing
 OUT_OF_STOCK_AT = "out_of_stock_at"
-# a product read only needs the stock item; search_criteria and total_count are the list's own fields
+# a product read needs the SKU, the type and (where the list carries it) the stock item
 PRODUCT_FIELDS = "items[sku,type_id,extension_attributes[stock_item]],search_criteria,total_count"
 
 
