@@ -26,6 +26,7 @@ _PLATFORMS: dict[str, str] = {  # name -> "module:Class", imported when first us
     "squarespace": "reconcilers.squarespace:SquarespaceReconciler",
     "square": "reconcilers.square:SquareReconciler",
     "bigcommerce": "reconcilers.bigcommerce:BigCommerceReconciler",
+    "magento": "reconcilers.magento:MagentoReconciler",
 }
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json as jsonlib
 import random
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -338,13 +339,41 @@ def _message(body: Any, raw: bytes) -> str:
                 break
     if text is None:
         text = raw.decode("utf-8", "replace") if body is _UNPARSEABLE or body is None else jsonlib.dumps(body)
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        text = _filled(text, body.get("parameters"))
     errors = body.get("errors") if isinstance(body, dict) and "message" in body else None
     if isinstance(errors, list):
         # per-field errors (HubRise 422 `errors[{field, message}]`) are what support needs to fix it
         fields = [e for e in errors if isinstance(e, dict) and "field" in e][:5]
         if fields:
             text += " (" + "; ".join(f"{e['field']}: {e.get('message', '')}" for e in fields) + ")"
+        else:  # errors[{message, parameters}] (Magento's "Validation Failed")
+            said = [e for e in errors if isinstance(e, dict) and isinstance(e.get("message"), str)][:3]
+            if said:
+                text += " (" + "; ".join(_filled(e["message"], e.get("parameters")) for e in said) + ")"
     return " ".join(text.split())[:200] or "(empty body)"
+
+
+_PLACEHOLDER = re.compile(r"%(\w{1,40})")
+
+
+def _filled(message: str, parameters: Any) -> str:
+    """A message with its placeholders (%name, %1) replaced by the `parameters` sent beside it
+    (Magento: an object for named placeholders, a list for numbered ones); others stay as they are."""
+    if isinstance(parameters, dict):
+        values = {str(k): v for k, v in parameters.items()}
+    elif isinstance(parameters, list):
+        values = {str(i): v for i, v in enumerate(parameters, start=1)}
+    else:
+        return message
+
+    def value(match: re.Match[str]) -> str:
+        found = values.get(match[1])
+        if isinstance(found, bool) or not isinstance(found, str | int | float):
+            return match[0]
+        return str(found)[:80]
+
+    return _PLACEHOLDER.sub(value, message[:400])
 
 
 def _secret_like(values: Iterable[object]) -> set[str]:

@@ -9,6 +9,7 @@ from tests.contract.adapter import HUGE, OTHER_SECRET, WRONG, PlatformAdapter, W
 from tests.contract.adapters.bigcommerce import BigCommerceAdapter
 from tests.contract.adapters.ecwid import EcwidAdapter
 from tests.contract.adapters.hubrise import HubRiseAdapter
+from tests.contract.adapters.magento import MagentoAdapter
 from tests.contract.adapters.nuvemshop import NuvemshopAdapter
 from tests.contract.adapters.sandbox import SandboxAdapter
 from tests.contract.adapters.shopify import ShopifyAdapter
@@ -30,4 +31,5 @@ ADAPTERS: dict[str, type[PlatformAdapter]] = {
     "squarespace": SquarespaceAdapter,
     "square": SquareAdapter,
     "bigcommerce": BigCommerceAdapter,
+    "magento": MagentoAdapter,
 }

@@ -361,4 +361,9 @@ def test_declared_facts_name_what_the_adapter_uses(platform: PlatformAdapter) ->
         hook = platform.webhook(1, 1)
         assert any(name.lower() in caps.webhook_scheme.lower() for name in hook.headers)  # signature header
     assert caps.source and caps.unlimited  # every registered platform documents both
+    if caps.webhook_scheme is not None:  # None: the platform sends no store notifications
+        hook = platform.webhook(1, 1)
+        assert any(
+            name.lower() in caps.webhook_scheme.lower() for name in hook.headers
+        )  # the signature header
     assert caps.max_write_batch >= 1 and caps.max_read_batch >= 1

@@ -106,6 +106,32 @@ async def test_a_refused_request_keeps_the_parsed_answer_for_the_platform(
     assert refused.value.body == answer
 
 
+async def test_placeholders_are_filled_from_the_parameters_sent_beside_them(
+    session: aiohttp.ClientSession,
+) -> None:
+    denied = {
+        "message": "The consumer isn't authorized to access %resources.",
+        "parameters": {"resources": "Acl::x"},
+    }
+    refused = {
+        "message": "Validation Failed",
+        "errors": [
+            {"message": '"%field" can not be empty.', "parameters": {"field": "sku"}},
+            {"message": "Source %1 has no %2.", "parameters": ["eu", ["nested"]]},
+        ],
+    }
+    with aioresponses() as mocked:
+        mocked.post(URL, status=401, payload=denied)
+        mocked.post(URL, status=400, payload=refused)
+        with pytest.raises(AuthError, match="access Acl::x[.]"):
+            await transport(session).request("POST", URL, json={})
+        with pytest.raises(PermanentError) as caught:
+            await transport(session).request("POST", URL, json={})
+    assert str(caught.value).endswith(
+        'HTTP 400: Validation Failed ("sku" can not be empty.; Source eu has no %2.)'
+    )
+
+
 async def test_401_is_auth_error_and_not_retried(session: aiohttp.ClientSession) -> None:
     records: list[RequestRecord] = []
     with aioresponses() as mocked:
