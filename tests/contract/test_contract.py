@@ -15,7 +15,7 @@ import pytest
 from daemon.model import Availability, Change, FailureKind, Observed, StoreConfig
 from reconcilers import ReconcilerFactory, known_platforms, reconciler_class
 from reconcilers.capabilities import StockModel
-from reconcilers.interface import Reconciler
+from reconcilers.interface import Notification, Reconciler
 from reconcilers.transport import AuthError, RetryPolicy, TemporaryError
 from tests.contract.platforms import ADAPTERS, HUGE, OTHER_SECRET, WRONG, PlatformAdapter
 
@@ -201,6 +201,13 @@ async def test_a_count_the_state_database_cannot_hold_is_a_per_item_problem(
     assert (seen[2].available, seen[2].quantity) == (True, 4)  # the rest of the store keeps syncing
 
 
+def _skip_if_values_are_never_sent(platform: PlatformAdapter, notification: Notification) -> None:
+    """A platform whose notifications never carry values asks for a re-read (Notification.reread); the
+    value cases do not apply to it (the re-read is an ordinary observe, covered above)."""
+    if notification.reread and not notification:
+        pytest.skip(f"{platform.name} notifications carry no values: they ask for a re-read")
+
+
 async def test_webhook_signatures(platform: PlatformAdapter, session: Any) -> None:
     reconciler = build(platform, session)
     hook = platform.webhook(1, 3)
@@ -216,7 +223,9 @@ async def test_webhook_parse_names_the_item_and_its_value(platform: PlatformAdap
     reconciler = build(platform, session)
     [seen] = (await observe(platform, reconciler, 1)).values()
     hook = platform.webhook(1, 3)
-    [notified] = reconciler.parse_webhook(hook.headers, hook.body)
+    notification = reconciler.parse_webhook(hook.headers, hook.body)
+    _skip_if_values_are_never_sent(platform, notification)
+    [notified] = notification
     assert (notified.available, notified.quantity) == (True, 3)
     ref_key = reconciler.capabilities.notification_ref
     if ref_key is None:
@@ -234,7 +243,9 @@ async def test_the_echo_of_our_own_write_equals_what_was_confirmed(
     seen = await observe(platform, reconciler, 1)
     [confirmed] = (await reconciler.apply([as_change(seen[1], 2)])).confirmed
     hook = platform.webhook(1, 2)  # the store's notification of our write
-    [echo] = reconciler.parse_webhook(hook.headers, hook.body)
+    notification = reconciler.parse_webhook(hook.headers, hook.body)
+    _skip_if_values_are_never_sent(platform, notification)
+    [echo] = notification
     assert (echo.available, echo.quantity) == (confirmed.available, confirmed.quantity)
 
 
