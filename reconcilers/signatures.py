@@ -65,6 +65,42 @@ def verify_signed_body(
     return verify(secret, body, header_value(headers, header))
 
 
+def standard_webhooks_key(secret: str | None) -> bytes | None:
+    """The HMAC key of a Standard Webhooks signing secret (`whsec_<base64>`); None when unset."""
+    if not secret:
+        return None
+    encoded = secret.strip().removeprefix("whsec_")
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        return encoded.encode()  # not base64: the text itself is the key
+
+
+def verify_standard_webhook(
+    key: bytes | None, headers: Mapping[str, str], body: bytes, now: float, tolerance_s: float = 300.0
+) -> bool:
+    """Standard Webhooks (standardwebhooks.com; BigCommerce, Etsy): `webhook-signature` holds
+    space-separated `v1,<base64 HMAC-SHA256>` of `<webhook-id>.<webhook-timestamp>.<raw body>`; one
+    match passes, and the timestamp (unix seconds) must lie within `tolerance_s` of `now`."""
+    delivery, stamp = header_value(headers, "webhook-id"), header_value(headers, "webhook-timestamp")
+    signatures = header_value(headers, "webhook-signature")
+    if key is None or not delivery or not stamp or not signatures:
+        return False
+    stamp = stamp.strip()
+    if not _TIMESTAMP.fullmatch(stamp) or abs(now - int(stamp)) > tolerance_s:
+        return False
+    expected = hmac_sha256(key, f"{delivery.strip()}.{stamp}.".encode() + body)
+    for candidate in signatures.split():
+        version, _, encoded = candidate.partition(",")
+        try:
+            presented = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            continue
+        if version == "v1" and hmac.compare_digest(presented, expected):
+            return True
+    return False
+
+
 def sign_stocksync(secret: str | bytes, timestamp: int, body: bytes) -> str:
     return "sha256=" + hmac_sha256(secret, f"{timestamp}.".encode() + body).hex()
 
