@@ -6,6 +6,7 @@ platform's adapter is listed here).
 from __future__ import annotations
 
 from tests.contract.adapter import HUGE, OTHER_SECRET, WRONG, PlatformAdapter, Webhook
+from tests.contract.adapters.etsy import EtsyAdapter
 from tests.contract.adapters.hubrise import HubRiseAdapter
 from tests.contract.adapters.sandbox import SandboxAdapter
 from tests.contract.adapters.shopify import ShopifyAdapter
@@ -18,4 +19,5 @@ ADAPTERS: dict[str, type[PlatformAdapter]] = {
     "shopify": ShopifyAdapter,
     "woocommerce": WooCommerceAdapter,
     "hubrise": HubRiseAdapter,
+    "etsy": EtsyAdapter,
 }
