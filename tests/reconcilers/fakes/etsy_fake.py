@@ -254,7 +254,7 @@ class EtsyFake:
             if not isinstance(offering["is_enabled"], bool) or "readiness_state_id" not in offering:
                 raise ValueError("offerings need is_enabled and readiness_state_id")
             if not isinstance(product.get("property_values", []), list):
-                raise ValueError("Property values can't be empty")
+                raise TypeError("Property values can't be empty")
             new.append(
                 {
                     "product_id": next(self._ids),
