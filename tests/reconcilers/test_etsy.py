@@ -18,7 +18,16 @@ from yarl import URL
 
 from daemon.credentials import Secret
 from daemon.errors import ConfigError, InputError
-from daemon.model import Availability, Change, FailureKind, Observed, StoreConfig, StoreRules, SyncedVariant
+from daemon.model import (
+    Availability,
+    Change,
+    FailureKind,
+    Observed,
+    StoreConfig,
+    StoreMode,
+    StoreRules,
+    SyncedVariant,
+)
 from reconcilers import etsy_auth
 from reconcilers.etsy import EtsyReconciler
 from reconcilers.interface import ReconcilerContext
@@ -50,7 +59,7 @@ def fixture(name: str) -> Any:
 def reconciler(
     session: aiohttp.ClientSession, fields: dict[str, str] = FIELDS, **settings: Any
 ) -> EtsyReconciler:
-    rules = StoreRules(mode=settings.pop("mode", StoreRules().mode))
+    rules = StoreRules(mode=StoreMode(settings.pop("mode", StoreRules().mode)))
     store = StoreConfig(
         "e1", "etsy", "europe", "etsy-shop", rules=rules, settings={"shop_id": 5550001, **settings}
     )
