@@ -64,7 +64,7 @@ from reconcilers.etsy_writes import (
 from reconcilers.interface import Notification, ReconcilerContext
 from reconcilers.settings import StoreSettings, refined
 from reconcilers.signatures import header_value, standard_webhooks_key, verify_standard_webhook
-from reconcilers.transport import AuthError, Response, TemporaryError
+from reconcilers.transport import Response, TemporaryError, TransportError
 from reconcilers.webhook_json import load_webhook_json, webhook_header
 
 DEFAULT_BASE_URL = "https://api.etsy.com/v3/application"
@@ -124,26 +124,14 @@ class EtsyReconciler:
         self._webhook_key = standard_webhooks_key(keys["webhook_secret"])
         self._transport = context.transport
         self._listings: dict[int, tuple[float, Listing]] = {}
+        self._asked: set[int] = set()  # listings this reconciler (one pass) has read
+        self._unread: dict[int, TransportError] = {}  # why a prefetch for apply() failed
         self._warned = False
 
     # --- requests --------------------------------------------------------------------------------
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> Response:
-        """One API request with the app key and the shop's token; an expired token is refreshed once."""
-        if self._auth.expired:
-            await self._auth.refresh()
-        extra = kwargs.pop("headers", {})
-        try:
-            return await self._transport.request(
-                method, self._api + path, headers=self._auth.headers() | extra, **kwargs
-            )
-        except AuthError as exc:
-            if exc.status != 401 or not self._auth.can_refresh:
-                raise
-        await self._auth.refresh()
-        return await self._transport.request(
-            method, self._api + path, headers=self._auth.headers() | extra, **kwargs
-        )
+        return await self._auth.request(method, self._api + path, **kwargs)
 
     # --- observe ---------------------------------------------------------------------------------
 
@@ -166,7 +154,8 @@ class EtsyReconciler:
             if not isinstance(response.body, dict):
                 raise TemporaryError("etsy: listings inventory answer is not a JSON object")
             found |= read_listings(response.body)
-            short = budget_short(response.headers, len(listing_ids))
+            self._asked.update(chunk)
+            short = budget_short(response.headers, len(self._asked))
             if short is not None and not self._warned:  # once per reconciler, i.e. per pass
                 self._warned = True
                 _log.warning("etsy_daily_budget_short", store_id=self._store_id, **short)
@@ -177,7 +166,17 @@ class EtsyReconciler:
     # --- apply -----------------------------------------------------------------------------------
 
     async def apply(self, changes: Sequence[Change]) -> ApplyResult:
+        # listings not read within LISTING_TTL_S: one batched read for all (not one GET per listing)
+        stale = {p[0] for c in changes if (p := parse_external_id(c.external_id)) and not self._fresh(p[0])}
+        try:
+            await self._read(sorted(stale))
+        except TransportError as exc:  # each listing's write reports it (run_batch maps the kind)
+            self._unread = dict.fromkeys(stale, exc)
         return await run_batch(self.capabilities, changes, self._send)
+
+    def _fresh(self, listing_id: int) -> bool:
+        held = self._listings.get(listing_id)
+        return held is not None and time.monotonic() - held[0] < LISTING_TTL_S
 
     async def _send(self, unit: Sequence[Change]) -> ApplyResult:
         """One listing: read-modify-write of its whole inventory (and its state when it must change)."""
@@ -207,9 +206,10 @@ class EtsyReconciler:
         self._listings[listing.listing_id] = (time.monotonic(), listing)
 
     async def _listing(self, listing_id: int) -> Listing | None:
-        held = self._listings.get(listing_id)
-        if held is not None and time.monotonic() - held[0] < LISTING_TTL_S:
-            return held[1]
+        if listing_id in self._unread:
+            raise self._unread.pop(listing_id)
+        if self._fresh(listing_id):
+            return self._listings[listing_id][1]
         return (await self._read([listing_id])).get(listing_id)
 
     async def _set_state(self, listing_id: int, state: str) -> None:

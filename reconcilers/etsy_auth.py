@@ -14,9 +14,10 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlencode
 
-from reconcilers.transport import AuthError, PermanentError, TemporaryError, Transport
+from reconcilers.transport import AuthError, PermanentError, Response, TemporaryError, Transport
 
 EARLY_S = 60  # refresh this long before the announced expiry
 
@@ -58,6 +59,20 @@ class EtsyAuth:
     @property
     def expired(self) -> bool:
         return self.token.expires_at is not None and time.time() >= self.token.expires_at
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> Response:
+        """One API request with the app key and the shop's token; an expired or refused token is
+        refreshed once (a 403 is a scope or key problem: refreshing cannot help)."""
+        if self.expired:
+            await self.refresh()
+        extra = kwargs.pop("headers", {})
+        try:
+            return await self._transport.request(method, url, headers=self.headers() | extra, **kwargs)
+        except AuthError as exc:
+            if exc.status != 401 or not self.can_refresh:
+                raise
+        await self.refresh()
+        return await self._transport.request(method, url, headers=self.headers() | extra, **kwargs)
 
     async def refresh(self) -> None:
         """grant_type=refresh_token; the answer's tokens replace the old ones for this store."""

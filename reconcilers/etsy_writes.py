@@ -98,8 +98,9 @@ def written_result(plan: WritePlan, written: Listing) -> ApplyResult:
 
 
 def budget_short(headers: Mapping[str, str], listings: int) -> dict[str, int | None] | None:
-    """A full pass costs ⌈listings/100⌉ reads and at worst 2 writes per listing: the numbers when the
-    rolling-24 h budget left (`x-remaining-today`) no longer covers that, else None."""
+    """A pass over `listings` (those read so far) costs ⌈listings/100⌉ reads and at worst 2 writes per
+    listing: the numbers when the rolling-24 h budget left (`x-remaining-today`) no longer covers
+    that, else None."""
     left = _header_int(headers, "x-remaining-today")
     needed = -(-listings // READ_BATCH) + 2 * listings
     if left is None or left >= needed:

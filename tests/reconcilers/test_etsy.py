@@ -363,3 +363,34 @@ def test_settings_are_checked(session: aiohttp.ClientSession) -> None:
         reconciler(session, base_url="http://api.example.com/v3/application")
     with pytest.raises(ConfigError, match="page_size"):
         reconciler(session, page_size=10)
+
+
+async def test_a_write_without_a_fresh_read_reads_its_listings_in_one_batch(
+    session: aiohttp.ClientSession,
+) -> None:
+    document = fixture("full")
+    document["results"] = [document["results"][1]]  # listing 222 only: 111 is gone from the shop
+    answer = json.loads(json.dumps(inventory_of(document, 222)))
+    answer["products"][0]["offerings"][0]["quantity"] = 2
+    with aioresponses() as m:
+        m.get(read_url(111, 222), payload=document)
+        m.put(f"{API}/listings/222/inventory", payload=answer)
+        m.patch(f"{API}/shops/5550001/listings/222", payload={"state": "active"})
+        m.get(read_url(111), payload={"count": 0, "results": []})
+        result = await reconciler(session, mode="quantity").apply(
+            [change("222:MUG", 2), change("111:TEE-S", 1)]
+        )
+        assert len(sent(m, "GET", read_url(111, 222))) == 1
+    assert [(o.external_id, o.quantity) for o in result.confirmed] == [("222:MUG", 2)]
+    assert [(f.external_id, f.kind) for f in result.failed] == [("111:TEE-S", FailureKind.PERMANENT)]
+
+
+async def test_a_failed_batch_read_fails_each_listing_without_asking_again(
+    session: aiohttp.ClientSession,
+) -> None:
+    with aioresponses() as m:
+        m.get(read_url(111, 222), status=401, payload={"error": "invalid_token"})
+        fields = {k: v for k, v in FIELDS.items() if k != "refresh_token"}
+        result = await reconciler(session, fields).apply([change("222:MUG", 2), change("111:TEE-S", 1)])
+        assert sum(len(v) for v in m.requests.values()) == 1
+    assert [f.kind for f in result.failed] == [FailureKind.AUTH, FailureKind.AUTH]
