@@ -1,33 +1,24 @@
 """Etsy (Open API v3): translates our Observed/Change to listing inventories and back.
 
-Stock model: a listing holds products (one per variation combination, optional SKU), each with one
-offering (`quantity` 0..999, `is_enabled`); no locations, no untracked mode (Etsy has no "unlimited":
-`Capabilities.unlimited` says so). External ids are "<listing_id>:<sku>", or "<listing_id>" for a
-listing with exactly one product. Product and offering ids change on every inventory update, so items
-are found by SKU in the inventory each time, never by a remembered id.
-- Reads: GET /listings/batch/inventory (100 listings a request) gives each listing's state and whole
-  inventory. An active listing sells its offering quantities; an inactive or sold-out one sells nothing
-  (read as 0; its held counts are kept in platform_ref). Draft/expired listings, disabled offerings,
-  duplicate SKUs and multi-product listings named without a SKU are problems, never written.
-- Writes: PUT /listings/{id}/inventory REPLACES the whole inventory, so the body is rebuilt from the
-  inventory just read (prices, SKUs, property values, is_enabled, readiness states, *_on_property
-  kept; only our products' quantities change; no product dropped). The answer is the new inventory:
-  it confirms each item by SKU and replaces what we hold, so a second write to the listing builds on it.
-- Etsy refuses an inventory whose offerings are all 0. When a write would leave an active listing
-  with nothing to sell, the listing is set `inactive` (PATCH /shops/{shop_id}/listings/{id}) instead
-  and its counts stay as they were (read as 0 while inactive). A write that makes an inactive listing
-  sell again PUTs the inventory with every product it does not name at 0 (the held counts are stale),
-  then sets it `active` (free). A sold-out listing is only renewed with setting `renew_sold_out`
-  (Etsy charges a listing fee); otherwise such a write is a problem.
-- No compare-and-set (no ETag, no version): last write wins.
-Rate limits are per OAuth token (per shop): QPS and a rolling-24 h QPD. The pace is the daily budget
-spread over the day (QPD / 86,400 s, burst = QPS; `requests_per_second` refines it); `x-remaining-today`
-= 0 pauses the store; a 429 waits its retry-after. A pass whose worst case no longer fits in the
-remaining daily budget is logged once (`etsy_daily_budget_short`).
-Auth: `x-api-key: <keystring>:<shared_secret>` + `Authorization: Bearer <access token>`; a 401 or an
-expired token is refreshed once with the refresh token (kept in memory per store: see README).
-Webhooks (Standard Webhooks signatures) carry no quantities: they ask for a re-read.
-Documentation read 2026-12-07: reconcilers/sources/etsy.md.
+A listing holds products (one per variation combination), each with one offering (`quantity` 0..999,
+`is_enabled`); no locations, no unlimited stock. External ids are "<listing_id>:<sku>" (or
+"<listing_id>" for a one-product listing): product and offering ids change on every update, so
+products are found by SKU each time. An active listing sells its quantities; an inactive or sold-out
+one sells nothing (read as 0). Draft/expired listings, disabled offerings, duplicate SKUs and
+quantities that do not vary by variation are problems, never written.
+Writes: PUT /listings/{id}/inventory REPLACES the inventory, so the body is rebuilt from the one just
+read (batched: 100 listings a GET; a single-listing GET when the batch left readiness states null),
+every field and product kept, only our quantities changed; its answer confirms by SKU and is the base
+of the next write. Etsy refuses all-zero offerings: a listing left with nothing to sell is set
+`inactive` (PATCH /shops/{shop_id}/listings/{id}) instead; making it sell again PUTs its other
+products at 0 (held counts are stale) and sets it `active`; a sold-out one only with
+`renew_sold_out` (a listing fee). No compare-and-set: last write wins.
+Pace: the per-shop rolling-24 h QPD spread over the day (burst = QPS; `requests_per_second`),
+`x-remaining-today` 0 pauses, 429 waits its retry-after; a pass the day's remaining budget no longer
+covers logs `etsy_daily_budget_short` once. Auth: `x-api-key: keystring:shared_secret` + Bearer token,
+refreshed once on 401/expiry (reconcilers/etsy_auth.py). Webhooks (Standard Webhooks) carry no
+quantities: they ask for a re-read. Docs over our notes: the batch read is /listings/batch/inventory
+(`includes=Inventory` was removed). Documentation read 2026-12-07: reconcilers/sources/etsy.md.
 """
 
 from __future__ import annotations
@@ -48,6 +39,7 @@ from reconcilers.etsy_inventory import (
     MAX_OFFERING_QUANTITY,
     SELLING,
     Listing,
+    lacks_readiness,
     listing_unit,
     observe_item,
     parse_external_id,
@@ -185,6 +177,13 @@ class EtsyReconciler:
         if listing is None:
             why = "not found on Etsy (external id '<listing_id>:<sku>' or '<listing_id>')"
             return ApplyResult(failed=tuple(ItemFailure(c.external_id, why, permanent=True) for c in unit))
+        if lacks_readiness(listing):  # a single-listing read carries the processing profiles
+            single = await self._call("GET", f"/listings/{listing.listing_id}/inventory")
+            listing = (
+                Listing(listing.listing_id, listing.state, single.body)
+                if isinstance(single.body, dict)
+                else listing
+            )
         plan = plan_write(listing, unit, self._in_stock_quantity, self._renew_sold_out)
         if plan.action is Action.NOTHING:
             return off_sale_result(plan, listing.listing_id)

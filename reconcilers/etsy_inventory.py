@@ -78,9 +78,21 @@ def find_product(listing: Listing, sku: str | None) -> dict[str, Any] | str | No
             return products[0]
         return f"listing {listing.listing_id} has {len(products)} products: name one as '<listing_id>:<sku>'"
     named = [p for p in products if p.get("sku") == sku]
+    if named and len(products) > 1 and not listing.inventory.get("quantity_on_property"):
+        return (
+            f"listing {listing.listing_id}: quantities do not vary by variation (quantity_on_property empty)"
+        )
     if len(named) > 1:
         return f"SKU {sku!r} is on {len(named)} products of listing {listing.listing_id} (must be unique)"
     return named[0] if named else None
+
+
+def lacks_readiness(listing: Listing) -> bool:
+    """Batch reads may leave readiness_state_id null (Etsy returns it for single-listing reads): a PUT
+    built from such an inventory would drop the processing profile."""
+    return any(
+        (o := offering_of(p)) is not None and o.get("readiness_state_id") is None for p in listing.products()
+    )
 
 
 def offering_of(product: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -51,10 +51,10 @@ def plan_write(
         parsed = parse_external_id(change.external_id)
         product = find_product(listing, parsed[1]) if parsed else None
         quantity = target_quantity(change, in_stock_quantity)
-        if not isinstance(product, dict):
-            plan.failed.append(
-                ItemFailure(change.external_id, product or "no such product on Etsy", permanent=True)
-            )
+        if isinstance(product, str):  # ambiguous or not writable alone: a problem for support
+            plan.failed.append(ItemFailure(change.external_id, product, problem=True))
+        elif product is None:
+            plan.failed.append(ItemFailure(change.external_id, "no such product on Etsy", permanent=True))
         elif quantity > MAX_OFFERING_QUANTITY:
             why = f"Etsy holds at most {MAX_OFFERING_QUANTITY} per offering (set rules.max_quantity)"
             plan.failed.append(ItemFailure(change.external_id, why, problem=True))

@@ -394,3 +394,32 @@ async def test_a_failed_batch_read_fails_each_listing_without_asking_again(
         result = await reconciler(session, fields).apply([change("222:MUG", 2), change("111:TEE-S", 1)])
         assert sum(len(v) for v in m.requests.values()) == 1
     assert [f.kind for f in result.failed] == [FailureKind.AUTH, FailureKind.AUTH]
+
+
+async def test_null_readiness_states_are_read_from_the_single_listing_inventory(
+    session: aiohttp.ClientSession,
+) -> None:
+    document = fixture("full")
+    single = json.loads(json.dumps(inventory_of(document, 111)))
+    for product in inventory_of(document, 111)["products"]:
+        product["offerings"][0]["readiness_state_id"] = None  # the batch read may leave it null
+    with aioresponses() as m:
+        m.get(read_url(111), payload=document)
+        m.get(f"{API}/listings/111/inventory", payload=single)
+        m.put(f"{API}/listings/111/inventory", payload=single)
+        await reconciler(session, mode="quantity").apply([change("111:TEE-S", 4)])
+        [put] = sent(m, "PUT", f"{API}/listings/111/inventory")
+    assert [p["offerings"][0]["readiness_state_id"] for p in put.kwargs["json"]["products"]] == [77, 77, 77]
+
+
+async def test_quantities_that_do_not_vary_by_variation_are_a_problem(session: aiohttp.ClientSession) -> None:
+    document = fixture("full")
+    inventory_of(document, 111)["quantity_on_property"] = []  # one quantity for every variation
+    with aioresponses() as m:
+        m.get(read_url(111), payload=document, repeat=True)
+        r = reconciler(session, mode="quantity")
+        [seen] = await r.observe(variants("111:TEE-S"))
+        result = await r.apply([change("111:TEE-S", 1)])
+        assert sent(m, "PUT", f"{API}/listings/111/inventory") == []
+    assert "do not vary" in (seen.problem or "")
+    assert [f.kind for f in result.failed] == [FailureKind.PROBLEM]

@@ -154,3 +154,17 @@ async def test_an_expired_token_is_refreshed_against_the_fake(
     reconciler = build(session, server, base, refresh_token=server.refresh_token)
     [seen] = await reconciler.observe([SyncedVariant("e1", "9:S", "u")])
     assert (seen.quantity, server.stats.refreshes) == (2, 1)
+
+
+async def test_the_fake_refuses_values_that_differ_off_their_on_property(
+    session: aiohttp.ClientSession, fake: Any
+) -> None:
+    server, base = fake
+    server.seed(1, [("A", 1)])
+    offering = {"price": 12.5, "quantity": 3, "is_enabled": True, "readiness_state_id": 77}
+    two = [{"sku": "A", "offerings": [offering]}, {"sku": "A", "offerings": [{**offering, "quantity": 4}]}]
+    async with session.put(f"{base}/listings/1/inventory", json={"products": two}, headers=HEADERS) as r:
+        assert r.status == 400 and "quantity_on_property" in (await r.json())["error"]
+    body = {"products": two, "quantity_on_property": [513]}
+    async with session.put(f"{base}/listings/1/inventory", json=body, headers=HEADERS) as r:
+        assert r.status == 200

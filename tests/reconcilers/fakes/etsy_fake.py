@@ -4,10 +4,12 @@
   <token>` (401 otherwise); errors are `{"error": "<message>"}`.
 - GET /v3/application/listings/batch/inventory?listing_ids=1,2 (getListingsInventoryByListingIds): at
   most 100 ids (400 beyond); `{count, results: [listing + inventory]}`; unknown ids are left out.
+  GET /v3/application/listings/{id}/inventory (getListingInventory): the inventory record alone.
 - PUT /v3/application/listings/{id}/inventory (updateListingInventory) REPLACES the inventory with the
   body: products not sent are gone; every product and offering gets NEW ids; an offering needs
   price, quantity (0..999), is_enabled and readiness_state_id; all offerings at 0 → 400; read-only
-  fields (product_id, offering_id, is_deleted, a Money price) → 400. The answer is the new inventory.
+  fields (product_id, offering_id, is_deleted, a Money price) → 400; prices, quantities or SKUs that
+  differ between products without the matching `*_on_property` → 400. The answer is the new inventory.
 - PATCH /v3/application/shops/{shop_id}/listings/{id} (updateListing, form or JSON) `state` active |
   inactive; activating needs a quantity > 0; activating a sold-out listing is a renewal (counted).
 - POST /v3/public/oauth/token grant_type=refresh_token: a new access token and a rotated refresh token.
@@ -144,6 +146,7 @@ class EtsyFake:
     async def start(self) -> str:
         app = web.Application()
         app.router.add_get(f"{API}/listings/batch/inventory", self._read)
+        app.router.add_get(f"{API}/listings/{{listing_id}}/inventory", self._read_one)
         app.router.add_put(f"{API}/listings/{{listing_id}}/inventory", self._put)
         app.router.add_patch(f"{API}/shops/{{shop_id}}/listings/{{listing_id}}", self._patch)
         app.router.add_post("/v3/public/oauth/token", self._token)
@@ -214,6 +217,16 @@ class EtsyFake:
         ]
         return self._ok({"count": len(results), "results": results})
 
+    async def _read_one(self, request: web.Request) -> web.Response:
+        """getListingInventory: the inventory record alone (no listing state)."""
+        if (refused := self._gate(request)) is not None:
+            return refused
+        listing = self.listings.get(int(request.match_info["listing_id"]))
+        if listing is None:
+            return web.json_response({"error": "Listing not found"}, status=404)
+        self.stats.reads += 1
+        return self._ok(listing.inventory)
+
     async def _put(self, request: web.Request) -> web.Response:
         if (refused := self._gate(request)) is not None:
             return refused
@@ -277,6 +290,14 @@ class EtsyFake:
                     ],
                 }
             )
+        varying = {
+            "price_on_property": {p["offerings"][0]["price"]["amount"] for p in new},
+            "quantity_on_property": {p["offerings"][0]["quantity"] for p in new},
+            "sku_on_property": {p["sku"] for p in new},
+        }
+        for name, values in varying.items():  # a value may differ between products only on a property
+            if len(values) > 1 and not body.get(name):
+                raise ValueError(f"products differ in a value {name} does not vary on")
         if not any(p["offerings"][0]["quantity"] > 0 for p in new):
             raise ValueError("At least one offering must have a quantity greater than 0")
         return {
