@@ -51,6 +51,7 @@ from reconcilers.etsy_writes import (
     budget_short,
     off_sale_result,
     plan_write,
+    setting_flag,
     written_result,
 )
 from reconcilers.interface import Notification, ReconcilerContext
@@ -107,7 +108,7 @@ class EtsyReconciler:
         self._in_stock_quantity = min(
             settings.whole("in_stock_quantity", context.store.rules.pod_quantity), MAX_OFFERING_QUANTITY
         )
-        self._renew_sold_out = settings.get("renew_sold_out", False) is True
+        self._renew_sold_out = setting_flag(settings, "renew_sold_out")
         self.capabilities = refined(type(self).capabilities, settings)
         keys = credential_fields(
             context, ["keystring", "access_token"], ["shared_secret", "refresh_token", "webhook_secret"]

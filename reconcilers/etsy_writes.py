@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from daemon.errors import ConfigError
 from daemon.model import ApplyResult, Change, ItemFailure, Observed
 from reconcilers.etsy_inventory import (
     MAX_OFFERING_QUANTITY,
@@ -21,6 +22,7 @@ from reconcilers.etsy_inventory import (
     sells_after,
     target_quantity,
 )
+from reconcilers.settings import StoreSettings
 
 READ_BATCH = 100  # listing ids per getListingsInventoryByListingIds
 
@@ -106,6 +108,14 @@ def budget_short(headers: Mapping[str, str], listings: int) -> dict[str, int | N
     if left is None or left >= needed:
         return None
     return {"left": left, "needed": needed, "limit": _header_int(headers, "x-limit-per-day")}
+
+
+def setting_flag(settings: StoreSettings, name: str) -> bool:
+    """A true/false store setting (absent: false); anything else is refused, never read as false."""
+    value = settings.get(name, False)
+    if not isinstance(value, bool):
+        raise ConfigError(settings.key(name), "must be true or false")
+    return value
 
 
 def _refused(plan: WritePlan, why: str) -> WritePlan:

@@ -361,6 +361,8 @@ def test_settings_are_checked(session: aiohttp.ClientSession) -> None:
         reconciler(session, shop_id="my-shop")
     with pytest.raises(ConfigError, match="https"):
         reconciler(session, base_url="http://api.example.com/v3/application")
+    with pytest.raises(ConfigError, match="renew_sold_out"):
+        reconciler(session, renew_sold_out="yes")
     with pytest.raises(ConfigError, match="page_size"):
         reconciler(session, page_size=10)
 
