@@ -21,6 +21,7 @@ from daemon.db.pool import Pool
 from daemon.db.stores import load_store
 from daemon.engine import Engine, NotificationResult
 from reconcilers import ReconcilerFactory
+from reconcilers.interface import Notification
 from reconcilers.transport import RetryPolicy
 from tests.contract.platforms import ADAPTERS, PlatformAdapter, Webhook
 from tests.e2e.harness import CATALOG_SQL
@@ -35,31 +36,31 @@ class Bench:
     platform: PlatformAdapter
 
     async def notify(self, hook: Webhook) -> NotificationResult:
-        async with self.pool.acquire() as conn:
-            store = await load_store(conn, STORE)
-        reconciler = self.engine.reconciler_for(store)
-        assert reconciler.verify_webhook(hook.headers, hook.body)
-        notified = reconciler.parse_webhook(hook.headers, hook.body)
+        notified, ref_key = await self._parsed(hook)
         if notified.reread and not notified:
             pytest.skip(
                 f"{self.platform.name} notifications carry no values: they ask for a re-read "
                 "(test_a_reread_notification_queues_a_pass_that_finds_drift)"
             )
-        return await self.engine.take_notification(STORE, notified, reconciler.capabilities.notification_ref)
+        return await self.engine.take_notification(STORE, notified, ref_key)
 
     async def notify_reread(self, hook: Webhook) -> NotificationResult:
         """A notification that names nothing: the engine queues a full pass, run here as the worker would."""
+        notified, ref_key = await self._parsed(hook)
+        if not notified.reread:
+            pytest.skip(f"{self.platform.name} notifications name their items (cases above)")
+        taken = await self.engine.take_notification(STORE, notified, ref_key)
+        report = await self.engine.run_pass(STORE, trigger="webhook")
+        assert report.outcome == "ok"
+        return taken
+
+    async def _parsed(self, hook: Webhook) -> tuple[Notification, str | None]:
+        """The daemon's way in: verify_webhook, then parse_webhook (and the platform's ref key)."""
         async with self.pool.acquire() as conn:
             store = await load_store(conn, STORE)
         reconciler = self.engine.reconciler_for(store)
         assert reconciler.verify_webhook(hook.headers, hook.body)
-        notified = reconciler.parse_webhook(hook.headers, hook.body)
-        if not notified.reread:
-            pytest.skip(f"{self.platform.name} notifications name their items (cases above)")
-        taken = await self.engine.take_notification(STORE, notified, reconciler.capabilities.notification_ref)
-        report = await self.engine.run_pass(STORE, trigger="webhook")
-        assert report.outcome == "ok"
-        return taken
+        return reconciler.parse_webhook(hook.headers, hook.body), reconciler.capabilities.notification_ref
 
     async def open_drift(self) -> int:
         return int(await self.pool.fetchval("SELECT count(*) FROM drift_records WHERE status = 'open'"))
