@@ -425,3 +425,18 @@ async def test_quantities_that_do_not_vary_by_variation_are_a_problem(session: a
         assert sent(m, "PUT", f"{API}/listings/111/inventory") == []
     assert "do not vary" in (seen.problem or "")
     assert [f.kind for f in result.failed] == [FailureKind.PROBLEM]
+
+
+def test_the_daily_budget_is_spread_over_the_day_and_listings_are_the_write_unit(
+    session: aiohttp.ClientSession,
+) -> None:
+    caps = EtsyReconciler.capabilities
+    assert caps.rate_budget.requests_per_second == pytest.approx(10_000 / 86_400)
+    assert caps.rate_budget.burst == 10 and caps.rate_budget.remaining_header == "x-remaining-today"
+    assert [(w.requests, w.seconds, w.aligned) for w in caps.rate_budget.windows] == [
+        (10, 1, False),
+        (10_000, 86_400, False),
+    ]
+    assert caps.unit_key("111:TEE-S") == caps.unit_key("111:TEE-M") == caps.unit_key("111") == "111"
+    upgraded = reconciler(session, requests_per_second=100_000 / 86_400).capabilities
+    assert upgraded.rate_budget.requests_per_second == pytest.approx(1.157, rel=1e-3)
