@@ -11,9 +11,10 @@ so it must still be valid (Etsy's last 90 days). Token values never reach a mess
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
@@ -27,6 +28,8 @@ class Token:
     access: str
     refresh: str | None
     expires_at: float | None = None
+    # one refresh at a time per store: a rotated refresh token is good for one use only
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def __repr__(self) -> str:
         return "Token(<redacted>)"
@@ -64,17 +67,24 @@ class EtsyAuth:
         """One API request with the app key and the shop's token; an expired or refused token is
         refreshed once (a 403 is a scope or key problem: refreshing cannot help)."""
         if self.expired:
-            await self.refresh()
+            await self.refresh(self.token.access)
         extra = kwargs.pop("headers", {})
+        used = self.token.access
         try:
             return await self._transport.request(method, url, headers=self.headers() | extra, **kwargs)
         except AuthError as exc:
             if exc.status != 401 or not self.can_refresh:
                 raise
-        await self.refresh()
+        await self.refresh(used)
         return await self._transport.request(method, url, headers=self.headers() | extra, **kwargs)
 
-    async def refresh(self) -> None:
+    async def refresh(self, stale: str) -> None:
+        """Replace the access token `stale` (unless another request of this store already did)."""
+        async with self.token.lock:
+            if self.token.access == stale:
+                await self._refresh()
+
+    async def _refresh(self) -> None:
         """grant_type=refresh_token; the answer's tokens replace the old ones for this store."""
         if not self.token.refresh:
             raise AuthError("etsy: the access token expired and the credential has no refresh_token", 401)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -440,3 +441,18 @@ def test_the_daily_budget_is_spread_over_the_day_and_listings_are_the_write_unit
     assert caps.unit_key("111:TEE-S") == caps.unit_key("111:TEE-M") == caps.unit_key("111") == "111"
     upgraded = reconciler(session, requests_per_second=100_000 / 86_400).capabilities
     assert upgraded.rate_budget.requests_per_second == pytest.approx(1.157, rel=1e-3)
+
+
+async def test_concurrent_refusals_refresh_the_token_once(session: aiohttp.ClientSession) -> None:
+    new = {"access_token": "77.new-access", "refresh_token": "77.new-refresh", "expires_in": 3600}
+    with aioresponses() as m:
+        m.post(TOKEN_URL, payload=new)
+        first, second = reconciler(session), reconciler(session)  # two workers of one store
+        refused = FIELDS["access_token"]  # both were refused this token
+        await asyncio.gather(first._auth.refresh(refused), second._auth.refresh(refused))
+        assert len(sent(m, "POST", TOKEN_URL)) == 1  # the rotated refresh token is used once
+    assert (
+        first._auth.headers()["Authorization"]
+        == second._auth.headers()["Authorization"]
+        == "Bearer 77.new-access"
+    )
