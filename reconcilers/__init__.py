@@ -27,6 +27,7 @@ _PLATFORMS: dict[str, str] = {  # name -> "module:Class", imported when first us
     "square": "reconcilers.square:SquareReconciler",
     "bigcommerce": "reconcilers.bigcommerce:BigCommerceReconciler",
     "magento": "reconcilers.magento:MagentoReconciler",
+    "etsy": "reconcilers.etsy:EtsyReconciler",
 }
 
 

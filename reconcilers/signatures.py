@@ -75,7 +75,7 @@ def verify_signed_body(
 def verify_standard_webhook(
     key: bytes | None, headers: Mapping[str, str], body: bytes, now: float, tolerance_s: float = 300.0
 ) -> bool:
-    """The Standard Webhooks scheme (standardwebhooks.com): `webhook-signature` lists space-separated
+    """The Standard Webhooks scheme (standardwebhooks.com; BigCommerce, Etsy): `webhook-signature` lists space-separated
     `v1,<base64 HMAC-SHA256>` of `<webhook-id>.<webhook-timestamp>.<raw body>`; one match suffices
     and the timestamp must lie within the tolerance (replays refused). `key`: the HMAC key itself
     (what the library gets base64-encoded, `whsec_` prefix dropped); None or empty: refused."""
@@ -98,6 +98,17 @@ def verify_standard_webhook(
             continue
         found = hmac.compare_digest(presented, expected) or found  # every entry compared alike
     return found
+
+
+def standard_webhooks_key(secret: str | None) -> bytes | None:
+    """The HMAC key of a Standard Webhooks signing secret (`whsec_<base64>`); None when unset."""
+    if not secret:
+        return None
+    encoded = secret.strip().removeprefix("whsec_")
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        return encoded.encode()  # not base64: the text itself is the key
 
 
 def sign_stocksync(secret: str | bytes, timestamp: int, body: bytes) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from tests.contract.adapter import HUGE, OTHER_SECRET, WRONG, PlatformAdapter, Webhook
 from tests.contract.adapters.bigcommerce import BigCommerceAdapter
 from tests.contract.adapters.ecwid import EcwidAdapter
+from tests.contract.adapters.etsy import EtsyAdapter
 from tests.contract.adapters.hubrise import HubRiseAdapter
 from tests.contract.adapters.magento import MagentoAdapter
 from tests.contract.adapters.nuvemshop import NuvemshopAdapter
@@ -32,4 +33,5 @@ ADAPTERS: dict[str, type[PlatformAdapter]] = {
     "square": SquareAdapter,
     "bigcommerce": BigCommerceAdapter,
     "magento": MagentoAdapter,
+    "etsy": EtsyAdapter,
 }

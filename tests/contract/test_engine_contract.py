@@ -37,6 +37,8 @@ class Bench:
     platform: PlatformAdapter
 
     async def notify(self, hook: Webhook) -> NotificationResult:
+        """The daemon's way in: verify_webhook, parse_webhook, Engine.take_notification; a notification
+        whose values are read back is judged by the queued pass the worker runs at once."""
         async with self.pool.acquire() as conn:
             store = await load_store(conn, STORE)
         reconciler = self.engine.reconciler_for(store)
@@ -48,13 +50,13 @@ class Bench:
         )
         if not ((notified.reread or notified.reread_products) and taken.queued):
             return taken
-        # its values are read back: run the queued pass the worker runs at once; that pass decides
         queued = await self.pool.fetch(
             "SELECT kind, external_id FROM work_queue WHERE store_id = $1 AND status = 'queued'", STORE
         )
         only = None if any(r["kind"] == "full_pass" for r in queued) else [r["external_id"] for r in queued]
         before = await self.drift_records()
         report = await self.engine.run_pass(STORE, trigger="webhook", only=only)
+        assert report.outcome == "ok"
         return NotificationResult(
             report.counts.checked, await self.drift_records() - before, report.counts.changed
         )
