@@ -20,6 +20,7 @@ _PLATFORMS: dict[str, str] = {  # name -> "module:Class", imported when first us
     "shopify": "reconcilers.shopify:ShopifyReconciler",
     "woocommerce": "reconcilers.woocommerce:WooCommerceReconciler",
     "hubrise": "reconcilers.hubrise:HubRiseReconciler",
+    "wix": "reconcilers.wix:WixReconciler",
 }
 
 

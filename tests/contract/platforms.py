@@ -9,6 +9,7 @@ from tests.contract.adapter import HUGE, OTHER_SECRET, WRONG, PlatformAdapter, W
 from tests.contract.adapters.hubrise import HubRiseAdapter
 from tests.contract.adapters.sandbox import SandboxAdapter
 from tests.contract.adapters.shopify import ShopifyAdapter
+from tests.contract.adapters.wix import WixAdapter
 from tests.contract.adapters.woocommerce import WooCommerceAdapter
 
 __all__ = ["ADAPTERS", "HUGE", "OTHER_SECRET", "WRONG", "PlatformAdapter", "Webhook"]
@@ -18,4 +19,5 @@ ADAPTERS: dict[str, type[PlatformAdapter]] = {
     "shopify": ShopifyAdapter,
     "woocommerce": WooCommerceAdapter,
     "hubrise": HubRiseAdapter,
+    "wix": WixAdapter,
 }

@@ -313,6 +313,8 @@ def test_declared_facts_name_what_the_adapter_uses(platform: PlatformAdapter) ->
     if platform.signature_in_body:
         assert "body" in caps.webhook_scheme.lower()
     else:
-        assert any(name.lower() in caps.webhook_scheme.lower() for name in hook.headers)  # the signature header
+        assert any(
+            name.lower() in caps.webhook_scheme.lower() for name in hook.headers
+        )  # the signature header
     assert caps.source and caps.unlimited  # every registered platform documents both
     assert caps.max_write_batch >= 1 and caps.max_read_batch >= 1
