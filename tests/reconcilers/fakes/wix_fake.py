@@ -86,6 +86,8 @@ class WixFake:
         self.page_cap = 1000
         self.callback_url: str | None = None
         self.sent_webhooks: list[bytes] = []
+        self.delivery_statuses: list[int] = []  # what callback_url answered, per delivery ...
+        self.delivery_answers: list[Any] = []  # ... and its JSON body
         self._deliveries: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
 
@@ -307,7 +309,8 @@ class WixFake:
             aiohttp.ClientSession() as session,
             session.post(self.callback_url, data=body, headers={"Content-Type": "text/plain"}) as answer,
         ):
-            await answer.read()
+            self.delivery_answers.append(await answer.json(content_type=None))
+            self.delivery_statuses.append(answer.status)
 
 
 def _invalid(item: Any) -> str | None:
