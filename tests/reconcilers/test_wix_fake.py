@@ -84,17 +84,18 @@ async def test_bulk_update_caps_checks_and_counts_revisions(
     second = server.add_item("v2", in_stock=True)
     url = base + "/stores/v3/bulk/inventory-items/update"
     too_many = [update(first, 1, quantity=1)] * 1001
-    for body in (
+    invalid_bodies: list[dict[str, Any]] = [
         {"inventoryItems": []},
         {"inventoryItems": too_many},
         {"inventoryItems": [update(first, 1, quantity=1, inStock=True)]},  # a oneof
         {"inventoryItems": [update(first, None, quantity=1)]},  # revision required
         {"inventoryItems": [update(first, 1, quantity=1_000_001)]},
-    ):
-        status, _, _ = await post(session, url, body)
+    ]
+    for invalid in invalid_bodies:
+        status, _, _ = await post(session, url, invalid)
         assert status == 400
     server.refused_ids.add(second)
-    body = {
+    body: dict[str, Any] = {
         "inventoryItems": [update(first, "1", quantity=0), update(second, 1, inStock=False)],
         "returnEntity": True,
     }
