@@ -56,6 +56,13 @@ def as_observed(external_id: str, item: Mapping[str, Any]) -> Observed:
     return Observed(external_id, False, None, ref)
 
 
+def not_synced(catalog_version: str) -> str:
+    """Why a site whose catalog is neither V1 nor V3 has nothing we can sync."""
+    if catalog_version == "STORES_NOT_INSTALLED":
+        return "Wix Stores is not installed on this site"
+    return f"Wix catalog {catalog_version[:40]!r} is not one stocksync knows"
+
+
 def usable_ref(change: Change) -> str | None:
     """Why this change cannot be sent as it is (None: it can)."""
     ref = change.platform_ref or {}

@@ -22,14 +22,30 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from daemon.errors import InputError
-from reconcilers.webhook_json import MAX_BODY_BYTES, load_webhook_json
+from reconcilers.interface import Notification
+from reconcilers.webhook_json import MAX_BODY_BYTES, load_webhook_json, webhook_time
+from reconcilers.wix_items import as_observed, dig
 
 _JWS = re.compile(rb"[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}")
 EXPIRY_LEEWAY_S = 60.0  # clock difference between Wix and us
+ITEM_EVENTS = frozenset(
+    {
+        "wix.stores.catalog.v3.inventory_item_updated",
+        "wix.stores.catalog.v3.inventory_item_updated_with_reason",
+    }
+)
+V1_EVENTS = frozenset(
+    {
+        "com.wix.ecommerce.inventory.api.v1.InventoryVariantsChanged",
+        "com.wix.ecommerce.inventory.api.v1.InventoryItemChanged",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Envelope:
+    """One delivery, decoded."""
+
     event_type: str
     instance_id: str | None
     event: Mapping[str, Any]  # the event body: id, eventTime, entityId, updatedEvent / actionEvent...
@@ -84,6 +100,48 @@ def envelope(body: bytes) -> Envelope:
     identity = _json_member(outer, "identity", "data.identity") if outer.get("identity") else {}
     event = _json_member(outer, "data", "data.data")
     return Envelope(event_type[:200], instance, event, identity)
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    """Which deliveries are this store's news: its app instance, its location, its catalog."""
+
+    app_id: str | None  # our app: changes it made are our echoes, never drift
+    instance_id: str | None
+    location_id: str | None
+    catalog: str | None  # "V1_CATALOG" / "V3_CATALOG" when known
+
+
+def notification(delivery: Envelope, ours: Audience) -> Notification:
+    """What a delivery tells this store: the V3 item as it is now, a re-read (V1 events name changed
+    fields only), or nothing (another site, our own write, another location, another topic)."""
+    event = delivery.event
+    event_id = event.get("id")
+    delivery_id = event_id[:100] if isinstance(event_id, str) and event_id else None
+    v1 = delivery.event_type in V1_EVENTS
+    occurred = webhook_time(event, "updatedDate" if v1 else "eventTime", "data.data.eventTime")
+    quiet = Notification(delivery_id=delivery_id, occurred_at=occurred)
+    author = delivery.identity.get("appId") or dig(event, "actionEvent", "body", "appId")
+    if ours.instance_id is not None and delivery.instance_id != ours.instance_id:
+        return quiet  # another site's event
+    if ours.app_id is not None and author == ours.app_id:
+        return quiet  # our own write: the confirmation we recorded is the truth, not drift
+    if v1:  # V1 events also fire on V3 sites; there the V3 event is the one to read
+        on_v3 = "V3_CATALOG" in (ours.catalog, event.get("catalogVersion"))
+        return quiet if on_v3 else Notification(delivery_id=delivery_id, occurred_at=occurred, reread=True)
+    if delivery.event_type not in ITEM_EVENTS:
+        return quiet
+    entity = dig(event, "updatedEvent", "currentEntity") or dig(event, "actionEvent", "body", "currentEntity")
+    if not isinstance(entity, dict):
+        raise InputError("webhook", "data.data.updatedEvent.currentEntity", "missing or not an object")
+    if ours.location_id is not None and entity.get("locationId") != ours.location_id:
+        return quiet
+    if not {"quantity", "inStock", "trackQuantity"} & set(entity):  # only some fields: read it anew
+        return Notification(delivery_id=delivery_id, occurred_at=occurred, reread=True)
+    item_id = entity.get("id")
+    if not isinstance(item_id, str) or not item_id:
+        raise InputError("webhook", "data.data.updatedEvent.currentEntity.id", "missing or not text")
+    return Notification([as_observed(item_id, entity)], delivery_id=delivery_id, occurred_at=occurred)
 
 
 def _json_member(obj: Any, name: str, field: str) -> Mapping[str, Any]:

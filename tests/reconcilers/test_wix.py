@@ -142,9 +142,7 @@ async def test_a_variant_at_several_locations_needs_a_location_id(session: aioht
     assert seen.problem is not None and "location_id" in seen.problem
 
 
-@pytest.mark.parametrize(
-    ("version", "words"), [("V1_CATALOG", "Catalog V1"), ("STORES_NOT_INSTALLED", "not installed")]
-)
+@pytest.mark.parametrize(("version", "words"), [("STORES_NOT_INSTALLED", "not installed"), ("V9", "V9")])
 async def test_other_catalogs_are_refused_per_item_without_reading_or_writing(
     session: aiohttp.ClientSession, version: str, words: str
 ) -> None:
@@ -257,6 +255,114 @@ async def test_a_429_without_retry_after_is_waited_out(session: aiohttp.ClientSe
     assert [(o.available, o.quantity) for o in got] == [(False, 0)]
 
 
+URL_V1_QUERY = BASE + "/stores/v2/inventoryItems/query"
+P1, P2, NO_OPTIONS = "p1p1p1p1-0000-4000-8000-0000000000f1", "p2", "00000000-0000-0000-0000-000000000000"
+V1_ITEMS = {
+    "inventoryItems": [
+        {
+            "id": "inv-1",
+            "productId": P1,
+            "trackQuantity": True,
+            "variants": [
+                {"variantId": "v-red", "inStock": True, "quantity": 3},
+                {"variantId": "v-blue", "inStock": False, "quantity": 0},
+            ],
+            "lastUpdated": "2026-12-01T10:00:00.000Z",
+            "numericId": "1598904314932014",
+        },
+        {
+            "id": "inv-2",
+            "productId": P2,
+            "trackQuantity": False,
+            "variants": [{"variantId": NO_OPTIONS, "inStock": True}],
+            "preorderInfo": {"enabled": False},
+        },
+    ],
+    "metadata": {"items": 100, "offset": 0},
+    "totalResults": 2,
+}
+
+
+async def test_a_v1_site_is_read_by_product_with_a_string_filter(session: aiohttp.ClientSession) -> None:
+    with aioresponses() as m:
+        m.get(URL_VERSION, payload={"catalogVersion": "V1_CATALOG"})
+        m.post(URL_V1_QUERY, payload=V1_ITEMS)
+        got = await reconciler(session).observe(
+            variants(f"{P1}:v-red", f"{P1}:v-blue", f"{P2}:{NO_OPTIONS}", f"{P2}:gone", A)
+        )
+    (call,) = calls(m, "POST", URL_V1_QUERY)
+    assert call.kwargs["json"] == {
+        "query": {
+            "filter": json.dumps({"productId": {"$in": [P1, P2]}}, separators=(",", ":")),
+            "paging": {"limit": 100, "offset": 0},
+        }
+    }
+    assert (
+        got[0].external_id == A and got[0].problem is not None and "<productId>:<variantId>" in got[0].problem
+    )
+    tracked, untracked = (
+        {"product_id": P1, "track_quantity": True},
+        {"product_id": P2, "track_quantity": False},
+    )
+    assert got[1:] == [
+        Observed(f"{P1}:v-red", True, 3, tracked),
+        Observed(f"{P1}:v-blue", False, 0, tracked),
+        Observed(f"{P2}:{NO_OPTIONS}", True, None, untracked, unlimited=True),
+    ]
+
+
+async def test_a_v1_write_is_one_patch_per_product_keeping_its_tracking(
+    session: aiohttp.ClientSession,
+) -> None:
+    tracked, untracked = (
+        {"product_id": P1, "track_quantity": True},
+        {"product_id": P2, "track_quantity": False},
+    )
+    changes = [
+        Change(f"{P1}:v-red", Availability(False, 0), platform_ref=tracked),
+        Change(f"{P1}:v-blue", Availability(True, None), platform_ref=tracked),
+        Change(f"{P2}:{NO_OPTIONS}", Availability(False, None), platform_ref=untracked),
+        Change(f"{P2}:v-x", Availability(True, 4), platform_ref=untracked),  # quantity mode, untracked
+    ]
+    wix = reconciler(session, catalog_version="V1", in_stock_quantity=9)
+    assert {wix.capabilities.unit_of(c) for c in changes} == {P1, P2}
+    with aioresponses() as m:
+        m.patch(BASE + f"/stores/v2/inventoryItems/product/{P1}", payload={})
+        m.patch(BASE + f"/stores/v2/inventoryItems/product/{P2}", payload={})
+        result = await wix.apply(changes)
+    first = calls(m, "PATCH", BASE + f"/stores/v2/inventoryItems/product/{P1}")[0].kwargs["json"]
+    second = calls(m, "PATCH", BASE + f"/stores/v2/inventoryItems/product/{P2}")[0].kwargs["json"]
+    assert first == {
+        "inventoryItem": {
+            "trackQuantity": True,
+            "variants": [{"variantId": "v-red", "quantity": 0}, {"variantId": "v-blue", "quantity": 9}],
+        }
+    }
+    assert second == {
+        "inventoryItem": {"trackQuantity": False, "variants": [{"variantId": NO_OPTIONS, "inStock": False}]}
+    }
+    assert [(o.external_id, o.available, o.quantity) for o in result.confirmed] == [
+        (f"{P1}:v-red", False, 0),
+        (f"{P1}:v-blue", True, 9),
+        (f"{P2}:{NO_OPTIONS}", False, None),
+    ]
+    [refused] = result.failed
+    assert refused.external_id == f"{P2}:v-x" and "all its variants" in refused.reason and refused.permanent
+
+
+def test_v1_deliveries_ask_for_a_reread_on_v1_sites_only(session: aiohttp.ClientSession) -> None:
+    v1 = "com.wix.ecommerce.inventory.api.v1.InventoryVariantsChanged"
+    legacy = {"productId": P1, "variants": [{"id": "v-red", "newValue": {"inStock": False}}]}
+    body = delivery(legacy, event_type=v1)
+    assert reconciler(session, catalog_version="V1").parse_webhook({}, body).reread
+    assert not reconciler(session, catalog_version="V3").parse_webhook({}, body).reread  # V3 events tell
+    assert (
+        not reconciler(session, catalog_version="V1")
+        .parse_webhook({}, delivery(legacy, event_type=v1, app_id=OUR_APP))
+        .reread
+    )
+
+
 def test_settings_and_credentials_are_checked(session: aiohttp.ClientSession) -> None:
     with pytest.raises(ConfigError, match="site_id"):
         reconciler(session, site_id=None)
@@ -285,7 +391,11 @@ def delivery(
     alg: str = "RS256",
 ) -> bytes:
     item = fixture("full")["inventoryItems"][0] if entity is None else entity
-    event = {"id": "evt-1", "eventTime": "2026-12-07T10:00:00.000Z", "updatedEvent": {"currentEntity": item}}
+    event: dict[str, Any] = {"id": "evt-1", "eventTime": "2026-12-07T10:00:00.000Z"}
+    if event_type.startswith("com.wix"):  # legacy V1 payloads are the data itself
+        event = {**item, "updatedDate": "2026-12-07T10:00:00.000Z"}
+    else:
+        event["updatedEvent"] = {"currentEntity": item}
     outer = {
         "eventType": event_type,
         "instanceId": instance,
@@ -331,7 +441,7 @@ def test_a_merchants_edit_names_the_item_by_its_inventory_item_id(session: aioht
     [
         {"app_id": OUR_APP},  # our own write coming back: an echo, never drift
         {"instance": "another-site"},
-        {"event_type": "com.wix.ecommerce.inventory.api.v1.InventoryVariantsChanged"},
+        {"event_type": "wix.stores.catalog.v3.inventory_item_deleted"},
         {"entity": {**fixture("full")["inventoryItems"][0], "locationId": "elsewhere"}},
     ],
 )

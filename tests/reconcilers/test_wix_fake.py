@@ -182,3 +182,33 @@ async def test_deliveries_are_signed_jwts_naming_the_writing_app(
     wix = build(session, base, server)
     [notified] = wix.parse_webhook({"Content-Type": "text/plain"}, body)
     assert (notified.external_id, notified.quantity) == (item, 2)
+
+
+async def test_v1_products_read_and_written_through_the_v1_routes(
+    fake: Any, session: aiohttp.ClientSession
+) -> None:
+    server, base = fake
+    server.catalog_version = "V1_CATALOG"
+    server.add_v1_product("p1", {"red": 4, "blue": 0}, tracked=True)
+    server.add_v1_product("p2", {"00000000-0000-0000-0000-000000000000": True}, tracked=False)
+    url = base + "/stores/v2/inventoryItems/query"
+    status, _, _ = await post(session, url, {"query": {"paging": {"limit": 101}}})
+    assert status == 400
+    wix = build(session, base, server)
+    ids = ["p1:red", "p1:blue", "p2:00000000-0000-0000-0000-000000000000"]
+    seen = {o.external_id: o for o in await wix.observe([SyncedVariant("w1", i, i) for i in ids])}
+    assert [(seen[i].available, seen[i].quantity, seen[i].unlimited) for i in ids] == [
+        (True, 4, False),
+        (False, 0, False),
+        (True, None, True),
+    ]
+    changes = [
+        Change(i, Availability(i == "p1:blue", None), seen[i].as_availability(), seen[i].platform_ref)
+        for i in ids
+    ]
+    result = await wix.apply(changes)
+    assert result.failed == () and len(result.confirmed) == 3
+    assert server.products["p1"]["trackQuantity"] is True  # sent as read: the product keeps counting
+    assert [r["quantity"] for r in server.products["p1"]["variants"]] == [0, 100]
+    assert server.products["p2"]["variants"][0]["inStock"] is False
+    assert server.stats.updates == 2  # one PATCH per product

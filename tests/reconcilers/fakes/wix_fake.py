@@ -12,6 +12,10 @@
   revision other than the current one refuses the call with 428 FAILED_PRECONDITION (nothing written);
   unknown or refused items fail per item in `results[].itemMetadata` {id, originalIndex, success,
   error}; `bulkActionMetadata` counts. Every write increments `revision` by 1.
+- Catalog V1 (`catalog_version = "V1_CATALOG"`): POST /stores/v2/inventoryItems/query takes `query.filter`
+  as a JSON string and offset `paging` (limit ≤ 100), answers `inventoryItems`, `metadata`,
+  `totalResults`; PATCH /stores/v2/inventoryItems/product/{productId} sets `trackQuantity` (left out
+  = false, for every variant of the product) and `variants[]` quantity / inStock, answers {}.
 - 429 without Retry-After (none documented) for `throttle_next` requests; `fail_next` 5xx statuses.
 - Webhooks: every change POSTs to `callback_url` (when set) a body that is an RS256 JWT signed with
   the fake's own key, eventType `wix.stores.catalog.v3.inventory_item_updated_with_reason`; the
@@ -79,6 +83,7 @@ class WixFake:
         )
         self.catalog_version = "V3_CATALOG"
         self.items: dict[str, dict[str, Any]] = {}  # inventory item id -> item (revision an int here)
+        self.products: dict[str, dict[str, Any]] = {}  # V1: product id -> inventory item of the product
         self.stats = WixStats()
         self.throttle_next = 0
         self.fail_next: list[int] = []
@@ -96,6 +101,8 @@ class WixFake:
         app.router.add_get("/stores/v3/provision/version", self._version)
         app.router.add_post("/stores/v3/inventory-items/query", self._query)
         app.router.add_post("/stores/v3/bulk/inventory-items/update", self._bulk_update)
+        app.router.add_post("/stores/v2/inventoryItems/query", self._v1_query)
+        app.router.add_patch("/stores/v2/inventoryItems/product/{product_id}", self._v1_update)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
@@ -129,6 +136,75 @@ class WixFake:
         }
         self._set(self.items[item_id], quantity=quantity, in_stock=in_stock)
         return item_id
+
+    def add_v1_product(self, product_id: str, variants: dict[str, int | bool], *, tracked: bool) -> None:
+        """A V1 product: variant id -> quantity (tracked) or inStock (not tracked)."""
+        rows = [
+            {"variantId": v, "quantity": value, "inStock": value > 0}
+            if tracked
+            else {"variantId": v, "inStock": value}
+            for v, value in variants.items()
+        ]
+        self.products[product_id] = {
+            "id": f"inv-{product_id}",
+            "productId": product_id,
+            "trackQuantity": tracked,
+            "variants": rows,
+            "preorderInfo": {"enabled": False},
+            "numericId": str(1000 + len(self.products)),
+        }
+
+    async def _v1_query(self, request: web.Request) -> web.Response:
+        refused = self._gate(request)
+        if refused is not None:
+            return refused
+        self.stats.queries += 1
+        query = (await request.json()).get("query") or {}
+        self.stats.bodies.append(query)
+        paging = query.get("paging") or {}
+        limit, offset = paging.get("limit", 100), paging.get("offset", 0)
+        if not isinstance(limit, int) or not 1 <= limit <= 100:
+            return _error(400, "INVALID_ARGUMENT", "paging.limit must be 1-100")
+        raw = query.get("filter", "{}")
+        if not isinstance(raw, str):
+            return _error(400, "INVALID_ARGUMENT", "filter must be a JSON string")
+        matching = [p for p in self.products.values() if _matches(p, json.loads(raw))]
+        page = matching[offset : offset + limit]
+        return web.json_response(
+            {
+                "inventoryItems": page,
+                "metadata": {"items": limit, "offset": offset},
+                "totalResults": len(matching),
+            }
+        )
+
+    async def _v1_update(self, request: web.Request) -> web.Response:
+        refused = self._gate(request)
+        if refused is not None:
+            return refused
+        self.stats.updates += 1
+        body = await request.json()
+        self.stats.bodies.append(body)
+        product = self.products.get(request.match_info["product_id"])
+        if product is None:
+            return _error(404, "NOT_FOUND", "no inventory item for this product")
+        item = body.get("inventoryItem") if isinstance(body, dict) else None
+        if not isinstance(item, dict):
+            return _error(400, "INVALID_ARGUMENT", "inventoryItem is required")
+        product["trackQuantity"] = item.get("trackQuantity") is True  # left out: false, product-wide
+        rows = {row["variantId"]: row for row in product["variants"]}
+        for change in item.get("variants") or []:
+            row = rows.get(change.get("variantId"))
+            if row is None:
+                return _error(400, "INVALID_ARGUMENT", f"unknown variant {change.get('variantId')}")
+            if "quantity" in change:
+                row["quantity"] = change["quantity"]
+            if "inStock" in change:
+                row["inStock"] = change["inStock"]
+        for row in product["variants"]:
+            if product["trackQuantity"]:
+                row["inStock"] = row.get("quantity", 0) > 0
+        return web.json_response({})
 
     def item_of(self, variant_id: str, location_id: str = "loc-1") -> dict[str, Any]:
         return next(
