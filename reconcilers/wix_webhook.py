@@ -68,11 +68,13 @@ def verify_jwt(key: rsa.RSAPublicKey | None, body: bytes, now: float | None = No
     head, claims, signature = body.split(b".")
     try:
         header = load_webhook_json(_unb64(head))
-        payload = load_webhook_json(_unb64(claims))
+        if not isinstance(header, dict) or header.get("alg") != "RS256":
+            return False  # checked first: no "none", no HMAC keyed with the public key
         key.verify(_unb64(signature), head + b"." + claims, padding.PKCS1v15(), hashes.SHA256())
+        payload = load_webhook_json(_unb64(claims))
     except (InputError, InvalidSignature, ValueError):
         return False
-    if not isinstance(header, dict) or header.get("alg") != "RS256" or not isinstance(payload, dict):
+    if not isinstance(payload, dict):
         return False
     expires = payload.get("exp")
     if expires is None:

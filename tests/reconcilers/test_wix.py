@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import time
 from pathlib import Path
@@ -233,6 +235,18 @@ async def test_a_stale_revision_fails_that_item_and_retries_the_others(
     assert kinds[B][0] is FailureKind.TEMPORARY
 
 
+async def test_a_428_whose_re_read_fails_refuses_every_item_permanently(
+    session: aiohttp.ClientSession,
+) -> None:
+    changes = [Change(A, Availability(False, 0), platform_ref=ref(ITEM1, "7"))]
+    with aioresponses() as m:
+        m.post(URL_UPDATE, status=428, payload=fixture("error"))
+        for _ in range(3):
+            m.post(URL_QUERY, status=503)
+        result = await reconciler(session, catalog_version="V3").apply(changes)
+    assert [(f.kind, "compare-and-set" in f.reason) for f in result.failed] == [(FailureKind.PERMANENT, True)]
+
+
 async def test_a_refused_key_is_auth_and_never_leaks(session: aiohttp.ClientSession) -> None:
     body = {"message": f"bad key {API_KEY}", "details": {"applicationError": {"code": "UNAUTHENTICATED"}}}
     with aioresponses() as m:
@@ -422,6 +436,10 @@ def test_webhook_verification(session: aiohttp.ClientSession) -> None:
     assert wix.verify_webhook({}, delivery(key=other)) is False
     none_alg = base64.urlsafe_b64encode(b'{"alg":"none"}').rstrip(b"=") + b"." + claims + b"." + signature
     assert wix.verify_webhook({}, none_alg) is False
+    hs_head = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=")
+    forged = hmac.new(PEM, hs_head + b"." + claims, hashlib.sha256).digest()  # the public key as secret
+    hs256 = hs_head + b"." + claims + b"." + base64.urlsafe_b64encode(forged).rstrip(b"=")
+    assert wix.verify_webhook({}, hs256) is False
     assert wix.verify_webhook({}, b"not a jwt") is False
     unkeyed = reconciler(session, Secret("wix-site", json.dumps({"api_key": API_KEY})))
     assert unkeyed.verify_webhook({}, good) is False  # no public key configured: nothing verifies
