@@ -155,12 +155,10 @@ class WixFake:
         }
 
     async def _v1_query(self, request: web.Request) -> web.Response:
-        refused = self._gate(request)
-        if refused is not None:
-            return refused
-        self.stats.queries += 1
-        query = (await request.json()).get("query") or {}
-        self.stats.bodies.append(query)
+        body = await self._received(request, "queries")
+        if isinstance(body, web.Response):
+            return body
+        query = body.get("query") or {}
         paging = query.get("paging") or {}
         limit, offset = paging.get("limit", 100), paging.get("offset", 0)
         if not isinstance(limit, int) or not 1 <= limit <= 100:
@@ -179,12 +177,9 @@ class WixFake:
         )
 
     async def _v1_update(self, request: web.Request) -> web.Response:
-        refused = self._gate(request)
-        if refused is not None:
-            return refused
-        self.stats.updates += 1
-        body = await request.json()
-        self.stats.bodies.append(body)
+        body = await self._received(request, "updates")
+        if isinstance(body, web.Response):
+            return body
         product = self.products.get(request.match_info["product_id"])
         if product is None:
             return _error(404, "NOT_FOUND", "no inventory item for this product")
@@ -246,17 +241,25 @@ class WixFake:
             return _error(429, "RESOURCE_EXHAUSTED", "Too many requests")
         return None
 
+    async def _received(self, request: web.Request, kind: str) -> web.Response | Any:
+        """The gate, then the JSON body of a `kind` ("queries" | "updates") request, counted and kept."""
+        refused = self._gate(request)
+        if refused is not None:
+            return refused
+        setattr(self.stats, kind, getattr(self.stats, kind) + 1)
+        body = await request.json()
+        self.stats.bodies.append(body)
+        return body
+
     async def _version(self, request: web.Request) -> web.Response:
         refused = self._gate(request)
         return refused or web.json_response({"catalogVersion": self.catalog_version})
 
     async def _query(self, request: web.Request) -> web.Response:
-        refused = self._gate(request)
-        if refused is not None:
-            return refused
-        self.stats.queries += 1
-        query = (await request.json()).get("query") or {}
-        self.stats.bodies.append(query)
+        body = await self._received(request, "queries")
+        if isinstance(body, web.Response):
+            return body
+        query = body.get("query") or {}
         paging = query.get("cursorPaging") or {}
         limit = paging.get("limit", 100)
         if not isinstance(limit, int) or not 0 <= limit <= 1000:
@@ -284,12 +287,9 @@ class WixFake:
         )
 
     async def _bulk_update(self, request: web.Request) -> web.Response:
-        refused = self._gate(request)
-        if refused is not None:
-            return refused
-        self.stats.updates += 1
-        body = await request.json()
-        self.stats.bodies.append(body)
+        body = await self._received(request, "updates")
+        if isinstance(body, web.Response):
+            return body
         entries = body.get("inventoryItems")
         if not isinstance(entries, list) or not 1 <= len(entries) <= 1000:
             return _error(400, "INVALID_ARGUMENT", "inventoryItems must hold 1-1000 items")
