@@ -15,6 +15,8 @@ A site runs one catalog generation (V1 sites migrate to V3, never back): `GET
 - Status mode keeps the tracking method (counts get `in_stock_quantity` or 0, flags `inStock`);
   quantity mode writes counts (a V3 flag item becomes counted; a V1 untracked product is refused:
   tracking is product-wide). Pre-orders sell past 0: a problem, never written.
+- Auth (reconcilers/wix_auth.py): an API key + `site_id`, our app's secret (app tokens are created and
+  renewed), or a ready access token.
 - Webhooks: an RS256 JWT body (reconcilers/wix_webhook.py); our own app's changes are echoes.
 Docs vs notes: quantity is -100,000..1,000,000 in the REST reference (notes: ±99,999).
 All requests go through the shared transport. Documentation read 2026-12-07: reconcilers/sources/wix.md.
@@ -31,12 +33,12 @@ from daemon.model import ApplyResult, Change, ItemFailure, Observed, SyncedVaria
 from reconcilers import wix_v1
 from reconcilers.batching import chunked, merge_results, run_batch
 from reconcilers.capabilities import Capabilities, RateBudget, RateWindow, Refinement, StockModel, WriteUnit
-from reconcilers.credential_fields import credential_fields
 from reconcilers.interface import Notification, ReconcilerContext
 from reconcilers.observations import unenforceable
 from reconcilers.pagination import cursor_pages, numbered_pages
 from reconcilers.settings import StoreSettings, refined
 from reconcilers.transport import AuthError, PermanentError, TemporaryError, TransportError
+from reconcilers.wix_auth import WixAuth
 from reconcilers.wix_items import ITEM, REVISION, as_observed, dig, entry_for, mapped, not_synced, usable_ref
 from reconcilers.wix_webhook import Audience, envelope, notification, public_key, verify_jwt
 
@@ -95,17 +97,11 @@ class WixReconciler:
             self._location,
             self._version,
         )
-        keys = credential_fields(context, [], ["api_key", "access_token", "public_key"])
-        name = f"credential {context.credential.name!r}"
-        token = keys["api_key"] or keys["access_token"]
-        if token is None:
-            raise CredentialError(f"{name}: 'api_key' or 'access_token' needed")
-        self._headers = {"Authorization": token}  # as is: Wix uses no "Bearer" prefix
-        if keys["api_key"]:  # API keys act on a site named by header
-            self._headers["wix-site-id"] = settings.ident("site_id", "the Wix site id (API key auth)")
-        self._key = public_key(keys["public_key"]) if keys["public_key"] else None
-        if keys["public_key"] and self._key is None:
-            raise CredentialError(f"{name}: 'public_key' is not an RSA public key in PEM")
+        self._auth = WixAuth(context, settings, self._base)
+        self._key = public_key(self._auth.public_pem) if self._auth.public_pem else None
+        if self._auth.public_pem and self._key is None:
+            name = context.credential.name
+            raise CredentialError(f"credential {name!r}: 'public_key' is not an RSA public key in PEM")
 
     async def observe(self, variants: Sequence[SyncedVariant]) -> list[Observed]:
         ids = list(dict.fromkeys(v.external_id for v in variants))
@@ -199,14 +195,17 @@ class WixReconciler:
             return ApplyResult(failed=tuple(refused))
         product = quote(wix_v1.product_unit(sent[0].external_id), safe="")
         url = self._base + V1_PRODUCT_PATH + product
-        await self._transport.request("PATCH", url, json=body, headers=self._headers)
+        await self._transport.request(
+            "PATCH", url, json=body, headers=await self._auth.headers(self._transport)
+        )
         entries = body["inventoryItem"]["variants"]
         confirmed = tuple(wix_v1.confirmed(c, e) for c, e in zip(sent, entries, strict=True))
         return ApplyResult(confirmed, tuple(refused))
 
     async def _catalog(self) -> str:
         if self._version is None:
-            response = await self._transport.request("GET", self._base + VERSION_PATH, headers=self._headers)
+            headers = await self._auth.headers(self._transport)
+            response = await self._transport.request("GET", self._base + VERSION_PATH, headers=headers)
             version = dig(response.body, "catalogVersion")
             if not isinstance(version, str) or not version:
                 raise TemporaryError("wix: the catalog version answer has no catalogVersion")
@@ -236,7 +235,8 @@ class WixReconciler:
         return [item async for page in cursor_pages(fetch) for item in page]
 
     async def _post(self, path: str, body: Mapping[str, Any]) -> Any:
-        return await self._transport.request("POST", self._base + path, json=body, headers=self._headers)
+        headers = await self._auth.headers(self._transport)
+        return await self._transport.request("POST", self._base + path, json=body, headers=headers)
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
         return verify_jwt(self._key, body)

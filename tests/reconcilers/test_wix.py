@@ -388,10 +388,51 @@ def test_settings_and_credentials_are_checked(session: aiohttp.ClientSession) ->
         reconciler(session, Secret("wix-site", json.dumps({"public_key": PEM.decode()})))
     with pytest.raises(CredentialError, match="public_key"):
         reconciler(session, Secret("wix-site", json.dumps({"api_key": API_KEY, "public_key": "nope"})))
-    token = reconciler(
-        session, Secret("wix-site", json.dumps({"access_token": "OAUTH-TOKEN-1"})), site_id=None
-    )
-    assert token._headers == {"Authorization": "OAUTH-TOKEN-1"}  # app tokens name their site themselves
+    with pytest.raises(ConfigError, match="instance_id"):
+        reconciler(session, Secret("wix-site", json.dumps({"app_secret": "APP-SECRET-42"})), instance_id=None)
+
+
+async def test_a_ready_access_token_is_sent_as_is_without_a_site(session: aiohttp.ClientSession) -> None:
+    credential = Secret("wix-site", json.dumps({"access_token": "OAUTH-TOKEN-1"}))
+    with aioresponses() as m:
+        m.get(URL_VERSION, payload=V3)
+        m.post(URL_QUERY, payload=fixture("zero"))
+        await reconciler(session, credential, site_id=None).observe(variants(A))
+    (call,) = calls(m, "GET", URL_VERSION)
+    assert call.kwargs["headers"] == {"Authorization": "OAUTH-TOKEN-1"}  # app tokens name their site
+
+
+async def test_an_app_secret_creates_one_token_per_reconciler(session: aiohttp.ClientSession) -> None:
+    credential = Secret("wix-site", json.dumps({"app_secret": "APP-SECRET-42", "public_key": PEM.decode()}))
+    with aioresponses() as m:
+        m.post(
+            BASE + "/oauth2/token",
+            payload={"access_token": "MINTED-1", "token_type": "Bearer", "expires_in": 14400},
+        )
+        m.get(URL_VERSION, payload=V3)
+        m.post(URL_QUERY, payload=fixture("zero"))
+        m.post(URL_QUERY, payload=fixture("zero"))
+        wix = reconciler(session, credential, site_id=None)
+        await wix.observe(variants(A))
+        await wix.observe(variants(A))
+    (mint,) = calls(m, "POST", BASE + "/oauth2/token")
+    assert mint.kwargs["json"] == {
+        "grant_type": "client_credentials",
+        "client_id": OUR_APP,
+        "client_secret": "APP-SECRET-42",
+        "instance_id": "inst-1",
+    }
+    sent = [c.kwargs["headers"] for c in calls(m, "POST", URL_QUERY) + calls(m, "GET", URL_VERSION)]
+    assert sent == [{"Authorization": "MINTED-1"}] * 3
+
+
+async def test_a_refused_app_secret_is_auth_and_never_leaks(session: aiohttp.ClientSession) -> None:
+    credential = Secret("wix-site", json.dumps({"app_secret": "APP-SECRET-42"}))
+    with aioresponses() as m:
+        m.post(BASE + "/oauth2/token", status=400, payload={"message": "bad client_secret APP-SECRET-42"})
+        with pytest.raises(AuthError) as caught:
+            await reconciler(session, credential, site_id=None).observe(variants(A))
+    assert "APP-SECRET-42" not in str(caught.value) and "400" in str(caught.value)
 
 
 def delivery(

@@ -212,3 +212,35 @@ async def test_v1_products_read_and_written_through_the_v1_routes(
     assert [r["quantity"] for r in server.products["p1"]["variants"]] == [0, 100]
     assert server.products["p2"]["variants"][0]["inStock"] is False
     assert server.stats.updates == 2  # one PATCH per product
+
+
+async def test_an_app_secret_gets_an_instance_token_and_works_without_a_site(
+    session: aiohttp.ClientSession,
+) -> None:
+    server = WixFake(KEY, site_id=SITE, app_secret="app-secret-7")
+    base = await server.start()
+    try:
+        status, _, _ = await post(session, base + "/oauth2/token", {"grant_type": "client_credentials"}, {})
+        assert status == 400
+        server.add_item("v1", quantity=3)
+        store = StoreConfig(
+            "w1",
+            "wix",
+            "europe",
+            "wix",
+            settings={"base_url": base, "app_id": server.app_id, "instance_id": server.instance_id},
+        )
+        transport = Transport(
+            session,
+            platform="wix",
+            store_id="w1",
+            pacer=LeakyBucketPacer(1000, 1000),
+            retry=RetryPolicy(3, 0.01),
+        )
+        credential = Secret("wix", json.dumps({"app_secret": "app-secret-7"}))
+        wix = WixReconciler(ReconcilerContext(store, transport, credential))
+        [seen] = await wix.observe([SyncedVariant("w1", "v1", "v1")])
+        assert (seen.available, seen.quantity) == (True, 3)
+        assert server.minted == ["app-token-1"]
+    finally:
+        await server.stop()

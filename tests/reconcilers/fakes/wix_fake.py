@@ -1,7 +1,8 @@
 """A local Wix Stores API (127.0.0.1, port 0) written from the Wix REST reference (read 2026-12-07).
 
-- Auth: `Authorization` is the API key or access token as is (no "Bearer"); an API key also needs
-  `wix-site-id` (403 without it, 401 for an unknown key). Errors are standard Wix error bodies
+- Auth: `Authorization` is the API key or an app token as is (no "Bearer"); an API key also needs
+  `wix-site-id` (403 without it, 401 for an unknown key). POST /oauth2/token (client credentials: app
+  id, app secret, instance id) creates app tokens {"access_token", "token_type": "Bearer", "expires_in": 14400}. Errors are standard Wix error bodies
   {"message", "details": {"applicationError": {"code", "description"}}}.
 - GET /stores/v3/provision/version → {"catalogVersion": V1_CATALOG | V3_CATALOG | STORES_NOT_INSTALLED}.
 - POST /stores/v3/inventory-items/query: `query.filter` (field equality, `$eq`, `$in`), `cursorPaging`
@@ -72,9 +73,17 @@ def sign_jwt(private_key: rsa.RSAPrivateKey, claims: dict[str, Any], alg: str = 
 
 class WixFake:
     def __init__(
-        self, token: str, *, site_id: str | None = None, app_id: str = "our-app", instance_id: str = "inst-1"
+        self,
+        token: str,
+        *,
+        site_id: str | None = None,
+        app_id: str = "our-app",
+        instance_id: str = "inst-1",
+        app_secret: str | None = None,
     ) -> None:
         self.token, self.site_id, self.app_id, self.instance_id = token, site_id, app_id, instance_id
+        self.app_secret = app_secret
+        self.minted: list[str] = []  # app instance tokens created by POST /oauth2/token
         self.private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.public_pem = (
             self.private_key.public_key()
@@ -98,6 +107,7 @@ class WixFake:
 
     async def start(self) -> str:
         app = web.Application()
+        app.router.add_post("/oauth2/token", self._create_token)
         app.router.add_get("/stores/v3/provision/version", self._version)
         app.router.add_post("/stores/v3/inventory-items/query", self._query)
         app.router.add_post("/stores/v3/bulk/inventory-items/update", self._bulk_update)
@@ -231,9 +241,11 @@ class WixFake:
         self.stats.requests += 1
         if self.fail_next:
             return web.Response(status=self.fail_next.pop(0), text="upstream error")
-        if request.headers.get("Authorization") != self.token:
+        presented = request.headers.get("Authorization")
+        if presented != self.token and presented not in self.minted:
             return _error(401, "UNAUTHENTICATED", "invalid or expired token")
-        if self.site_id is not None and request.headers.get("wix-site-id") != self.site_id:
+        api_key = presented == self.token
+        if api_key and self.site_id is not None and request.headers.get("wix-site-id") != self.site_id:
             return _error(403, "PERMISSION_DENIED", "API key calls need the wix-site-id header")
         if self.throttle_next > 0:
             self.throttle_next -= 1
@@ -250,6 +262,23 @@ class WixFake:
         body = await request.json()
         self.stats.bodies.append(body)
         return body
+
+    async def _create_token(self, request: web.Request) -> web.Response:
+        """OAuth client credentials: app id + app secret + instance id → a 4-hour app instance token."""
+        self.stats.requests += 1
+        body = await request.json()
+        wanted = {
+            "grant_type": "client_credentials",
+            "client_id": self.app_id,
+            "client_secret": self.app_secret,
+            "instance_id": self.instance_id,
+        }
+        if self.app_secret is None or body != wanted:
+            return _error(400, "INVALID_CLIENT", "the app credentials or the instance are not valid")
+        self.minted.append(f"app-token-{len(self.minted) + 1}")
+        return web.json_response(
+            {"access_token": self.minted[-1], "token_type": "Bearer", "expires_in": 14400}
+        )
 
     async def _version(self, request: web.Request) -> web.Response:
         refused = self._gate(request)
