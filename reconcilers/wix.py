@@ -181,9 +181,8 @@ class WixReconciler:
         for change in sent:
             ref = change.platform_ref or {}
             if current.get(ref[ITEM]) == str(ref[REVISION]):
-                failed.append(
-                    ItemFailure(change.external_id, "not applied: another item's revision was stale")
-                )
+                why = f"not applied: Wix refused the call ({refusal}); this item's revision is current"
+                failed.append(ItemFailure(change.external_id, why))
             else:
                 why = f"compare-and-set refused: changed in Wix since read ({refusal})"
                 failed.append(ItemFailure(change.external_id, why, permanent=True))
