@@ -32,7 +32,8 @@ BASE = "https://www.wixapis.com"
 URL_VERSION = BASE + "/stores/v3/provision/version"
 URL_QUERY = BASE + "/stores/v3/inventory-items/query"
 URL_UPDATE = BASE + "/stores/v3/bulk/inventory-items/update"
-API_KEY, SITE = "IST.wix-api-key-0123456789", "site-5d1c"
+API_TOKEN, SITE = "IST.wix-api-key-0123456789", "site-5d1c"
+APP_SECRET = "wix-app-secret-42"
 OUR_APP = "0c9f2a77-our-app"
 A, B, C, D = (f"a1a1a1a1-0000-4000-8000-00000000000{x}" for x in "abcd")
 ITEM1, ITEM2 = "1b2c3d4e-0000-4000-8000-000000000001", "1b2c3d4e-0000-4000-8000-000000000002"
@@ -40,7 +41,7 @@ KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 PEM = KEY.public_key().public_bytes(
     serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
 )
-CREDENTIAL = Secret("wix-site", json.dumps({"api_key": API_KEY, "public_key": PEM.decode()}))
+CREDENTIAL = Secret("wix-site", json.dumps({"api_key": API_TOKEN, "public_key": PEM.decode()}))
 V3 = {"catalogVersion": "V3_CATALOG"}
 
 
@@ -89,7 +90,7 @@ async def test_observe_detects_the_catalog_then_queries_the_variants(session: ai
     )  # oversold after paid orders
     assert len(got) == 4  # the unknown variant is absent
     (version,) = calls(m, "GET", URL_VERSION)
-    assert version.kwargs["headers"] == {"Authorization": API_KEY, "wix-site-id": SITE}  # no "Bearer"
+    assert version.kwargs["headers"] == {"Authorization": API_TOKEN, "wix-site-id": SITE}  # no "Bearer"
     (query,) = calls(m, "POST", URL_QUERY)
     assert query.kwargs["json"] == {
         "query": {
@@ -248,7 +249,7 @@ async def test_a_428_whose_re_read_fails_refuses_every_item_permanently(
 
 
 async def test_a_refused_key_is_auth_and_never_leaks(session: aiohttp.ClientSession) -> None:
-    body = {"message": f"bad key {API_KEY}", "details": {"applicationError": {"code": "UNAUTHENTICATED"}}}
+    body = {"message": f"bad key {API_TOKEN}", "details": {"applicationError": {"code": "UNAUTHENTICATED"}}}
     with aioresponses() as m:
         m.get(URL_VERSION, status=401, payload=body)
         m.get(URL_VERSION, status=401, payload=body)
@@ -256,7 +257,7 @@ async def test_a_refused_key_is_auth_and_never_leaks(session: aiohttp.ClientSess
         with pytest.raises(AuthError) as caught:
             await wix.observe(variants(A))
         result = await wix.apply([Change(A, Availability(False, 0), platform_ref=ref(ITEM1, "1"))])
-    assert API_KEY not in str(caught.value) and "401" in str(caught.value)
+    assert API_TOKEN not in str(caught.value) and "401" in str(caught.value)
     assert [f.kind for f in result.failed] == [FailureKind.AUTH]
 
 
@@ -387,9 +388,9 @@ def test_settings_and_credentials_are_checked(session: aiohttp.ClientSession) ->
     with pytest.raises(CredentialError, match="api_key"):
         reconciler(session, Secret("wix-site", json.dumps({"public_key": PEM.decode()})))
     with pytest.raises(CredentialError, match="public_key"):
-        reconciler(session, Secret("wix-site", json.dumps({"api_key": API_KEY, "public_key": "nope"})))
+        reconciler(session, Secret("wix-site", json.dumps({"api_key": API_TOKEN, "public_key": "nope"})))
     with pytest.raises(ConfigError, match="instance_id"):
-        reconciler(session, Secret("wix-site", json.dumps({"app_secret": "APP-SECRET-42"})), instance_id=None)
+        reconciler(session, Secret("wix-site", json.dumps({"app_secret": APP_SECRET})), instance_id=None)
 
 
 async def test_a_ready_access_token_is_sent_as_is_without_a_site(session: aiohttp.ClientSession) -> None:
@@ -403,7 +404,7 @@ async def test_a_ready_access_token_is_sent_as_is_without_a_site(session: aiohtt
 
 
 async def test_an_app_secret_creates_one_token_per_reconciler(session: aiohttp.ClientSession) -> None:
-    credential = Secret("wix-site", json.dumps({"app_secret": "APP-SECRET-42", "public_key": PEM.decode()}))
+    credential = Secret("wix-site", json.dumps({"app_secret": APP_SECRET, "public_key": PEM.decode()}))
     with aioresponses() as m:
         m.post(
             BASE + "/oauth2/token",
@@ -419,7 +420,7 @@ async def test_an_app_secret_creates_one_token_per_reconciler(session: aiohttp.C
     assert mint.kwargs["json"] == {
         "grant_type": "client_credentials",
         "client_id": OUR_APP,
-        "client_secret": "APP-SECRET-42",
+        "client_secret": APP_SECRET,
         "instance_id": "inst-1",
     }
     sent = [c.kwargs["headers"] for c in calls(m, "POST", URL_QUERY) + calls(m, "GET", URL_VERSION)]
@@ -427,12 +428,12 @@ async def test_an_app_secret_creates_one_token_per_reconciler(session: aiohttp.C
 
 
 async def test_a_refused_app_secret_is_auth_and_never_leaks(session: aiohttp.ClientSession) -> None:
-    credential = Secret("wix-site", json.dumps({"app_secret": "APP-SECRET-42"}))
+    credential = Secret("wix-site", json.dumps({"app_secret": APP_SECRET}))
     with aioresponses() as m:
-        m.post(BASE + "/oauth2/token", status=400, payload={"message": "bad client_secret APP-SECRET-42"})
+        m.post(BASE + "/oauth2/token", status=400, payload={"message": f"bad client_secret {APP_SECRET}"})
         with pytest.raises(AuthError) as caught:
             await reconciler(session, credential, site_id=None).observe(variants(A))
-    assert "APP-SECRET-42" not in str(caught.value) and "400" in str(caught.value)
+    assert APP_SECRET not in str(caught.value) and "400" in str(caught.value)
 
 
 def delivery(
@@ -482,7 +483,7 @@ def test_webhook_verification(session: aiohttp.ClientSession) -> None:
     hs256 = hs_head + b"." + claims + b"." + base64.urlsafe_b64encode(forged).rstrip(b"=")
     assert wix.verify_webhook({}, hs256) is False
     assert wix.verify_webhook({}, b"not a jwt") is False
-    unkeyed = reconciler(session, Secret("wix-site", json.dumps({"api_key": API_KEY})))
+    unkeyed = reconciler(session, Secret("wix-site", json.dumps({"api_key": API_TOKEN})))
     assert unkeyed.verify_webhook({}, good) is False  # no public key configured: nothing verifies
 
 

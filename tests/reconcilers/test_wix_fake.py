@@ -20,6 +20,7 @@ from tests.reconcilers.fakes.wix_fake import WIX_STORES_APP, WixFake
 
 KEY, SITE = "fake-api-key", "site-1"
 HEADERS = {"Authorization": KEY, "wix-site-id": SITE}
+APP_SECRET = "fake-app-secret-7"
 
 
 @pytest.fixture
@@ -217,7 +218,7 @@ async def test_v1_products_read_and_written_through_the_v1_routes(
 async def test_an_app_secret_gets_an_instance_token_and_works_without_a_site(
     session: aiohttp.ClientSession,
 ) -> None:
-    server = WixFake(KEY, site_id=SITE, app_secret="app-secret-7")
+    server = WixFake(KEY, site_id=SITE, app_secret=APP_SECRET)
     base = await server.start()
     try:
         status, _, _ = await post(session, base + "/oauth2/token", {"grant_type": "client_credentials"}, {})
@@ -237,7 +238,7 @@ async def test_an_app_secret_gets_an_instance_token_and_works_without_a_site(
             pacer=LeakyBucketPacer(1000, 1000),
             retry=RetryPolicy(3, 0.01),
         )
-        credential = Secret("wix", json.dumps({"app_secret": "app-secret-7"}))
+        credential = Secret("wix", json.dumps({"app_secret": APP_SECRET}))
         wix = WixReconciler(ReconcilerContext(store, transport, credential))
         [seen] = await wix.observe([SyncedVariant("w1", "v1", "v1")])
         assert (seen.available, seen.quantity) == (True, 3)
