@@ -28,6 +28,7 @@ _PLATFORMS: dict[str, str] = {  # name -> "module:Class", imported when first us
     "bigcommerce": "reconcilers.bigcommerce:BigCommerceReconciler",
     "magento": "reconcilers.magento:MagentoReconciler",
     "etsy": "reconcilers.etsy:EtsyReconciler",
+    "wix": "reconcilers.wix:WixReconciler",
 }
 
 

@@ -32,6 +32,9 @@ class PlatformAdapter(ABC):
 
     name: str
     secret: str  # the webhook / client secret of the store under test
+    # the signature travels inside the body itself (Wix: the whole body is a signed JWT), so no
+    # header carries it and a notification stripped of its headers still verifies
+    signature_in_body: bool = False
 
     @abstractmethod
     async def start(self) -> None: ...

@@ -17,6 +17,7 @@ from tests.contract.adapters.shopify import ShopifyAdapter
 from tests.contract.adapters.square import SquareAdapter
 from tests.contract.adapters.squarespace import SquarespaceAdapter
 from tests.contract.adapters.webflow import WebflowAdapter
+from tests.contract.adapters.wix import WixAdapter
 from tests.contract.adapters.woocommerce import WooCommerceAdapter
 
 __all__ = ["ADAPTERS", "HUGE", "OTHER_SECRET", "WRONG", "PlatformAdapter", "Webhook"]
@@ -34,4 +35,5 @@ ADAPTERS: dict[str, type[PlatformAdapter]] = {
     "bigcommerce": BigCommerceAdapter,
     "magento": MagentoAdapter,
     "etsy": EtsyAdapter,
+    "wix": WixAdapter,
 }
