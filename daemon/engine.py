@@ -45,6 +45,8 @@ from reconcilers.batching import unit_batches
 from reconcilers.interface import Notification, Reconciler
 from reconcilers.transport import TransportError
 
+SUPERSEDED = "superseded"  # a planned write skipped: upstream changed after it was planned
+
 
 class StoreLockLost(Exception):
     """The store's lock is no longer ours (its database session died): no further write may leave."""
@@ -97,6 +99,7 @@ class _Applied:
     confirmed: list[Observed] = field(default_factory=list)
     failures: list[ItemFailure] = field(default_factory=list)
     problems: list[ItemFailure] = field(default_factory=list)  # cannot be enforced here: reported
+    superseded: list[str] = field(default_factory=list)  # upstream changed since planned: not sent
 
 
 @dataclass
@@ -368,6 +371,9 @@ class Engine:
         if applied.problems:  # cannot be enforced here: reported per item, not failures
             skipped = {**report.skipped, PROBLEM: report.skipped.get(PROBLEM, 0) + len(applied.problems)}
             report = replace(report, skipped=skipped)
+        if applied.superseded:  # their own queued items write the newer value
+            skipped = {**report.skipped, SUPERSEDED: len(applied.superseded)}
+            report = replace(report, skipped=skipped)
         if confirm_guard and only is None and await guard_db.clear(self._pool, store.id):
             get_logger(store_id=store.id).info("guard_confirmed", written=len(confirmed))
         counts = replace(counts, changed=len(confirmed), failed=len(failures))
@@ -432,9 +438,12 @@ class Engine:
                 await asyncio.sleep(min(self._config.retries.in_pass_backoff_s * 2 ** (attempt - 1), 30.0))
             retry: list[Change] = []
             batches = list(unit_batches(pending, reconciler.capabilities))
-            for index, batch in enumerate(batches):
+            for index, planned in enumerate(batches):
                 if holds_store is not None and not holds_store():
                     raise StoreLockLost(store.id)
+                batch = await self._still_wanted(store.id, planned, rows, done)
+                if not batch:
+                    continue
                 ok, failed = await self._apply_batch(store.id, reconciler, batch, rows, backoff_after, run_id)
                 done.confirmed += ok
                 last_try = attempt == self._config.retries.in_pass_attempts - 1
@@ -456,6 +465,27 @@ class Engine:
                 break
             pending = retry
         return done
+
+    async def _still_wanted(
+        self,
+        store_id: str,
+        batch: Sequence[Change],
+        rows: dict[str, tuple[PassRow, Change]],
+        done: _Applied,
+    ) -> list[Change]:
+        """The batch's changes whose desired value is still the one they were planned from. A pass plans
+        every write before sending any, and sending can take minutes on a rate-limited store: a change
+        of upstream in between already queued its own write of the newer value, and the older plan
+        must not land after it (an oversell when the event took the stock away)."""
+        now = await state_db.desired_now(self._pool, store_id, [c.external_id for c in batch])
+        wanted = []
+        for change in batch:
+            planned = rows[change.external_id][0].state
+            if now.get(change.external_id) == (planned.desired, True):
+                wanted.append(change)
+            else:
+                done.superseded.append(change.external_id)
+        return wanted
 
     async def _apply_batch(
         self,

@@ -72,6 +72,17 @@ async def synced_external_ids(conn: Connection | Pool, store_id: str) -> list[st
     return [r["external_id"] for r in await conn.fetch(query("synced_external_ids"), store_id)]
 
 
+async def desired_now(
+    conn: Connection | Pool, store_id: str, external_ids: Sequence[str]
+) -> dict[str, tuple[Availability | None, bool]]:
+    """{external id: (desired value now, sync enabled)} for the given synced variants (gone: absent)."""
+    rows = await conn.fetch(query("pass_rows"), store_id, "", len(external_ids), list(external_ids))
+    return {
+        r["external_id"]: (_availability(r["desired_available"], r["desired_quantity"]), r["sync_enabled"])
+        for r in rows
+    }
+
+
 async def count_synced(conn: Connection | Pool, store_id: str) -> int:
     return int(await conn.fetchval(query("count_synced"), store_id))
 

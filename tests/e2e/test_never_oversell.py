@@ -7,6 +7,7 @@ passes with a tuned back-off proves nothing about what users run).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from daemon.config import DriftConfig
 from daemon.db.pool import Pool
@@ -91,3 +92,34 @@ async def test_a_variant_drifting_again_and_again_backs_off_then_ends_contested(
         await w.engine.run_pass("na")
         assert w.shown("na", "E-TEE")[0] is True and len(w.writes("na")) == written + 2
         assert await pool.fetchval("SELECT action FROM drift_records WHERE status = 'open'") == "contested"
+
+
+async def test_a_write_planned_before_an_upstream_change_is_not_sent_stale(
+    pool: Pool, tmp_path: Path
+) -> None:
+    """A long pass plans every write first and sends them afterwards (minutes on a rate-limited
+    store): an event that lands in between must not be overwritten by the plan made before it."""
+    async with world(pool, tmp_path) as w:
+        await w.add_store("na", batch_limit=1)
+        for name in ("a", "b"):
+            await w.variant(name, stock={"us1": IN})
+            await w.map("na", f"E-{name.upper()}", name, (False, None))
+        real = w.engine.reconciler_for
+
+        def upstream_changes_during_the_first_write(store: Any) -> Any:
+            reconciler = real(store)
+            apply = reconciler.apply
+
+            async def apply_then_event(changes: Any) -> Any:
+                result = await apply(changes)
+                await w.set_stock("b", {"us1": OUT})  # an event lands while the pass is writing
+                return result
+
+            reconciler.apply = apply_then_event  # type: ignore[method-assign]
+            return reconciler
+
+        w.engine.reconciler_for = upstream_changes_during_the_first_write  # type: ignore[method-assign]
+        report = await w.engine.run_pass("na")
+        assert w.shown("na", "E-A")[0] is True
+        assert w.shown("na", "E-B")[0] is False, "wrote B sellable from a plan older than the event"
+        assert report.skipped.get("superseded") == 1
