@@ -48,6 +48,9 @@ class SyncConfig:
     jitter_share: float = 0.10
     grace_period_s: float = 20.0
     poll_interval_s: float = 2.0  # fallback when a LISTEN notification is missed
+    # while a full pass runs, how often its store's newly queued variant items are looked for (they run
+    # beside the pass instead of waiting behind it)
+    express_poll_s: float = 0.2
     scheduler_tick_s: float = 15.0  # how often due periodic passes are looked for
     # how long a store stays marked "in a pass" if its holder dies without clearing the mark; the store
     # itself is held by a PostgreSQL session lock (daemon/db/leases.py), not by this mark
@@ -247,6 +250,7 @@ def _validate(config: Config) -> None:
         ("sync.observe_chunk", 1 <= config.sync.observe_chunk <= 100_000, "must be between 1 and 100000"),
         ("sync.in_pass_mark_ttl_s", config.sync.in_pass_mark_ttl_s >= 2, "must be at least 2"),
         ("sync.poll_interval_s", 0.05 <= config.sync.poll_interval_s <= 60, "must be between 0.05 and 60"),
+        ("sync.express_poll_s", 0.02 <= config.sync.express_poll_s <= 10, "must be between 0.02 and 10"),
         (
             "sync.scheduler_tick_s",
             0.1 <= config.sync.scheduler_tick_s <= 3600,

@@ -109,7 +109,7 @@ class StoreWorkers:
                     conn, store_id, self._owner, self._config.sync.in_pass_mark_ttl_s
                 )
             if items:
-                await self._run(store_id, items)
+                await self._run_with_express_lane(store_id, items)
         except asyncio.CancelledError:
             await asyncio.shield(self._give_back(store_id, items))
             raise
@@ -129,6 +129,48 @@ class StoreWorkers:
             finally:
                 await asyncio.shield(self._locks.unlock(store_id))
                 self._doorbell.ring()  # work queued for this store while we held it can be claimed now
+
+    async def _run_with_express_lane(self, store_id: str, items: list[WorkItem]) -> None:
+        """A full pass of a large store against a rate-limited platform takes minutes; the store's variant
+        items (events) run beside it in an express lane instead of waiting behind it. Both hold the same
+        store lock and share the store's pacer, so an express write waits for one request slot at most;
+        the pass skips any planned write an express item superseded (Engine._still_wanted)."""
+        full = [i for i in items if i.kind == "full_pass"]
+        if not full:
+            await self._run(store_id, items)
+            return
+        finished = asyncio.Event()
+        lane = asyncio.create_task(
+            self._express_lane(store_id, [i for i in items if i.kind != "full_pass"], finished)
+        )
+        try:
+            await self._run(store_id, full)
+        finally:
+            finished.set()
+            await lane  # its current items finish (or are given back) before the lock goes
+
+    async def _express_lane(self, store_id: str, first: list[WorkItem], finished: asyncio.Event) -> None:
+        items = first
+        try:
+            while True:
+                if items:
+                    await self._run(store_id, items)
+                if finished.is_set():
+                    return
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(finished.wait(), self._config.sync.express_poll_s)
+                items = [] if finished.is_set() else await self._claim_express(store_id)
+        except asyncio.CancelledError:
+            await asyncio.shield(self._give_back(store_id, items))
+            raise
+        except Exception as exc:  # noqa: BLE001 - the lane must never end the store's full pass
+            self._log.warning("express_lane_failed", store_id=store_id, error=type(exc).__name__)
+            await self._give_back(store_id, items)
+
+    async def _claim_express(self, store_id: str) -> list[WorkItem]:
+        if not self._locks.holds(store_id):
+            return []
+        return await work_queue.claim_express_items(self._pool, store_id, self._owner)
 
     async def _run(self, store_id: str, items: list[WorkItem]) -> None:
         full = [i for i in items if i.kind == "full_pass"]

@@ -71,6 +71,15 @@ async def claim_store_work(conn: Connection, store_id: str, owner: str, mark_s: 
     ]
 
 
+async def claim_express_items(db: Executor, store_id: str, owner: str) -> list[WorkItem]:
+    """With the store's lock held by a running full pass: its ready variant items, taken now."""
+    rows = await db.fetch(query("claim_express_items"), store_id, owner)
+    return [
+        WorkItem(r["id"], r["kind"], r["external_id"], r["trigger"], r["enqueued_at"], r["attempts"])
+        for r in rows
+    ]
+
+
 async def keep_pass_mark(pool: Pool, store_id: str, owner: str, mark_s: float) -> None:
     """Keeps the store's "in a pass" mark alive while its holder works it (run as a task, cancelled
     when the work ends); the lock decides who works a store, the mark only tells the planner."""

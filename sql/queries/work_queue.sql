@@ -70,6 +70,14 @@ SET status = 'running', claimed_by = $2, claimed_at = now()
 WHERE store_id = $1 AND ((status = 'queued' AND not_before <= now()) OR status = 'running')
 RETURNING id, kind, external_id, trigger, enqueued_at, attempts
 
+-- claim_express_items --
+-- While a full pass of the store runs under our lock: its ready variant items (an event's write must
+-- not wait minutes behind a pass of a large store); the pass itself skips writes they supersede.
+UPDATE work_queue
+SET status = 'running', claimed_by = $2, claimed_at = now()
+WHERE store_id = $1 AND status = 'queued' AND kind = 'variant' AND not_before <= now()
+RETURNING id, kind, external_id, trigger, enqueued_at, attempts
+
 -- renew_pass_mark --
 -- The "in a pass" mark (lease_owner, lease_expires_at: see the stores_in_pass view, migration 0005).
 UPDATE store_schedule SET lease_expires_at = now() + make_interval(secs => $3)

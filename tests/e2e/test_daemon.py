@@ -238,3 +238,32 @@ async def test_an_oversell_edit_reported_by_the_store_webhook_is_put_back_within
 async def _shows(w: World, external_id: str, available: bool) -> bool:
     await asyncio.sleep(0)
     return w.shown("na", external_id)[0] is available
+
+
+async def test_an_event_write_does_not_wait_behind_a_long_full_pass(
+    pool: Pool, db_dsn: str, tmp_path: Path
+) -> None:
+    """A full pass of a store limited to a few requests per second takes a while; an event for that
+    store is written beside it (express lane, shipped defaults), not after it."""
+    async with world(pool, tmp_path) as w:
+        await w.add_store("na", page_size=10, rate_per_s=5)
+        await pool.execute(
+            "UPDATE stores SET settings = settings || '{\"requests_per_second\": 5}'::jsonb WHERE id = 'na'"
+        )
+        for n in range(300):
+            await w.variant(f"v{n:03d}", stock={"us1": IN})
+            await w.map("na", f"E-{n:03d}", f"v{n:03d}", (True, None))
+        async with running_daemon(db_dsn, tmp_path, w.credentials_dir, shipped_defaults=True) as daemon:
+            assert await eventually(lambda: _pass_running(pool), 20)  # the scheduled full pass (~6 s)
+            status, _ = await daemon.post_events([event("e1", "v150", "us1", OUT, datetime.now(UTC))])
+            assert status == 202
+            assert await eventually(lambda: _written(w, "E-150"), 20)
+            assert await _pass_running(pool), "the event's write waited for the full pass to end"
+            assert w.shown("na", "E-150")[0] is False
+
+
+async def _pass_running(pool: Pool) -> bool:
+    running = await pool.fetchval(
+        "SELECT count(*) FROM sync_runs WHERE store_id = 'na' AND trigger = 'periodic' AND outcome = 'running'"
+    )
+    return bool(running)
