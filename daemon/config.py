@@ -90,6 +90,8 @@ class RetentionConfig:
 
     done_items_s: float = 3600.0
     failed_items_s: float = 7 * 86400.0  # also how long webhook delivery ids are remembered
+    # accepted upstream events: a duplicate delivered later than this is no longer recognised
+    inbox_events_s: float = 14 * 86400.0
 
 
 # Keys of earlier versions, refused with the key that replaced them (silently ignoring one would run
@@ -271,6 +273,7 @@ def _validate(config: Config) -> None:
         ("retries.circuit_backoff_s", config.retries.circuit_backoff_s >= 0, "must not be negative"),
         ("retention.done_items_s", config.retention.done_items_s >= 0, "must not be negative"),
         ("retention.failed_items_s", config.retention.failed_items_s >= 0, "must not be negative"),
+        ("retention.inbox_events_s", config.retention.inbox_events_s >= 3600, "must be at least 3600"),
         (
             "logging.level",
             config.logging.level in ("debug", "info", "warning", "error"),

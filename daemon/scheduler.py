@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from daemon.config import Config
+from daemon.db import events as events_db
 from daemon.db import guard as guard_db
 from daemon.db import state as state_db
 from daemon.db import work_queue
@@ -98,6 +99,7 @@ class PassScheduler:
             )
             # store webhook delivery ids, kept as long as failed items: re-deliveries come within days
             removed += await state_db.prune_deliveries(self._pool, self._config.retention.failed_items_s)
+            removed += await events_db.prune_inbox(self._pool, self._config.retention.inbox_events_s)
         except DATABASE_UNAVAILABLE as exc:
             get_logger().warning("prune_failed", error=type(exc).__name__)
             return 0

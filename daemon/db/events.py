@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from daemon.db.pool import Connection
+from daemon.db.pool import Connection, Pool
 from daemon.db.queries import query
 from daemon.errors import InputError
 from daemon.model import StockEvent
@@ -92,6 +92,20 @@ async def enqueue_changed(conn: Connection, variant_ids: Sequence[str] | None, t
     else:
         status = await conn.execute(query("enqueue_changed_variants"), list(variant_ids), trigger)
     return int(status.split()[-1])
+
+
+async def prune_inbox(db: Connection | Pool, retention_s: float) -> int:
+    """Forget accepted events older than the retention, in bounded batches; returns how many went."""
+    removed = 0
+    while True:
+        status = await db.execute(query("prune_inbox"), retention_s, _PRUNE_BATCH)
+        batch = int(status.split()[-1])
+        removed += batch
+        if batch < _PRUNE_BATCH:
+            return removed
+
+
+_PRUNE_BATCH = 10_000
 
 
 async def stores_to_refresh(conn: Connection, variant_ids: Sequence[str]) -> list[str]:

@@ -56,3 +56,12 @@ WHERE sv.variant_id = ANY ($1)
 
 -- enabled_store_ids --
 SELECT id FROM stores WHERE enabled ORDER BY id
+
+-- prune_inbox --
+-- At most $2 accepted events older than $1 seconds (one short statement at a time).
+DELETE FROM inbox_events
+WHERE (source, event_id) IN (
+    SELECT source, event_id FROM inbox_events
+    WHERE received_at < now() - make_interval(secs => $1)
+    LIMIT $2
+)

@@ -130,3 +130,17 @@ async def test_a_row_dated_within_the_clock_skew_still_wins_over_an_older_event(
             conn, "upstream", [event("e1", "socks", "us1", StockStatus.OUT_OF_STOCK, datetime.now(UTC), 0)]
         )
     assert older.applied == 0
+
+
+async def test_accepted_events_are_pruned_after_their_retention_in_batches(pool: Pool) -> None:
+    async with pool.acquire() as conn:
+        await seed(conn)
+        await events.ingest(conn, "upstream", [event("recent", "tee", "us1", StockStatus.IN_STOCK, T0)])
+    await pool.execute(
+        "INSERT INTO inbox_events (source, event_id, received_at, variant_id, facility_id, status,"
+        " occurred_at, applied) SELECT 'upstream', 'old-' || g, now() - interval '15 days', 'tee', 'us1',"
+        " 'in_stock', now() - interval '15 days', true FROM generate_series(1, 10001) g"
+    )
+    assert await events.prune_inbox(pool, 14 * 86400) == 10_001  # two batches of at most 10,000
+    left = await pool.fetch("SELECT event_id FROM inbox_events")
+    assert [r["event_id"] for r in left] == ["recent"]
