@@ -36,6 +36,7 @@ class HttpConfig:
     listen: str = "127.0.0.1:8787"
     max_body_bytes: int = 1_048_576
     client_timeout_s: float = 30.0
+    request_timeout_s: float = 10.0  # an event request the database cannot serve by then: 503, not stored
 
 
 @dataclass(frozen=True)
@@ -245,6 +246,11 @@ def _validate(config: Config) -> None:
         ("database.statement_timeout_s", config.database.statement_timeout_s > 0, "must be positive"),
         ("http.max_body_bytes", config.http.max_body_bytes >= 1024, "must be at least 1024"),
         ("http.client_timeout_s", config.http.client_timeout_s > 0, "must be positive"),
+        (
+            "http.request_timeout_s",
+            0.5 <= config.http.request_timeout_s <= 300,
+            "must be between 0.5 and 300",
+        ),
         ("sync.full_pass_interval_s", config.sync.full_pass_interval_s >= 60, "must be at least 60"),
         ("sync.jitter_share", 0.0 <= config.sync.jitter_share < 1.0, "must be in [0, 1)"),
         ("sync.workers", 1 <= config.sync.workers <= 256, "must be between 1 and 256"),

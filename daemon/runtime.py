@@ -62,7 +62,10 @@ async def run_daemon(
             pool = await stack.enter_async_context(checked_pool(config))
             engine = await stack.enter_async_context(engine_for(config, pool))
             services = Services(config, pool, engine, credential_store(config), liveness)
-            runner = web.AppRunner(build_app(services), access_log=None, handle_signals=False)
+            # a request whose client disconnected is cancelled, not finished: its transaction rolls back
+            runner = web.AppRunner(
+                build_app(services), access_log=None, handle_signals=False, handler_cancellation=True
+            )
             await runner.setup()
             stack.push_async_callback(runner.cleanup)
             host, port = listen_address(config)

@@ -1,11 +1,15 @@
 """Webhook endpoints: upstream stock events, catalog updates, and store-side change notifications.
 
 Upstream events are persisted (inbox + facility stock + queued pairs) in one transaction before the
-202; a refused request stores nothing.
+202; a refused request stores nothing. A request whose client has gone is not finished (the server
+cancels its handler: the transaction rolls back), and one the database cannot serve within
+http.request_timeout_s is answered 503 with nothing stored: a sender's retry with the same event ids is
+then applied once, never twice.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 
@@ -30,8 +34,14 @@ async def stock_events(request: web.Request) -> web.Response:
         return body
     batch = parse_stock_events(body, datetime.now(UTC))
     services = request.app[SERVICES]
-    async with services.pool.acquire() as conn:
-        result = await events.ingest(conn, SOURCE, batch)
+    bound = services.config.http.request_timeout_s
+    try:
+        async with asyncio.timeout(bound), services.pool.acquire() as conn:
+            result = await events.ingest(conn, SOURCE, batch)
+    except TimeoutError:  # rolled back: the sender's retry (same event ids) is applied exactly once
+        response = error_body(503, f"not stored: the database did not answer within {bound:g} s; retry")
+        response.headers["Retry-After"] = "1"
+        return response
     return web.json_response(
         {"received": result.received, "new": result.new, "applied": result.applied, "queued": result.queued},
         status=202,

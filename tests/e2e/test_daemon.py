@@ -267,3 +267,42 @@ async def _pass_running(pool: Pool) -> bool:
         "SELECT count(*) FROM sync_runs WHERE store_id = 'na' AND trigger = 'periodic' AND outcome = 'running'"
     )
     return bool(running)
+
+
+async def test_a_request_whose_client_gave_up_stores_nothing_and_its_retry_applies_once(
+    pool: Pool, db_dsn: str, tmp_path: Path
+) -> None:
+    """The database is stuck behind a long catalog import; the sender gives up after 1 s. The daemon
+    must not commit that request later (the sender will retry it), nor lose the retry."""
+    async with world(pool, tmp_path) as w:
+        await catalog(w)
+        await no_periodic_passes(pool)
+        async with running_daemon(db_dsn, tmp_path, w.credentials_dir, shipped_defaults=True) as daemon:
+            async with pool.acquire() as blocker:
+                transaction = blocker.transaction()
+                await transaction.start()
+                await blocker.execute("SELECT lock_for_catalog_change()")  # an import holds the gate
+                with pytest.raises(TimeoutError):
+                    await asyncio.wait_for(
+                        daemon.post_events([event("e1", "tee", "us1", OUT, datetime.now(UTC))]), 1.0
+                    )
+                await asyncio.sleep(0.5)  # the daemon notices the closed connection
+                await transaction.rollback()
+            await asyncio.sleep(1.0)  # a handler still running would commit now
+            assert await pool.fetchval("SELECT count(*) FROM inbox_events") == 0
+            status, body = await daemon.post_events([event("e1", "tee", "us1", OUT, datetime.now(UTC))])
+            assert status == 202 and body["new"] == 1 and body["applied"] == 1
+
+
+async def test_an_event_request_the_database_cannot_serve_in_time_is_refused_with_503(
+    pool: Pool, db_dsn: str, tmp_path: Path
+) -> None:
+    async with world(pool, tmp_path) as w:
+        await catalog(w)
+        await no_periodic_passes(pool)
+        async with running_daemon(db_dsn, tmp_path, w.credentials_dir, shipped_defaults=True) as daemon:
+            async with pool.acquire() as blocker, blocker.transaction():
+                await blocker.execute("SELECT lock_for_catalog_change()")
+                status, body = await daemon.post_events([event("e1", "tee", "us1", OUT, datetime.now(UTC))])
+            assert status == 503 and "not stored" in body["error"]
+            assert await pool.fetchval("SELECT count(*) FROM inbox_events") == 0
