@@ -13,6 +13,12 @@ from typing import Any
 import aiohttp
 import pytest
 
+from daemon.credentials import Secret
+from daemon.model import Availability, Change, StoreConfig, SyncedVariant
+from reconcilers.interface import ReconcilerContext
+from reconcilers.ratelimit import LeakyBucketPacer
+from reconcilers.transport import Transport
+from reconcilers.weebly import WeeblyReconciler
 from tests.reconcilers.fakes.weebly_fake import READ, WRITE, WeeblyFake
 
 TOKEN, SECRET, SITE = "fake-weebly-token", "fake-app-secret", "987654321"
@@ -136,3 +142,20 @@ async def test_events_carry_the_documented_hmac(fake: WeeblyFake) -> None:
     assert event["hmac"] == hmac.new(SECRET.encode(), signed.encode(), hashlib.sha256).hexdigest()
     assert event["data"] == {"user_id": "123456", "site_id": SITE, "product_id": "32"}
     assert headers["X-Weebly-Attempt"] == "1"
+
+
+async def test_a_redirect_is_followed_by_the_identical_call(
+    session: aiohttp.ClientSession, fake: WeeblyFake
+) -> None:
+    fake.seed("32:1", 5)
+    store = StoreConfig("w1", "weebly", "europe", "c", settings={"site_id": SITE, "base_url": fake.base_url})
+    credential = Secret("c", json.dumps({"access_token": TOKEN, "client_secret": SECRET}))
+    transport = Transport(session, platform="weebly", store_id="w1", pacer=LeakyBucketPacer(1000, 1000))
+    weebly = WeeblyReconciler(ReconcilerContext(store, transport, credential))
+    fake.redirect_next = 2
+    [seen] = await weebly.observe([SyncedVariant("w1", "32:1", "a")])
+    result = await weebly.apply([Change("32:1", Availability(True, 8))])
+    assert seen.quantity == 5 and [o.quantity for o in result.confirmed] == [8]
+    assert fake.sku("32:1").inventory == 8  # type: ignore[union-attr]
+    assert [p.split(" ")[0] for p in fake.stats.paths] == ["GET", "GET", "PATCH", "PATCH"]
+    assert fake.stats.paths[1].split(" ")[1].startswith("/moved/")

@@ -17,6 +17,8 @@ stocksync relies on.
   replaces it and resets every unnamed SKU field (inventory → null), as the docs describe PUT.
 - Rate limit: none documented; `throttle_next` answers that many requests 429 + Retry-After.
 - `fail_next` answers HTTP statuses (5xx) before serving; `refused` external ids answer PATCH 400.
+- "Any call may result in a redirect": `redirect_next` answers that many requests 307 with a Location
+  under `/moved` that serves the same API (an identical call there succeeds).
 - `event()` builds a webhook body signed as documented: `hmac` = hex HMAC-SHA256 with the app secret
   over {client_id, client_version, event, timestamp, data} as compact JSON (PHP json_encode escaping,
   as Weebly's PHP example hashes it).
@@ -70,6 +72,7 @@ class WeeblyFake:
         self.retry_after = "1"
         self.fail_next: list[int] = []
         self.refused: set[str] = set()  # "<product>:<sku>" whose PATCH answers 400
+        self.redirect_next = 0
         self.webhook_url: str | None = None
         self._runner: web.AppRunner | None = None
         self.base_url = ""
@@ -77,6 +80,7 @@ class WeeblyFake:
     async def start(self) -> str:
         app = web.Application()
         app.router.add_route("*", "/v1/user/sites/{site}/store/{tail:.*}", self._route)
+        app.router.add_route("*", "/moved/v1/user/sites/{site}/store/{tail:.*}", self._route)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
@@ -138,6 +142,9 @@ class WeeblyFake:
         self.stats.paths.append(f"{request.method} {request.path_qs}")
         if self.fail_next:
             return web.Response(status=self.fail_next.pop(0), text="Service Unavailable")
+        if self.redirect_next > 0 and not request.path.startswith("/moved/"):
+            self.redirect_next -= 1
+            raise web.HTTPTemporaryRedirect(f"/moved{request.path_qs}")
         if request.headers.get("X-Weebly-Access-Token") != self.token:
             return _error(401, "Invalid or missing access token")
         if self.throttle_next > 0:
