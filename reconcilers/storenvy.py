@@ -46,8 +46,8 @@ from reconcilers.storenvy_variants import (
     as_observed,
     item_unit,
     named_products,
+    planned,
     product_of_item,
-    put_body,
     target_of,
     written,
 )
@@ -158,25 +158,19 @@ class StorenvyReconciler:
         return await run_batch(self.capabilities, changes, self._send)
 
     async def _send(self, unit: Sequence[Change]) -> ApplyResult:
-        """One write unit = one variant = one absolute PUT (run_batch maps request failures)."""
+        """One write unit = one variant = at most one absolute PUT (run_batch maps request failures)."""
         [change] = unit
-        target = target_of(change.external_id)
-        if target is None:
-            why = "external id must be '<productId>:<variantId>' (Storenvy numeric ids)"
-            return ApplyResult(failed=(ItemFailure(change.external_id, why, permanent=True),))
-        body = put_body(change, self._in_stock_quantity)
-        if body is None:  # already sells without a count: nothing to write
-            return ApplyResult(confirmed=(written(change, None, None),))
-        product, variant = target
+        plan = planned(change, self._in_stock_quantity)
+        if isinstance(plan, str):
+            return ApplyResult(failed=(ItemFailure(change.external_id, plan, permanent=True),))
+        if isinstance(plan, Observed):  # nothing to write: the store already shows it
+            return ApplyResult(confirmed=(plan,))
         response = await self._transport.request(
-            "PUT",
-            f"{self._api}/products/{product}/variants/{variant}.json",
-            params=self._params or None,
-            json=body,
-            headers=self._headers,
+            "PUT", self._api + plan.path, params=self._params or None, json=plan.body, headers=self._headers
         )
+        # the answer's envelope holds the variant as saved; without one, what we sent is what it shows
         answer = response.body.get("data") if isinstance(response.body, dict) else None
-        return ApplyResult(confirmed=(written(change, body, answer),))
+        return ApplyResult(confirmed=(written(change, plan.body, answer),))
 
     # --- webhooks --------------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ PUT body of a change, and the product ids an (unsigned) webhook body names. See 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from daemon.errors import InputError
@@ -82,10 +83,29 @@ def put_body(change: Change, in_stock_quantity: int) -> dict[str, Any] | None:
     return {"full_quantity": quantity, "in_stock": quantity > 0}
 
 
-def written(change: Change, body: Mapping[str, Any] | None, answer: Any) -> Observed:
-    """What the store shows after an accepted PUT: the variant it answers, else what we sent."""
+@dataclass(frozen=True, slots=True)
+class VariantPut:
+    """The one request a change needs: the variant's path below the API root and the absolute body."""
+
+    path: str
+    body: dict[str, Any]
+
+
+def planned(change: Change, in_stock_quantity: int) -> VariantPut | Observed | str:
+    """What writing a change takes: a PUT, or what the store already shows when nothing needs writing
+    (an uncounted variant that should sell), or why it cannot be written (a malformed external id)."""
+    target = target_of(change.external_id)
+    if target is None:
+        return "external id must be '<productId>:<variantId>' (Storenvy numeric ids)"
+    body = put_body(change, in_stock_quantity)
     if body is None:
         return Observed(change.external_id, True, None, {UNCOUNTED: True}, unlimited=True)
+    product, variant = target
+    return VariantPut(f"/products/{product}/variants/{variant}.json", body)
+
+
+def written(change: Change, body: Mapping[str, Any], answer: Any) -> Observed:
+    """What the store shows after an accepted PUT: the variant it answers, else what we sent."""
     if isinstance(answer, Mapping) and "full_quantity" in answer and "in_stock" in answer:
         return as_observed(change.external_id, answer)
     quantity = int(body["full_quantity"])
