@@ -47,15 +47,20 @@ def target_of(external_id: str) -> Target | None:
 
 
 def as_observed(external_id: str, variant: Any) -> Observed:
-    """One variant object: `full_quantity` is its count, `in_stock` whether it sells. A variant with
-    no count (`full_quantity` null) that is in stock sells without a count: unlimited."""
+    """One variant object: `full_quantity` is its count, `in_stock` whether it sells (absent: the count
+    decides). A variant with no count (`full_quantity` null) that is in stock sells without a count:
+    unlimited."""
     if not isinstance(variant, Mapping):
         return Observed(external_id, None, None, problem="store value refused: not a Storenvy variant")
     in_stock = variant.get("in_stock")
-    if not isinstance(in_stock, bool):
-        return Observed(external_id, None, None, problem="store value refused: Storenvy in_stock missing")
+    if in_stock is not None and not isinstance(in_stock, bool):
+        return Observed(external_id, None, None, problem="store value refused: in_stock not true/false")
     quantity = variant.get("full_quantity")
     if quantity is None:
+        if in_stock is None:  # neither a count nor a flag: nothing tells whether it sells
+            return Observed(
+                external_id, None, None, problem="store value refused: no full_quantity or in_stock"
+            )
         if in_stock:
             return Observed(external_id, True, None, {UNCOUNTED: True}, unlimited=True)
         return Observed(external_id, False, None, {UNCOUNTED: True})
@@ -64,7 +69,8 @@ def as_observed(external_id: str, variant: Any) -> Observed:
     count = whole_count(quantity)
     if count is None:
         return Observed(external_id, None, None, problem=out_of_range(quantity))
-    return counted(external_id, in_stock and count > 0, count, {UNCOUNTED: False})
+    # without the flag (not in every answer we may get), the count alone says whether it sells
+    return counted(external_id, in_stock is not False and count > 0, count, {UNCOUNTED: False})
 
 
 def put_body(change: Change, in_stock_quantity: int) -> dict[str, Any] | None:

@@ -115,13 +115,16 @@ async def test_observe_minimal_and_zero_answers(session: aiohttp.ClientSession) 
 async def test_observe_untracked_typo_and_text_counts(session: aiohttp.ClientSession) -> None:
     with aioresponses() as mocked:
         mocked.get(f"{API}/products/103/variants.json", payload=fixture("untracked"))
-        seen = await reconciler(session).observe([variant(f"103:{v}") for v in (801, 802, 803, 804)])
+        seen = await reconciler(session).observe([variant(f"103:{v}") for v in range(801, 808)])
     by_id = {o.external_id: o for o in seen}
     assert by_id["103:801"].unlimited and by_id["103:801"].available is True
     assert by_id["103:801"].quantity is None
     assert (by_id["103:802"].available, by_id["103:802"].unlimited) == (False, False)
     assert by_id["103:803"].problem is not None and "3000000000" in by_id["103:803"].problem
     assert by_id["103:804"].problem is not None and by_id["103:804"].quantity is None
+    assert (by_id["103:805"].available, by_id["103:805"].quantity) == (True, 2)  # no flag: the count decides
+    assert by_id["103:806"].problem is not None and "in_stock" in by_id["103:806"].problem
+    assert by_id["103:807"].problem is not None and by_id["103:807"].available is None
 
 
 async def test_observe_a_deleted_product_finds_nothing_and_skips_bad_ids(
