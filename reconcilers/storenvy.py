@@ -3,9 +3,9 @@
 Stock model: a product has variants (creating a product makes a "default" one; "inventory levels are
 changed on the variant", per the POST /v1/products page). The variant fields `full_quantity` (count)
 and `in_stock` (flag) are the create-variant parameters of the public node-storenvy client; their exact
-meaning is not written down in the docs read, so we read availability as `in_stock and full_quantity
-> 0`, a null `full_quantity` with `in_stock` as selling without a count (Observed.unlimited), and we
-always write both together: `{"full_quantity": n, "in_stock": n > 0}` (status mode: n is
+meaning is not written down in the docs read, so we read availability as `in_stock` (when sent) and
+`full_quantity > 0`, a null `full_quantity` with `in_stock` as selling without a count
+(Observed.unlimited), and we always write both together: `{"full_quantity": n, "in_stock": n > 0}` (status mode: n is
 `in_stock_quantity`, default the store's POD quantity; 0 when unsellable; an uncounted variant that
 should sell is left as it is). External ids are "<productId>:<variantId>".
 
