@@ -30,6 +30,7 @@ _PLATFORMS: dict[str, str] = {  # name -> "module:Class", imported when first us
     "etsy": "reconcilers.etsy:EtsyReconciler",
     "wix": "reconcilers.wix:WixReconciler",
     "weebly": "reconcilers.weebly:WeeblyReconciler",
+    "storenvy": "reconcilers.storenvy:StorenvyReconciler",
 }
 
 

@@ -35,6 +35,9 @@ class PlatformAdapter(ABC):
     # the signature travels inside the body itself (Wix: the whole body is a signed JWT), so no
     # header carries it and a notification stripped of its headers still verifies
     signature_in_body: bool = False
+    # the platform documents no webhook signature at all (Storenvy): every delivery is accepted, so a
+    # notification must take no value from the body and may only ask for re-reads of what it names
+    unsigned_webhooks: bool = False
 
     @abstractmethod
     async def start(self) -> None: ...

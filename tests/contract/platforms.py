@@ -16,6 +16,7 @@ from tests.contract.adapters.sandbox import SandboxAdapter
 from tests.contract.adapters.shopify import ShopifyAdapter
 from tests.contract.adapters.square import SquareAdapter
 from tests.contract.adapters.squarespace import SquarespaceAdapter
+from tests.contract.adapters.storenvy import StorenvyAdapter
 from tests.contract.adapters.webflow import WebflowAdapter
 from tests.contract.adapters.weebly import WeeblyAdapter
 from tests.contract.adapters.wix import WixAdapter
@@ -38,4 +39,5 @@ ADAPTERS: dict[str, type[PlatformAdapter]] = {
     "etsy": EtsyAdapter,
     "wix": WixAdapter,
     "weebly": WeeblyAdapter,
+    "storenvy": StorenvyAdapter,
 }
