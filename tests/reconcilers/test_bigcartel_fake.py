@@ -89,7 +89,7 @@ async def test_patch_replaces_the_option_list_and_checks_the_body(
         url, data=patch("1", [{**one[0], "attributes": {"quantity": -1}}]), headers=headers
     ) as a:
         assert a.status == 400
-    both = [*one, {"type": "product_options", "id": "102"}]
+    both: list[dict[str, Any]] = [*one, {"type": "product_options", "id": "102"}]
     async with session.patch(url, data=patch("1", both, status="sold_out"), headers=headers) as answer:
         assert answer.status == 200
     assert (fake.option(101).quantity, fake.option(102).quantity, fake.products[1].status) == (
