@@ -114,35 +114,24 @@ class BigCartelReconciler:
         self._client_secret = keys["client_secret"]
 
     async def observe(self, variants: Sequence[SyncedVariant]) -> list[Observed]:
-        wanted: dict[str, dict[str, str]] = {}
-        for variant in variants:
-            ids = parse_external_id(variant.external_id)
-            if ids is not None:
-                wanted.setdefault(ids[0], {})[ids[1]] = variant.external_id
-        if not wanted:
-            return []
-        products = await self._products(set(wanted))
-        observed: list[Observed] = []
-        for product_id, members in wanted.items():
-            product = products.get(product_id)
-            for option_id, external_id in members.items():
-                if product is not None and option_id in product.options:  # absent: gone
-                    observed.append(product.observed(external_id, option_id))
-        return observed
+        pairs = ((parse_external_id(v.external_id), v.external_id) for v in variants)
+        items = list(dict.fromkeys((ids, external_id) for ids, external_id in pairs if ids is not None))
+        products = await self._products({ids[0] for ids, _ in items}) if items else {}
+        return [
+            products[product_id].observed(external_id, option_id)
+            for (product_id, option_id), external_id in items
+            if product_id in products and option_id in products[product_id].options  # else: gone
+        ]
 
     async def _products(self, wanted: set[str]) -> dict[str, Product]:
-        """The wanted products the store still has."""
-        found: dict[str, Product] = {}
+        """The wanted products the store still has: one GET each for a few, else the list's pages."""
         if len(wanted) <= SINGLE_READS:
-            for product_id in sorted(wanted, key=int):
-                try:
-                    answer = await self._call("GET", f"{self._base}/products/{product_id}")
-                except PermanentError as exc:
-                    if exc.status == 404:
-                        continue  # the product is gone: its options are not found
-                    raise
-                found.update(products_of(answer.body))
-            return found
+            return {
+                k: v
+                for product_id in sorted(wanted, key=int)
+                for k, v in (await self._one(product_id)).items()
+            }
+        found: dict[str, Product] = {}
         offset, limit = 0, self.capabilities.max_read_batch
         while not wanted <= set(found):
             params = {"page[limit]": str(limit), "page[offset]": str(offset)}
@@ -156,6 +145,15 @@ class BigCartelReconciler:
             if not data or (total is not None and offset >= total) or (total is None and len(data) < limit):
                 break
         return found
+
+    async def _one(self, product_id: str) -> dict[str, Product]:
+        try:
+            answer = await self._call("GET", f"{self._base}/products/{product_id}")
+        except PermanentError as exc:
+            if exc.status == 404:  # deleted: its options are not found
+                return {}
+            raise
+        return products_of(answer.body)
 
     async def _call(
         self, method: str, url: str, *, params: Mapping[str, str] | None = None, body: Any = None
@@ -197,40 +195,37 @@ class BigCartelReconciler:
         product = products_of(answer.body).get(product_id)
         if product is None:
             raise TemporaryError("bigcartel: PATCH answer is not the updated product")
-        confirmed: list[Observed] = []
-        failed: list[ItemFailure] = []
-        for change, (_, option_id) in valid:
-            seen = product.observed(change.external_id, option_id) if option_id in product.options else None
-            wrote = quantities[option_id]
-            if seen is not None and seen.problem is None and seen.quantity == wrote:
-                confirmed.append(seen)
-            else:
-                failed.append(
-                    ItemFailure(change.external_id, "Big Cartel answered another quantity than written")
-                )
-        return merge_results([refused, ApplyResult(tuple(confirmed), tuple(failed))])
+        written = {c.external_id: (ids[1], quantities[ids[1]]) for c, ids in valid}
+        return merge_results([refused, product.confirm(written)])
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
         return verify_signed_body(self._client_secret, headers, SIGNATURE_HEADER, body, encoding="hex")
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> Notification:
+        """product.* names one product; its synced options are read back (the payload's shape is not
+        documented, and our own writes come back this way too)."""
         event = load_webhook_json(body)
         if not isinstance(event, dict):
             raise InputError("webhook", "body", "must be a JSON object")
-        kind = event.get("type")
-        if not isinstance(kind, str) or not kind:
-            raise InputError("webhook", "type", "missing or not text")
-        account = event.get("account_id")
-        if isinstance(account, bool) or not isinstance(account, int | str) or str(account) != self._account:
-            raise InputError("webhook", "account_id", "is not this store's account")
-        if kind not in _PRODUCT_EVENTS:
-            return Notification()  # orders (product.updated follows them), account events
+        for field, ok in (
+            ("type", isinstance(event.get("type"), str) and bool(event["type"])),
+            ("account_id", _text(event.get("account_id")) == self._account),
+        ):
+            if not ok:
+                raise InputError("webhook", field, "missing, or not this store's")
+        if event["type"] not in _PRODUCT_EVENTS:
+            return Notification()  # orders (a product.updated follows them), account events
         payload = event.get("payload")
-        data = payload.get("data") if isinstance(payload, dict) and "data" in payload else payload
-        product = data.get("id") if isinstance(data, dict) else None
-        if isinstance(product, bool) or not isinstance(product, int | str) or not numeric_id(str(product)):
+        resource = payload.get("data", payload) if isinstance(payload, dict) else None
+        product = _text(resource.get("id")) if isinstance(resource, dict) else None
+        if product is None or not numeric_id(product):
             raise InputError("webhook", "payload.id", "must be a product id (digits)")
-        return Notification(reread_products={str(product)})
+        return Notification(reread_products={product})
+
+
+def _text(value: Any) -> str | None:
+    """An id sent as a JSON string or integer, as text."""
+    return None if isinstance(value, bool) or not isinstance(value, int | str) else str(value)
 
 
 def _count(document: Any) -> int | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from daemon.model import Change, Observed
+from daemon.model import ApplyResult, Change, ItemFailure, Observed
 from daemon.store_values import out_of_range, whole_count
 from reconcilers.observations import counted, unenforceable
 
@@ -67,6 +67,18 @@ class Product:
         if isinstance(quantity, bool) or not isinstance(quantity, int):
             return unenforceable(external_id, f"option quantity {str(quantity)[:40]!r} is not whole", ref)
         return counted(external_id, self.status == SELLING and quantity > 0, quantity, ref)
+
+    def confirm(self, written: Mapping[str, tuple[str, int]]) -> ApplyResult:
+        """{external id: (option id, quantity written)} checked against this (answered) product."""
+        confirmed: list[Observed] = []
+        failed: list[ItemFailure] = []
+        for external_id, (option_id, quantity) in written.items():
+            shown = self.observed(external_id, option_id) if option_id in self.options else None
+            if shown is None or shown.problem is not None or shown.quantity != quantity:
+                failed.append(ItemFailure(external_id, "Big Cartel answered another quantity than written"))
+            else:
+                confirmed.append(shown)
+        return ApplyResult(tuple(confirmed), tuple(failed))
 
 
 def products_of(document: Any) -> dict[str, Product]:
