@@ -139,10 +139,13 @@ class BigCartelReconciler:
             data = answer.body.get("data") if isinstance(answer.body, Mapping) else None
             if not isinstance(data, list):
                 raise TemporaryError("bigcartel: product list answer has no data list")
-            found.update(products_of(answer.body))
+            page = products_of(answer.body)
+            if not page.keys() - found.keys():  # empty, or the same page again: nothing more to find
+                break
+            found.update(page)
             offset += len(data)
             total = _count(answer.body)
-            if not data or (total is not None and offset >= total) or (total is None and len(data) < limit):
+            if (total is not None and offset >= total) or (total is None and len(data) < limit):
                 break
         return found
 

@@ -119,6 +119,17 @@ async def test_many_products_are_read_by_offset_pages_up_to_meta_count(
     assert {o.external_id: o.quantity for o in seen} == {"1:10": 1, "2:20": 2, "4:40": 4, "5:50": 5}
 
 
+async def test_a_list_that_ignores_the_offset_does_not_loop(session: aiohttp.ClientSession) -> None:
+    product = fixture("minimal")
+    same = {"data": [product["data"]] * 100, "included": product["included"]}  # no meta.count
+    with aioresponses() as mocked:
+        mocked.get(f"{BASE}/products?page%5Blimit%5D=100&page%5Boffset%5D=0", payload=same)
+        mocked.get(f"{BASE}/products?page%5Blimit%5D=100&page%5Boffset%5D=100", payload=same)
+        seen = await reconciler(session).observe(synced("55:501", "1:1", "2:2", "3:3"))
+        assert len(sent(mocked)) == 2  # the repeated page stops the walk
+    assert [o.external_id for o in seen] == ["55:501"]
+
+
 async def test_a_product_gone_is_not_found_not_an_error(session: aiohttp.ClientSession) -> None:
     with aioresponses() as mocked:
         mocked.get(f"{BASE}/products/1234", status=404, payload={"errors": [{"status": "404"}]})
