@@ -86,7 +86,7 @@ class BigCartelReconciler:
         source="developers.bigcartel.com/api/v1 (introduction: status codes, headers, pagination); "
         "help.bigcartel.com/developers/api/v1/products, /webhooks, /oauth (read 2026-12-07)",
         refinable=frozenset({Refinement.REQUESTS_PER_SECOND, Refinement.PAGE_SIZE}),
-        unlimited="an option without a quantity (no count kept): read as unlimited, never written",
+        unlimited="an option without a quantity (no count kept): read as unlimited; we never write a missing count",
         write_unit=WriteUnit.PARENT_PRODUCT,
         unit_key=product_unit,
     )
