@@ -31,6 +31,7 @@ _PLATFORMS: dict[str, str] = {  # name -> "module:Class", imported when first us
     "wix": "reconcilers.wix:WixReconciler",
     "weebly": "reconcilers.weebly:WeeblyReconciler",
     "storenvy": "reconcilers.storenvy:StorenvyReconciler",
+    "bigcartel": "reconcilers.bigcartel:BigCartelReconciler",
 }
 
 
