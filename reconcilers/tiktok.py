@@ -83,7 +83,7 @@ class TiktokReconciler:
         source="partner.tiktokshop.com docv2: Update Inventory 202309, Inventory Search 202309, Sign your API "
         "request, Rate limits, Common errors, Authorization overview 202407, webhooks (read 2026-12-07)",
         refinable=frozenset({Refinement.REQUESTS_PER_SECOND, Refinement.PAGE_SIZE, Refinement.BATCH_LIMIT}),
-        unlimited=None,
+        unlimited="none: a finite count per SKU per warehouse (0..99,999); an unlimited target writes in_stock_quantity",
         write_unit=WriteUnit.PARENT_PRODUCT,
         unit_key=product_unit,
     )

@@ -58,11 +58,11 @@ def _retry_wait(response: Response) -> float | None:
     return THROTTLE_WAIT_S if code in THROTTLED or code in INTERNAL else None
 
 
-def refusal(where: str, body: Any) -> Exception:
-    """The transport error a non-zero envelope code stands for."""
+def refusal(where: str, status: int, body: Any) -> Exception:
+    """The transport error a non-zero envelope code (answered with HTTP `status`) stands for."""
     code = envelope_code(body)
     said = body.get("message") if isinstance(body, dict) else None
-    text = f"{where}: TikTok code {code}: {' '.join(str(said or '').split())[:160]}"
+    text = f"{where}: HTTP {status}, TikTok code {code}: {' '.join(str(said or '').split())[:160]}"
     if code in REFUSED_CREDENTIALS:  # 401: a refresh may help (expired); 403: it cannot
         return AuthError(text, 401 if code in EXPIRED else 403, body=body)
     if code is None or code in THROTTLED or code in INTERNAL:
@@ -123,9 +123,9 @@ class TiktokApi:
         except PermanentError as exc:  # HTTP 4xx carrying the envelope: judged by its code
             if envelope_code(exc.body) is None:
                 raise
-            raise refusal(f"POST {path}", exc.body) from None
+            raise refusal(f"POST {path}", exc.status or 400, exc.body) from None
         if envelope_code(answer.body) != 0:
-            raise refusal(f"POST {path}", answer.body)
+            raise refusal(f"POST {path}", answer.status, answer.body)
         data = answer.body.get("data")
         return data if isinstance(data, dict) else {}
 

@@ -16,6 +16,7 @@ from tests.contract.adapters.sandbox import SandboxAdapter
 from tests.contract.adapters.shopify import ShopifyAdapter
 from tests.contract.adapters.square import SquareAdapter
 from tests.contract.adapters.squarespace import SquarespaceAdapter
+from tests.contract.adapters.tiktok import TiktokAdapter
 from tests.contract.adapters.webflow import WebflowAdapter
 from tests.contract.adapters.wix import WixAdapter
 from tests.contract.adapters.woocommerce import WooCommerceAdapter
@@ -36,4 +37,5 @@ ADAPTERS: dict[str, type[PlatformAdapter]] = {
     "magento": MagentoAdapter,
     "etsy": EtsyAdapter,
     "wix": WixAdapter,
+    "tiktok": TiktokAdapter,
 }
