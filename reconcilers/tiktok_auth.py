@@ -13,21 +13,20 @@ scope or IP allow list).
 Tokens: `GET {auth host}/api/v2/token/refresh?app_key&app_secret&refresh_token&grant_type=refresh_token`
 answers a new access token, its expiry as a unix *timestamp* (`access_token_expire_in`) and a new
 refresh token. The daemon cannot rewrite the credential file, so the refreshed pair is kept in this
-process per store and credential (TOKENS) and outlives the per-pass reconcilers. Token values, the
+process per store and credential (reconcilers/tokens.py) and outlives the per-pass reconcilers. Token values, the
 app secret and signatures never reach a message or a log.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
+from reconcilers.tokens import kept_token
 from reconcilers.transport import AuthError, PermanentError, Response, TemporaryError, Transport
 
 THROTTLED = frozenset({36009002})
@@ -70,21 +69,6 @@ def refusal(where: str, status: int, body: Any) -> Exception:
     return PermanentError(text, 400, body=body)
 
 
-@dataclass
-class Token:
-    access: str
-    refresh: str | None
-    expires_at: float | None = None
-    # one refresh at a time per store: TikTok rotates the refresh token
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-    def __repr__(self) -> str:
-        return "Token(<redacted>)"
-
-
-TOKENS: dict[tuple[str, str], Token] = {}
-
-
 class TiktokApi:
     """Signed, shop-scoped POSTs with the shop's token; an expired or refused token is refreshed once."""
 
@@ -94,9 +78,7 @@ class TiktokApi:
         self._transport, self._base, self._auth_url = transport, base_url, auth_url
         self._app_key, self._secret = str(keys["app_key"]), str(keys["app_secret"])
         self._cipher = str(keys["shop_cipher"])
-        seen = f"{keys['access_token']}|{keys['refresh_token']}".encode()
-        token = Token(str(keys["access_token"]), keys["refresh_token"])
-        self.token = TOKENS.setdefault((store_id, hashlib.sha256(seen).hexdigest()), token)
+        self.token = kept_token(store_id, str(keys["access_token"]), keys["refresh_token"])
 
     async def post(self, path: str, payload: Mapping[str, Any]) -> dict[str, Any]:
         """`data` of a successful answer; transport errors (auth / permanent / temporary) otherwise."""

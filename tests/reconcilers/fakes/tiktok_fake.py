@@ -150,10 +150,11 @@ class TiktokFake:
                 "Too many requests. You've made too many requests in a short period of time.",
                 status=status,
             )
-        if request.path == "/api/v2/token/refresh":
-            return await handler(request)  # the auth host: not signed
-        refused = self._check(request, await request.read())
-        return refused if refused is not None else await handler(request)
+        refused = None
+        if request.path != "/api/v2/token/refresh":  # the auth host's token call is not signed
+            refused = self._check(request, await request.read())
+        answer: web.StreamResponse = refused if refused is not None else await handler(request)
+        return answer
 
     def _check(self, request: web.Request, raw: bytes) -> web.Response | None:
         query = dict(request.query)
