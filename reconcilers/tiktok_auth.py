@@ -32,6 +32,7 @@ from reconcilers.transport import AuthError, PermanentError, Response, Temporary
 THROTTLED = frozenset({36009002})
 INTERNAL = frozenset({36009003, 36009007})
 EXPIRED = frozenset({105002})
+CLOCK = 36009004  # also the code of a stale `timestamp` (5 min before .. 30 s after TikTok's clock)
 REFUSED_CREDENTIALS = frozenset({101000, 105002, 105005, 106001, 36009004, 36009033})
 NOT_SIGNED = frozenset({"sign", "access_token"})
 THROTTLE_WAIT_S = 1.0  # a throttled answer names no wait: the limit is per second
@@ -62,6 +63,8 @@ def refusal(where: str, status: int, body: Any) -> Exception:
     code = envelope_code(body)
     said = body.get("message") if isinstance(body, dict) else None
     text = f"{where}: HTTP {status}, TikTok code {code}: {' '.join(str(said or '').split())[:160]}"
+    if code == CLOCK and "timestamp" in str(said).lower():  # our clock or a long wait: sign again later
+        return TemporaryError(text)
     if code in REFUSED_CREDENTIALS:  # 401: a refresh may help (expired); 403: it cannot
         return AuthError(text, 401 if code in EXPIRED else 403, body=body)
     if code is None or code in THROTTLED or code in INTERNAL:

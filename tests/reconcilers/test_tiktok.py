@@ -268,6 +268,19 @@ async def test_refused_credentials_are_auth_failures_without_a_refresh(
         assert len(calls(mocked)) == 1  # a bad sign is not a token problem: no refresh
 
 
+async def test_a_stale_timestamp_is_temporary_not_a_refused_credential(
+    session: aiohttp.ClientSession,
+) -> None:
+    stale = {
+        "code": 36009004,
+        "message": "Invalid timestamp. The value of the `timestamp` query parameter must not be earlier than 5 minutes before the current time.",
+    }
+    with aioresponses() as mocked:
+        mocked.post(re.compile(re.escape(UPDATE) + r"\?.*"), status=400, payload=stale)
+        result = await reconciler(session).apply([change(ext(P1, S1), True)])
+    assert [f.kind for f in result.failed] == [FailureKind.TEMPORARY]
+
+
 async def test_an_expired_token_is_refreshed_once_and_kept_for_the_store(
     session: aiohttp.ClientSession,
 ) -> None:
