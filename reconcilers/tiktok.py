@@ -24,7 +24,8 @@ Webhooks: POSTed JSON {type, tts_notification_id, shop_id, timestamp, data}, sig
 `Authorization` header = hex HMAC-SHA256(app secret, app_key + raw body). Inventory topics carry
 product and SKU ids (type 27 INVENTORY_STATUS_CHANGE also a total distribution over all warehouses,
 not one warehouse's count): any notification naming `data.product_id` re-reads that product's synced
-SKUs (reread_products), so our own writes are recognised by what the store shows (echo, not drift).
+SKUs (reread_products), so our own writes are recognised by what the store shows (echo, not drift);
+with `settings.shop_id`, notifications of the app's other shops are ignored.
 Docs vs our notes: the notes' types 68 INVENTORY_CHANGED / 71 INVENTORY_CHANGED_BY_SHOP are not in the
 official webhook list read here (27, 5, 15, 16, 24 are); the notes' "rate limit unknown" is 50 QPS per
 API; the notes' quantity range 0..99,999 is [1, 99,999] in the current reference, while the 2024 copy
@@ -96,6 +97,8 @@ class TiktokReconciler:
         self._warehouse = (
             None if warehouse is None else settings.ident(WAREHOUSE, "a warehouse id", digits=True)
         )
+        shop = settings.get("shop_id")
+        self._shop_id = None if shop is None else settings.ident("shop_id", "the TikTok shop id", digits=True)
         self._in_stock_quantity = settings.whole("in_stock_quantity", context.store.rules.pod_quantity)
         self.capabilities = refined(type(self).capabilities, settings)
         keys = credential_fields(
@@ -186,6 +189,8 @@ class TiktokReconciler:
             event.get("timestamp"), "timestamp"
         )
         product = data.get("product_id")
+        if self._shop_id is not None and event.get("shop_id") != self._shop_id:
+            return Notification(delivery_id=delivery, occurred_at=occurred)  # another shop of the app
         if product is None:
             return Notification(delivery_id=delivery, occurred_at=occurred)  # orders, returns, auth...
         if not text_id(product):

@@ -380,3 +380,15 @@ async def test_a_notification_naming_no_product_changes_nothing(session: aiohttp
     event = {"type": 1, "tts_notification_id": "1", "timestamp": 1644412885, "data": {"order_id": "576"}}
     note = reconciler(session).parse_webhook({}, json.dumps(event).encode())
     assert list(note) == [] and not note.reread and note.reread_products == frozenset()
+
+
+async def test_with_a_shop_id_another_shops_notification_changes_nothing(
+    session: aiohttp.ClientSession,
+) -> None:
+    event = {"type": 27, "shop_id": "7494049642642441621", "data": {"product_id": P1}}
+    body = json.dumps(event).encode()
+    assert reconciler(session, shop_id="7494049642642441621").parse_webhook({}, body).reread_products == {P1}
+    assert (
+        reconciler(session, shop_id="7000000000000000001").parse_webhook({}, body).reread_products
+        == frozenset()
+    )
