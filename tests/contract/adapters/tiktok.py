@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from typing import Any
 
@@ -79,9 +81,6 @@ class TiktokAdapter(PlatformAdapter):
             sku.stock = {w: quantity for w in sku.stock}
         headers, body = self.fake.webhook(product_id(number), sku_id(number))
         if secret is not None:
-            import hashlib
-            import hmac
-
             signature = hmac.new(secret.encode(), self.app_key.encode() + body, hashlib.sha256).hexdigest()
             headers = {**headers, "Authorization": signature}
         return Webhook(headers, body)
