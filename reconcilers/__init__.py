@@ -32,6 +32,7 @@ _PLATFORMS: dict[str, str] = {  # name -> "module:Class", imported when first us
     "weebly": "reconcilers.weebly:WeeblyReconciler",
     "storenvy": "reconcilers.storenvy:StorenvyReconciler",
     "bigcartel": "reconcilers.bigcartel:BigCartelReconciler",
+    "tiktok": "reconcilers.tiktok:TiktokReconciler",
 }
 
 

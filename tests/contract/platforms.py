@@ -18,6 +18,7 @@ from tests.contract.adapters.shopify import ShopifyAdapter
 from tests.contract.adapters.square import SquareAdapter
 from tests.contract.adapters.squarespace import SquarespaceAdapter
 from tests.contract.adapters.storenvy import StorenvyAdapter
+from tests.contract.adapters.tiktok import TiktokAdapter
 from tests.contract.adapters.webflow import WebflowAdapter
 from tests.contract.adapters.weebly import WeeblyAdapter
 from tests.contract.adapters.wix import WixAdapter
@@ -42,4 +43,5 @@ ADAPTERS: dict[str, type[PlatformAdapter]] = {
     "weebly": WeeblyAdapter,
     "storenvy": StorenvyAdapter,
     "bigcartel": BigCartelAdapter,
+    "tiktok": TiktokAdapter,
 }
