@@ -29,6 +29,7 @@ _PLATFORMS: dict[str, str] = {  # name -> "module:Class", imported when first us
     "magento": "reconcilers.magento:MagentoReconciler",
     "etsy": "reconcilers.etsy:EtsyReconciler",
     "wix": "reconcilers.wix:WixReconciler",
+    "base": "reconcilers.base:BaseReconciler",
 }
 
 
