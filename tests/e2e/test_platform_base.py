@@ -50,7 +50,7 @@ async def _event(daemon: Daemon, event_id: str, variant: str, status: str) -> No
 async def test_base_full_pass_event_write_and_drift_by_full_pass(
     pool: Pool, db_dsn: str, tmp_path: Path
 ) -> None:
-    fake = BaseFake(*CLIENT.values(), REFRESH)
+    fake = BaseFake(CLIENT["client_id"], CLIENT["client_secret"], CLIENT["redirect_uri"], REFRESH)
     base_url = await fake.start()
     fake.seed(501, 0)  # shows sold out although upstream has it
     fake.seed(502, variations={21: 0, 22: 7})

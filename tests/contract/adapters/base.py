@@ -32,7 +32,8 @@ class BaseAdapter(PlatformAdapter):
     refresh = "base-refresh-token-1"
 
     async def start(self) -> None:
-        self.fake = BaseFake(*self.client.values(), self.refresh)
+        c = self.client
+        self.fake = BaseFake(c["client_id"], c["client_secret"], c["redirect_uri"], self.refresh)
         self.base = await self.fake.start()
         self.fake.now = _just_before_the_hour
 
