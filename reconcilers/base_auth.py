@@ -100,21 +100,23 @@ class BaseAuth:
             response = await self._transport.request(
                 "POST", self._token_url, data=urlencode(form).encode(), headers=FORM
             )
-        except PermanentError as exc:  # an expired or revoked refresh token: authorize again
-            if exc.status is not None and exc.status >= 400:
-                self.token.refused = True
+        except PermanentError:  # an expired or revoked refresh token: only authorizing again helps
+            self.token.refused = True
             raise _refused("the token refresh was refused") from None
-        body = response.body if isinstance(response.body, dict) else {}
-        access, renewed, lifetime = (
-            body.get("access_token"),
-            body.get("refresh_token"),
-            body.get("expires_in"),
-        )
-        if not isinstance(access, str) or not access:
+        granted = _granted(response.body)
+        if granted is None:
             raise TemporaryError("base: the token refresh answered no access_token")
-        if isinstance(lifetime, bool) or not isinstance(lifetime, int):
-            lifetime = 3600
-        self.token.access = access
-        if isinstance(renewed, str) and renewed:
-            self.token.refresh = renewed
+        self.token.access, renewed, lifetime = granted
+        self.token.refresh = renewed or self.token.refresh
         self.token.expires_at = time.time() + max(lifetime - EARLY_S, 0)
+
+
+def _granted(body: Any) -> tuple[str, str | None, int] | None:
+    """(access token, the new refresh token if any, lifetime in seconds) of a token answer; None when it
+    holds no access token. BASE documents `expires_in: 3600`; a missing one is taken as that."""
+    access = body.get("access_token") if isinstance(body, dict) else None
+    if not isinstance(access, str) or not access:
+        return None
+    renewed, lifetime = body.get("refresh_token"), body.get("expires_in")
+    known = isinstance(lifetime, int) and not isinstance(lifetime, bool)
+    return access, renewed if isinstance(renewed, str) and renewed else None, lifetime if known else 3600
