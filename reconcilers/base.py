@@ -64,6 +64,7 @@ PAGE_SIZE = 100  # items per listing page (documented maximum)
 WRITE_BATCH = 50  # changes per apply(); each is its own edit_stock request
 DETAIL_UNKNOWN = 3  # items read one by one while the shop's listing size is unknown
 RECHECKS = 10  # items the listing walk missed, looked up by detail per observe
+MAX_PAGES = 5_000  # listing pages one walk may take (500,000 items at 100 a page)
 BAD_ID = "external id must be '<item_id>' or '<item_id>:<variation_id>' (BASE's numeric ids)"
 NO_NOTIFICATIONS = (
     "base sends no item or stock notifications (its API has no webhooks): drift is found by full passes"
@@ -159,6 +160,8 @@ class BaseReconciler:
             if page is None:
                 raise TemporaryError("base: the item listing answer has no items list")
             pages, offset = pages + 1, offset + len(page)
+            if pages > MAX_PAGES:  # an answer that never ends is not a shop's listing
+                raise TemporaryError(f"base: the item listing did not end after {MAX_PAGES} pages")
             found |= {i["item_id"]: i for i in page if i.get("item_id") in wanted}
             if len(page) < size:  # the last page: now the shop's size is known
                 LISTING_PAGES[self._store_id] = pages
