@@ -193,3 +193,19 @@ async def test_the_reconciler_waits_out_an_hourly_quota_near_the_boundary(fake: 
     async with aiohttp.ClientSession() as session:
         [seen] = await build(session, fake).observe([SyncedVariant("b1", "1", "1")])
     assert seen.quantity == 3 and fake.stats.throttled == 1
+
+
+async def test_the_reconciler_takes_the_cheaper_read_against_the_fake(fake: BaseFake) -> None:
+    for n in range(1, 151):
+        fake.seed(n, n)
+    wanted = [SyncedVariant("b1", str(n), str(n)) for n in (5, 120, 150, 149)]
+    async with aiohttp.ClientSession() as session:
+        base = build(session, fake, access=fake.issue())
+        seen = {o.external_id: o.quantity for o in await base.observe(wanted)}
+        assert [(p["offset"], p["limit"], p["order"], p["sort"]) for p in fake.stats.listing_pages] == [
+            ("0", "100", "created", "asc"),
+            ("100", "100", "created", "asc"),
+        ]
+        again = {o.external_id: o.quantity for o in await base.observe(wanted[:2])}
+    assert seen == {"5": 5, "120": 120, "150": 150, "149": 149} and again == {"5": 5, "120": 120}
+    assert fake.stats.details == [5, 120]  # two items cost two details, not the two listing pages
