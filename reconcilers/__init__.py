@@ -33,6 +33,7 @@ _PLATFORMS: dict[str, str] = {  # name -> "module:Class", imported when first us
     "storenvy": "reconcilers.storenvy:StorenvyReconciler",
     "bigcartel": "reconcilers.bigcartel:BigCartelReconciler",
     "tiktok": "reconcilers.tiktok:TiktokReconciler",
+    "base": "reconcilers.base:BaseReconciler",
 }
 
 

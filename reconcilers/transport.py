@@ -8,6 +8,9 @@
   own Retry-After wins when given).
 - 401/403 → AuthError, other 4xx → PermanentError, immediately (retrying cannot help).
 - a 2xx that the platform marks as throttled (Shopify's THROTTLED) retries via `retry_if`.
+- a 4xx that the platform uses as its throttle signal (BASE answers 400 `hour_api_limit`) is told
+  apart by the caller's `throttled_if` (the wait in seconds, or None for a plain refusal) and then
+  handled exactly like a 429 with that wait.
 Retries are a small explicit loop rather than tenacity: the wait comes from the answer (Retry-After,
 `retry_if`) and must also pause the store's pacer, which tenacity's wait strategies cannot see cleanly.
 Messages carry the method and URL *path* only: never header values, query strings or credentials
@@ -25,7 +28,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import aiohttp
 from multidict import CIMultiDict
@@ -141,6 +144,7 @@ class _Call:
     headers: Mapping[str, str] | None
     auth: aiohttp.BasicAuth | None
     retry_if: Callable[[Response], float | None] | None
+    throttled_if: Callable[[Response], float | None] | None = None
 
     @property
     def where(self) -> str:
@@ -195,8 +199,9 @@ class Transport:
         auth: aiohttp.BasicAuth | None = None,
         cost: float = 1.0,
         retry_if: Callable[[Response], float | None] | None = None,
+        throttled_if: Callable[[Response], float | None] | None = None,
     ) -> Response:
-        call = _Call(method, url, params, json, data, headers, auth, retry_if)
+        call = _Call(method, url, params, json, data, headers, auth, retry_if, throttled_if)
         last: _Retry | None = None
         for attempt in range(self._retry.attempts):
             if last is not None:
@@ -269,15 +274,11 @@ class Transport:
         if status == 429:
             delay = self._retry_after(headers)
             window = self.pacer.after_throttle(attempt) if delay is None else None
-            if window is not None and window > self._retry.max_retry_after:
-                # the budget returns at a window boundary too far off to wait for in this request:
-                # hold the store until then and hand the wait to the caller instead of burning retries
-                self.pacer.penalize(window)
-                raise TemporaryError(f"{call.where}: HTTP 429 (rate limited) for {window:.0f} s", 429, window)
-            if delay is None:
-                delay = window if window is not None else self._retry.backoff(attempt)
-            self.pacer.penalize(delay)  # the whole store waits, not only this request
-            raise _Retry("HTTP 429 (rate limited)", "throttled", status, delay)
+            self._throttled(call, status, delay if delay is not None else window, attempt)
+        if 400 <= status < 500 and call.throttled_if is not None:
+            wait = call.throttled_if(response)
+            if wait is not None:  # the platform's own throttle signal on a 4xx: a 429 by another name
+                self._throttled(call, status, max(wait, 0.0), attempt)
         if status >= 500:
             raise _Retry(f"HTTP {status}", "server_error", status, self._retry_after(headers))
         answered = None if body is _UNPARSEABLE else body
@@ -295,6 +296,17 @@ class Transport:
         if delay is not None:
             raise _Retry("throttled by the platform", "throttled", status, self._cap(delay))
         return response
+
+    def _throttled(self, call: _Call, status: int, wait: float | None, attempt: int) -> NoReturn:
+        """Throttled: the whole store waits `wait` (None: a back-off), then the request retries; a wait
+        too far off to spend in this request holds the store and goes to the caller instead of burning
+        retries."""
+        if wait is not None and wait > self._retry.max_retry_after:
+            self.pacer.penalize(wait)
+            raise TemporaryError(f"{call.where}: HTTP {status} (rate limited) for {wait:.0f} s", status, wait)
+        delay = wait if wait is not None else self._retry.backoff(attempt)
+        self.pacer.penalize(delay)  # the whole store waits, not only this request
+        raise _Retry(f"HTTP {status} (rate limited)", "throttled", status, delay)
 
     def _retry_after(self, headers: Mapping[str, str]) -> float | None:
         delay = parse_retry_after(headers.get("Retry-After"))

@@ -6,6 +6,7 @@ platform's adapter is listed here).
 from __future__ import annotations
 
 from tests.contract.adapter import HUGE, OTHER_SECRET, WRONG, PlatformAdapter, Webhook
+from tests.contract.adapters.base import BaseAdapter
 from tests.contract.adapters.bigcartel import BigCartelAdapter
 from tests.contract.adapters.bigcommerce import BigCommerceAdapter
 from tests.contract.adapters.ecwid import EcwidAdapter
@@ -44,4 +45,5 @@ ADAPTERS: dict[str, type[PlatformAdapter]] = {
     "storenvy": StorenvyAdapter,
     "bigcartel": BigCartelAdapter,
     "tiktok": TiktokAdapter,
+    "base": BaseAdapter,
 }

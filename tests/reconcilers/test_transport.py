@@ -10,6 +10,7 @@ import re
 
 import aiohttp
 import pytest
+import yarl
 from aioresponses import aioresponses
 
 from reconcilers.ratelimit import LeakyBucketPacer, Pacer
@@ -378,3 +379,34 @@ async def test_a_deeply_nested_answer_is_a_bad_body_not_a_crash(session: aiohttp
         with pytest.raises(TemporaryError, match="unparseable"):
             await transport(session, records).request("GET", URL)
     assert [r.outcome for r in records] == ["bad_body"] * 3
+
+
+def _quota(response: Response) -> float | None:
+    body = response.body
+    if isinstance(body, dict) and body.get("error") == "hour_api_limit":
+        return 0.0 if body.get("soon") else 3_000.0
+    return None
+
+
+async def test_throttled_if_makes_a_4xx_a_throttle_signal(session: aiohttp.ClientSession) -> None:
+    records: list[RequestRecord] = []
+    with aioresponses() as mocked:
+        mocked.get(URL, status=400, payload={"error": "hour_api_limit", "soon": True})
+        mocked.get(URL, payload={"ok": True})
+        response = await transport(session, records).request("GET", URL, throttled_if=_quota)
+    assert response.body == {"ok": True}
+    assert [r.outcome for r in records] == ["throttled", "ok"]
+
+
+async def test_throttled_if_far_wait_is_temporary_and_other_4xx_stay_permanent(
+    session: aiohttp.ClientSession,
+) -> None:
+    with aioresponses() as mocked:
+        mocked.get(URL, status=400, payload={"error": "hour_api_limit"})
+        with pytest.raises(TemporaryError) as caught:
+            await transport(session).request("GET", URL, throttled_if=_quota)
+        assert caught.value.retry_after == 3_000.0 and caught.value.status == 400
+        mocked.get(URL, status=400, payload={"error": "bad_params"})
+        with pytest.raises(PermanentError):
+            await transport(session).request("GET", URL, throttled_if=_quota)
+    assert len(mocked.requests[("GET", yarl.URL(URL))]) == 2
