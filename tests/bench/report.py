@@ -114,7 +114,7 @@ def _platform_rows(name: str, figures: dict[str, Any]) -> list[Row]:
         ),
         (
             "platforms",
-            f"{name} requests; s at {figures['documented_requests_per_s']}/s documented",
+            f"{name} requests; s at {figures['documented_requests_per_s']:.3g}/s documented",
             lambda s: f"{figures['requests']}; {figures['pass_s_at_documented_rate']}",
             "",
             None,
