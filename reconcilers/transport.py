@@ -223,19 +223,7 @@ class Transport:
         status: int | None = None
         outcome = "network_error"
         try:
-            async with self._session.request(
-                call.method,
-                call.url,
-                params=call.params,
-                json=call.json,
-                data=call.data,
-                headers=call.headers,
-                auth=call.auth,
-                timeout=self._timeout,
-            ) as answer:
-                status = answer.status
-                raw = await answer.read()
-                response_headers = CIMultiDict(answer.headers)
+            status, response_headers, raw = await self._send(call)
             response = self._classify(call, status, response_headers, raw, attempt)
             outcome = "ok"
             return response
@@ -264,6 +252,37 @@ class Transport:
                         self.platform, self.store_id, call.method, status, outcome, elapsed, attempt
                     )
                 )
+
+    async def _send(self, call: _Call) -> tuple[int, CIMultiDict[str], bytes]:
+        """One request, following redirects only within the same origin: credentials travel in
+        platform headers (X-Weebly-Access-Token, X-Access-Token, ...) that a client would forward to any
+        host a redirect names, and only `Authorization` is dropped by aiohttp on a cross-host one."""
+        url, params = URL(call.url), call.params
+        for _ in range(_MAX_REDIRECTS + 1):
+            async with self._session.request(
+                call.method,
+                url,
+                params=params,
+                json=call.json,
+                data=call.data,
+                headers=call.headers,
+                auth=call.auth,
+                timeout=self._timeout,
+                allow_redirects=False,
+            ) as answer:
+                location = answer.headers.get("Location")
+                if answer.status not in _REDIRECTS or not location:
+                    return answer.status, CIMultiDict(answer.headers), await answer.read()
+                target = answer.url.join(URL(location))
+            same_origin = target.origin() == answer.url.origin()
+            if not same_origin or (answer.status not in (307, 308) and call.method != "GET"):
+                raise PermanentError(
+                    f"{call.where}: HTTP {answer.status} redirect to {target.origin()} refused "
+                    "(credentials are only sent to the configured host)",
+                    answer.status,
+                )
+            url, params = target, None
+        raise TemporaryError(f"{call.where}: more than {_MAX_REDIRECTS} redirects", None)
 
     def _classify(
         self, call: _Call, status: int, headers: CIMultiDict[str], raw: bytes, attempt: int
@@ -317,6 +336,8 @@ class Transport:
 
 
 _UNPARSEABLE = object()
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_MAX_REDIRECTS = 3
 
 
 def _parse(raw: bytes) -> Any:

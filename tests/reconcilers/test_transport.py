@@ -410,3 +410,26 @@ async def test_throttled_if_far_wait_is_temporary_and_other_4xx_stay_permanent(
         with pytest.raises(PermanentError):
             await transport(session).request("GET", URL, throttled_if=_quota)
     assert len(mocked.requests[("GET", yarl.URL(URL))]) == 2
+
+
+async def test_a_redirect_to_another_host_is_refused_and_never_followed(
+    session: aiohttp.ClientSession,
+) -> None:
+    """Platforms send their token in their own headers, which a client forwards on any redirect."""
+    with aioresponses() as mocked:
+        mocked.get(URL, status=302, headers={"Location": "https://collector.example.net/steal"})
+        mocked.get("https://collector.example.net/steal", payload={"got": "your token"})
+        with pytest.raises(PermanentError, match="redirect to https://collector.example.net refused"):
+            await transport(session).request("GET", URL, headers={"X-Access-Token": "tok-123456789"})
+        hosts = {url.host for _, url in mocked.requests}
+    assert hosts == {"shop.example.test"}
+
+
+async def test_a_redirect_within_the_platform_s_host_is_followed(session: aiohttp.ClientSession) -> None:
+    moved = "https://shop.example.test/api/v2/items"
+    with aioresponses() as mocked:
+        mocked.put(URL, status=307, headers={"Location": "/api/v2/items"})
+        mocked.put(moved, payload={"ok": True})
+        answer = await transport(session).request("PUT", URL, json={"a": 1})
+        [(_, second)] = [(m, u) for (m, u) in mocked.requests if str(u) == moved]
+    assert answer.body == {"ok": True} and second.path == "/api/v2/items"
