@@ -5,41 +5,23 @@ Access tokens last an hour (`expires_in: 3600`), refresh tokens about 30 days. `
 access token and a new refresh token. BASE refuses a bad or expired token with HTTP 400
 `invalid_request` (not 401): that answer is refreshed once, and a refusal that survives it, or a
 refused refresh, is an AuthError (the shop must authorize the app again). The daemon cannot write the
-credential file, so refreshed tokens live in this process (TOKENS, per store and credential) and
+credential file, so refreshed tokens live in this process (reconcilers/tokens.py, per store and credential) and
 outlive the per-pass reconcilers. Token values never reach a message or a log.
 """
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
 from reconcilers.base_items import TOKEN_REFUSED, error_code
+from reconcilers.tokens import kept_token
 from reconcilers.transport import AuthError, PermanentError, Response, TemporaryError, Transport
 
 EARLY_S = 120  # refresh this long before the announced expiry
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
-
-
-@dataclass
-class Token:
-    access: str | None
-    refresh: str
-    expires_at: float | None = None
-    refused: bool = False  # the refresh token itself was refused: only a new credential helps
-    # one refresh at a time per store: a rotated refresh token is good for one use only
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-    def __repr__(self) -> str:
-        return "Token(<redacted>)"
-
-
-TOKENS: dict[tuple[str, str], Token] = {}
 
 
 def _refused(what: str) -> AuthError:
@@ -57,15 +39,13 @@ class BaseAuth:
     ) -> None:
         self._transport, self._token_url = transport, token_url
         self._client = {k: str(keys[k]) for k in ("client_id", "client_secret", "redirect_uri")}
-        seen = f"{keys['access_token']}|{keys['refresh_token']}".encode()
-        key = (store_id, hashlib.sha256(seen).hexdigest())  # a new credential file starts afresh
-        self.token = TOKENS.setdefault(key, Token(keys["access_token"], str(keys["refresh_token"])))
+        self.token = kept_token(store_id, keys["access_token"] or "", str(keys["refresh_token"]))
 
     async def request(
         self, method: str, url: str, throttled_if: Callable[[Response], float | None], **kwargs: Any
     ) -> Response:
         """One API request with the shop's token; an expired or refused token is refreshed once."""
-        if self.token.access is None or (self.token.expires_at or float("inf")) <= time.time():
+        if not self.token.access or (self.token.expires_at or float("inf")) <= time.time():
             await self.refresh(self.token.access)
         for attempt in (1, 2):
             used = self.token.access

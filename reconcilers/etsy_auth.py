@@ -4,38 +4,21 @@ Every call carries `x-api-key: <keystring>:<shared secret>` (the shared secret i
 a keystring alone is sent when the credential has none) and `Authorization: Bearer <access token>`.
 Access tokens last an hour; `POST https://api.etsy.com/v3/public/oauth/token` with
 grant_type=refresh_token gives a new one and a new refresh token. The daemon cannot write the
-credential file, so refreshed tokens live in this process (TOKENS, per store and credential) and
+credential file, so refreshed tokens live in this process (reconcilers/tokens.py, per store and credential) and
 outlive the per-pass reconcilers; after a restart the credential file's refresh token is used again,
 so it must still be valid (Etsy's last 90 days). Token values never reach a message or a log.
 """
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import time
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+from reconcilers.tokens import kept_token
 from reconcilers.transport import AuthError, PermanentError, Response, TemporaryError, Transport
 
 EARLY_S = 60  # refresh this long before the announced expiry
-
-
-@dataclass
-class Token:
-    access: str
-    refresh: str | None
-    expires_at: float | None = None
-    # one refresh at a time per store: a rotated refresh token is good for one use only
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-    def __repr__(self) -> str:
-        return "Token(<redacted>)"
-
-
-TOKENS: dict[tuple[str, str], Token] = {}
 
 
 class EtsyAuth:
@@ -48,9 +31,7 @@ class EtsyAuth:
         self._client_id = str(keys["keystring"])
         secret = keys["shared_secret"]
         self._api_key = f"{self._client_id}:{secret}" if secret else self._client_id
-        seen = f"{keys['access_token']}|{keys['refresh_token']}".encode()
-        key = (store_id, hashlib.sha256(seen).hexdigest())  # a new credential file starts afresh
-        self.token = TOKENS.setdefault(key, Token(str(keys["access_token"]), keys["refresh_token"]))
+        self.token = kept_token(store_id, str(keys["access_token"]), keys["refresh_token"])
 
     def headers(self) -> dict[str, str]:
         return {"x-api-key": self._api_key, "Authorization": f"Bearer {self.token.access}"}

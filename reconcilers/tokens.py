@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 
 @dataclass
 class Token:
-    access: str
+    access: str  # "": none issued yet (a credential may hold only the refresh token)
     refresh: str | None
     expires_at: float | None = None  # unix time after which `access` must be refreshed; None: unknown
+    refused: bool = False  # the refresh token itself was refused: only a new credential helps
     # one refresh at a time per store: a rotated refresh token is good for one use only
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 

@@ -18,7 +18,7 @@ from daemon.credentials import Secret
 from daemon.errors import ConfigError, InputError
 from daemon.model import Availability, Change, FailureKind, StoreConfig, StoreRules, SyncedVariant
 from reconcilers import base as base_module
-from reconcilers import base_auth
+from reconcilers import tokens
 from reconcilers.base import BaseReconciler
 from reconcilers.base_items import quota_wait
 from reconcilers.batching import CANNOT_ENFORCE
@@ -47,10 +47,10 @@ def fixture(name: str) -> Any:
 
 @pytest.fixture(autouse=True)
 def fresh_memory() -> Iterator[None]:
-    base_auth.TOKENS.clear()
+    tokens.KEPT.clear()
     base_module.LISTING_PAGES.clear()
     yield
-    base_auth.TOKENS.clear()
+    tokens.KEPT.clear()
     base_module.LISTING_PAGES.clear()
 
 
@@ -268,7 +268,7 @@ async def test_a_refused_token_is_refreshed_once_with_the_documented_form() -> N
     }
     first, second = sent(mocked, "GET", f"{API}/items/detail/12345")
     assert second.kwargs["headers"]["Authorization"] == "Bearer new-access-0123"
-    [token] = base_auth.TOKENS.values()
+    [token] = tokens.KEPT.values()
     assert token.refresh == "new-refresh-0123" and "new-" not in repr(token)
 
 

@@ -13,7 +13,7 @@ import pytest
 from daemon.credentials import Secret
 from daemon.model import Availability, Change, FailureKind, StoreConfig, SyncedVariant
 from reconcilers import base as base_module
-from reconcilers import base_auth
+from reconcilers import tokens
 from reconcilers.base import BaseReconciler
 from reconcilers.interface import ReconcilerContext
 from reconcilers.ratelimit import LeakyBucketPacer
@@ -27,10 +27,10 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 @pytest.fixture(autouse=True)
 def fresh_memory() -> Iterator[None]:
-    base_auth.TOKENS.clear()
+    tokens.KEPT.clear()
     base_module.LISTING_PAGES.clear()
     yield
-    base_auth.TOKENS.clear()
+    tokens.KEPT.clear()
     base_module.LISTING_PAGES.clear()
 
 

@@ -29,7 +29,7 @@ from daemon.model import (
     StoreRules,
     SyncedVariant,
 )
-from reconcilers import etsy_auth
+from reconcilers import tokens
 from reconcilers.etsy import EtsyReconciler
 from reconcilers.interface import ReconcilerContext
 from reconcilers.ratelimit import LeakyBucketPacer
@@ -50,7 +50,7 @@ FIELDS = {
 
 @pytest.fixture(autouse=True)
 def _fresh_tokens() -> None:
-    etsy_auth.TOKENS.clear()  # refreshed tokens are kept per process: each test starts from its credential
+    tokens.KEPT.clear()  # refreshed tokens are kept per process: each test starts from its credential
 
 
 def fixture(name: str) -> Any:

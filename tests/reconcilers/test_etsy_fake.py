@@ -12,7 +12,7 @@ import pytest
 
 from daemon.credentials import Secret
 from daemon.model import Availability, Change, StoreConfig, StoreMode, StoreRules, SyncedVariant
-from reconcilers import etsy_auth
+from reconcilers import tokens
 from reconcilers.etsy import EtsyReconciler
 from reconcilers.interface import ReconcilerContext
 from reconcilers.ratelimit import LeakyBucketPacer
@@ -25,7 +25,7 @@ HEADERS = {"x-api-key": KEY, "Authorization": "Bearer tok"}
 
 @pytest.fixture
 async def fake() -> AsyncIterator[tuple[EtsyFake, str]]:
-    etsy_auth.TOKENS.clear()
+    tokens.KEPT.clear()
     server = EtsyFake("ks", "secret", "tok", SHOP, "whsec_" + "a2V5")
     base = await server.start()
     yield server, base
