@@ -25,6 +25,7 @@ from daemon.errors import (
     StocksyncError,
 )
 from daemon.logs import configure_logging
+from daemon.resources import credential_store
 
 Handler = Callable[[argparse.Namespace, Config], Coroutine[Any, Any, int]]
 
@@ -80,7 +81,11 @@ async def _cmd_migrate(args: argparse.Namespace, config: Config) -> int:
 
 
 async def _cmd_config_check(args: argparse.Namespace, config: Config) -> int:
-    print(json.dumps(effective(config), indent=2))
+    credentials = credential_store(config)
+    print(json.dumps(effective(config) | {"credentials_check": credentials.daemon_report()}, indent=2))
+    if (problem := credentials.startup_problem()) is not None:
+        print(f"stocksync: config: credentials: {problem}", file=sys.stderr)
+        return 2
     return 0
 
 

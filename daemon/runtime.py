@@ -43,6 +43,8 @@ def replica_name() -> str:
 async def run_daemon(
     config: Config, *, config_path: str | None = None, notifier: Notifier | None = None
 ) -> int:
+    if (problem := credential_store(config).startup_problem()) is not None:
+        raise ConfigError("credentials", problem)
     notify = notifier or Notifier()
     log = get_logger(replica=replica_name())
     liveness = Liveness()
