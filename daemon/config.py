@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import types
 from collections.abc import Mapping
@@ -291,15 +292,18 @@ def listen_address(config: Config) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def masked_dsn(dsn: str) -> str:
-    """The DSN with any password replaced, for printing."""
-    if "://" not in dsn or "@" not in dsn:
-        return dsn
-    scheme, rest = dsn.split("://", 1)
-    userinfo, at, hostpart = rest.rpartition("@")
-    user = userinfo.split(":", 1)[0]
-    masked = f"{user}:***" if ":" in userinfo else user
-    return f"{scheme}://{masked}{at}{hostpart}"
+# The three places libpq takes a password: URL userinfo (greedy to the last '@', a password may hold one),
+# a `password=` URL query parameter, and a `password=value` pair (quoted values may hold blanks).
+_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)\S*@", re.I)
+_QUERY_PASSWORD = re.compile(r"([?&]password=)[^&#\s]*", re.I)
+_PAIR_PASSWORD = re.compile(r"(\bpassword\s*=\s*)(?:'(?:[^'\\]|\\.)*'|[^\s']\S*)", re.I)
+
+
+def masked_dsn(text: str) -> str:
+    """The DSN (or any text holding one) with every password replaced by ***, for printing."""
+    text = _URL_PASSWORD.sub(r"\1***@", text)
+    text = _QUERY_PASSWORD.sub(r"\1***", text)
+    return _PAIR_PASSWORD.sub(r"\1***", text)
 
 
 def effective(config: Config) -> dict[str, Any]:

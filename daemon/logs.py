@@ -19,7 +19,6 @@ from daemon.config import masked_dsn
 _SECRET_KEYS = re.compile(
     r"(secret|token|password|passwd|authorization|api[_-]?key|credential_value|hmac)", re.I
 )
-_DSN_PASSWORD = re.compile(r"(postgres(?:ql)?://[^:/@\s]+:)[^@\s]+@")
 
 
 def redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -27,8 +26,8 @@ def redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapp
     for key, value in list(event_dict.items()):
         if _SECRET_KEYS.search(key):
             event_dict[key] = "***"
-        elif isinstance(value, str) and "://" in value:
-            event_dict[key] = _DSN_PASSWORD.sub(r"\1***@", masked_dsn(value) if key == "dsn" else value)
+        elif isinstance(value, str) and ("://" in value or "password" in value.lower()):
+            event_dict[key] = masked_dsn(value)
     return event_dict
 
 
@@ -43,8 +42,8 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            redact,
             structlog.processors.format_exc_info,
+            redact,  # after the traceback is text: a DSN in an exception message is masked too
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper())),
