@@ -25,6 +25,17 @@ MIN_SECRET_LENGTH = 16
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$")
 
 
+def store_credential_problem(name: str) -> str | None:
+    """Why a store may not name this credential: the daemon's own secrets (and every name beginning with
+    `stocksync`, kept for future ones) are never sent to a store's base_url as its platform token."""
+    if name in DAEMON_CREDENTIALS or name.lower().startswith("stocksync"):
+        return (
+            f"{name!r} is reserved for the daemon's own secrets ({', '.join(DAEMON_CREDENTIALS)}, "
+            "stocksync*); give the store a credential file of its own"
+        )
+    return None
+
+
 class CredentialMissing(CredentialError):
     """No file of that name in any credentials directory (a daemon may run without an optional one)."""
 
@@ -102,6 +113,12 @@ class CredentialStore:
             return Secret(name, value)
         where = ", ".join(str(d) for d in self._dirs) or "no credentials directory configured"
         raise CredentialMissing(f"credential {name!r} not found (looked in: {where})")
+
+    def load_for_store(self, name: str) -> Secret:
+        """A store's credential: never one of the daemon's own, however the store row was written."""
+        if (problem := store_credential_problem(name)) is not None:
+            raise CredentialError(f"store credential {problem}")
+        return self.load(name)
 
     def load_optional(self, name: str) -> Secret | None:
         """None when the file does not exist; a present but unusable value still raises."""
