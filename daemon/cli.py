@@ -83,7 +83,7 @@ async def _cmd_migrate(args: argparse.Namespace, config: Config) -> int:
 async def _cmd_config_check(args: argparse.Namespace, config: Config) -> int:
     credentials = credential_store(config)
     print(json.dumps(effective(config) | {"credentials_check": credentials.daemon_report()}, indent=2))
-    if (problem := credentials.startup_problem()) is not None:
+    if (problem := credentials.startup_problem(require_admin=False)) is not None:
         print(f"stocksync: config: credentials: {problem}", file=sys.stderr)
         return 2
     return 0

@@ -138,14 +138,16 @@ class CredentialStore:
                 report[name] = str(exc)
         return report
 
-    def startup_problem(self) -> str | None:
+    def startup_problem(self, *, require_admin: bool = True) -> str | None:
         """What stops `stocksync run`: the admin token must be usable (the drift pages are always served);
-        the webhook secret may be absent (upstream webhooks are then refused) but not empty or short."""
+        the webhook secret may be absent (upstream webhooks are then refused) but not empty or short.
+        `config check` also serves hosts that only run CLI commands: there a missing token is reported,
+        not refused."""
         for name in DAEMON_CREDENTIALS:
             try:
                 self.load(name)
             except CredentialMissing as exc:
-                if name == ADMIN_TOKEN:
+                if name == ADMIN_TOKEN and require_admin:
                     return f"{exc}; the drift pages and the admin API need it"
             except CredentialError as exc:
                 return str(exc)
