@@ -37,6 +37,16 @@ class HttpConfig:
     listen: str = "127.0.0.1:8787"
     max_body_bytes: int = 1_048_576
     client_timeout_s: float = 30.0
+    # A client holds a file descriptor for as long as its connection lives: bound how long it may take
+    # to send its request line and headers, then its body, how long an idle keep-alive connection
+    # stays, and how many connections are open at once (the rest are closed on accept).
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
+    idle_timeout_s: float = 60.0
+    max_connections: int = 1000
+    # Set true only behind a reverse proxy that terminates HTTPS and sets X-Forwarded-Proto: the
+    # session cookie is then marked Secure when that header says https.
+    trust_forwarded_proto: bool = False
 
 
 @dataclass(frozen=True)
@@ -241,6 +251,10 @@ def _validate(config: Config) -> None:
         ("database.statement_timeout_s", config.database.statement_timeout_s > 0, "must be positive"),
         ("http.max_body_bytes", config.http.max_body_bytes >= 1024, "must be at least 1024"),
         ("http.client_timeout_s", config.http.client_timeout_s > 0, "must be positive"),
+        ("http.header_timeout_s", 0 < config.http.header_timeout_s <= 600, "must be in (0, 600]"),
+        ("http.body_timeout_s", 0 < config.http.body_timeout_s <= 3600, "must be in (0, 3600]"),
+        ("http.idle_timeout_s", 0 < config.http.idle_timeout_s <= 3600, "must be in (0, 3600]"),
+        ("http.max_connections", 1 <= config.http.max_connections <= 100_000, "must be between 1 and 100000"),
         ("sync.full_pass_interval_s", config.sync.full_pass_interval_s >= 60, "must be at least 60"),
         ("sync.jitter_share", 0.0 <= config.sync.jitter_share < 1.0, "must be in [0, 1)"),
         ("sync.workers", 1 <= config.sync.workers <= 256, "must be between 1 and 256"),

@@ -31,6 +31,7 @@ from daemon.scheduler import PassScheduler
 from daemon.sdnotify import Notifier
 from daemon.web.app import build_app
 from daemon.web.context import Liveness, Services
+from daemon.web.server import GuardedSite, sparse_exception_handler
 from daemon.workers import StoreWorkers
 
 WORK_CHANNEL = "stocksync_work"
@@ -64,11 +65,18 @@ async def run_daemon(
             pool = await stack.enter_async_context(checked_pool(config))
             engine = await stack.enter_async_context(engine_for(config, pool))
             services = Services(config, pool, engine, credential_store(config), liveness)
-            runner = web.AppRunner(build_app(services), access_log=None, handle_signals=False)
+            runner = web.AppRunner(
+                build_app(services),
+                access_log=None,
+                handle_signals=False,
+                keepalive_timeout=config.http.idle_timeout_s,
+            )
             await runner.setup()
             stack.push_async_callback(runner.cleanup)
             host, port = listen_address(config)
-            await web.TCPSite(runner, host, port).start()
+            site = GuardedSite(runner, host, port, config.http)
+            loop.set_exception_handler(sparse_exception_handler(site.log))
+            await site.start()
             workers = StoreWorkers(pool, engine, config, owner, on_done=_record_metrics)
             workers.start()
             stack.push_async_callback(lambda: workers.drain(config.sync.grace_period_s))
