@@ -12,6 +12,7 @@ import contextlib
 import os
 import signal
 import socket
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -125,7 +126,7 @@ def _reload(
         log.warning("reload_refused", error=str(exc))
         notify.status("reload refused: configuration invalid; running with the previous one")
         return
-    configure_logging(fresh.logging.level, fresh.logging.format)
+    configure_logging(fresh.logging.level, fresh.logging.format, stream=sys.stderr)  # as at start
     engine.reconfigure(fresh)
     workers.reconfigure(fresh)
     scheduler.reconfigure(fresh)

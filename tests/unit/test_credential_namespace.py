@@ -40,3 +40,9 @@ def test_a_store_never_loads_a_daemon_credential(tmp_path: Path, name: str) -> N
 def test_a_store_credential_loads(tmp_path: Path) -> None:
     (tmp_path / "shop-token").write_text("x")
     assert CredentialStore(str(tmp_path), environ={}).load_for_store("shop-token").reveal() == "x"
+
+
+def test_an_empty_store_credential_is_refused_when_loaded(tmp_path: Path) -> None:
+    (tmp_path / "shop-token").write_text(" \n")
+    with pytest.raises(CredentialError, match="empty"):
+        CredentialStore(str(tmp_path), environ={}).load_for_store("shop-token")
