@@ -13,7 +13,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from daemon import __version__, import_command, sync_commands
-from daemon.config import Config, effective, load_config
+from daemon.config import Config, effective, load_config, masked_dsn
 from daemon.db import migrate as migrations
 from daemon.db.pool import CANNOT_CONNECT, open_pool
 from daemon.errors import (
@@ -25,6 +25,7 @@ from daemon.errors import (
     StocksyncError,
 )
 from daemon.logs import configure_logging
+from daemon.resources import credential_store
 
 Handler = Callable[[argparse.Namespace, Config], Coroutine[Any, Any, int]]
 
@@ -80,7 +81,11 @@ async def _cmd_migrate(args: argparse.Namespace, config: Config) -> int:
 
 
 async def _cmd_config_check(args: argparse.Namespace, config: Config) -> int:
-    print(json.dumps(effective(config), indent=2))
+    credentials = credential_store(config)
+    print(json.dumps(effective(config) | {"credentials_check": credentials.daemon_report()}, indent=2))
+    if (problem := credentials.startup_problem(require_admin=False)) is not None:
+        print(f"stocksync: config: credentials: {problem}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -142,7 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"stocksync: {exc}", file=sys.stderr)
         return 1
     except CANNOT_CONNECT as exc:  # a message, not a traceback; asyncpg never echoes the password
-        print(f"stocksync: cannot reach the database: {type(exc).__name__}: {exc}", file=sys.stderr)
+        reason = masked_dsn(f"{type(exc).__name__}: {exc}")
+        print(f"stocksync: cannot reach the database: {reason}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import types
 from collections.abc import Mapping
@@ -37,6 +38,16 @@ class HttpConfig:
     max_body_bytes: int = 1_048_576
     client_timeout_s: float = 30.0
     request_timeout_s: float = 10.0  # an event request the database cannot serve by then: 503, not stored
+    # A client holds a file descriptor for as long as its connection lives: bound how long it may take
+    # to send its request line and headers, then its body, how long an idle keep-alive connection
+    # stays, and how many connections are open at once (the rest are closed on accept).
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
+    idle_timeout_s: float = 60.0
+    max_connections: int = 1000
+    # Set true only behind a reverse proxy that terminates HTTPS and sets X-Forwarded-Proto: the
+    # session cookie is then marked Secure when that header says https.
+    trust_forwarded_proto: bool = False
 
 
 @dataclass(frozen=True)
@@ -251,6 +262,10 @@ def _validate(config: Config) -> None:
             0.5 <= config.http.request_timeout_s <= 300,
             "must be between 0.5 and 300",
         ),
+        ("http.header_timeout_s", 0 < config.http.header_timeout_s <= 600, "must be in (0, 600]"),
+        ("http.body_timeout_s", 0 < config.http.body_timeout_s <= 3600, "must be in (0, 3600]"),
+        ("http.idle_timeout_s", 0 < config.http.idle_timeout_s <= 3600, "must be in (0, 3600]"),
+        ("http.max_connections", 1 <= config.http.max_connections <= 100_000, "must be between 1 and 100000"),
         ("sync.full_pass_interval_s", config.sync.full_pass_interval_s >= 60, "must be at least 60"),
         ("sync.jitter_share", 0.0 <= config.sync.jitter_share < 1.0, "must be in [0, 1)"),
         ("sync.workers", 1 <= config.sync.workers <= 256, "must be between 1 and 256"),
@@ -304,15 +319,18 @@ def listen_address(config: Config) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def masked_dsn(dsn: str) -> str:
-    """The DSN with any password replaced, for printing."""
-    if "://" not in dsn or "@" not in dsn:
-        return dsn
-    scheme, rest = dsn.split("://", 1)
-    userinfo, at, hostpart = rest.rpartition("@")
-    user = userinfo.split(":", 1)[0]
-    masked = f"{user}:***" if ":" in userinfo else user
-    return f"{scheme}://{masked}{at}{hostpart}"
+# The three places libpq takes a password: URL userinfo (greedy to the last '@', a password may hold one),
+# a `password=` URL query parameter, and a `password=value` pair (quoted values may hold blanks).
+_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)\S*@", re.I)
+_QUERY_PASSWORD = re.compile(r"([?&]password=)[^&#\s]*", re.I)
+_PAIR_PASSWORD = re.compile(r"(\bpassword\s*=\s*)(?:'(?:[^'\\]|\\.)*'|[^\s']\S*)", re.I)
+
+
+def masked_dsn(text: str) -> str:
+    """The DSN (or any text holding one) with every password replaced by ***, for printing."""
+    text = _URL_PASSWORD.sub(r"\1***@", text)
+    text = _QUERY_PASSWORD.sub(r"\1***", text)
+    return _PAIR_PASSWORD.sub(r"\1***", text)
 
 
 def effective(config: Config) -> dict[str, Any]:

@@ -135,7 +135,7 @@ class Engine:
         self._config = config
 
     def reconciler_for(self, store: StoreConfig) -> Reconciler:
-        return self._factory.build(store, self._credentials.load(store.credential))
+        return self._factory.build(store, self._credentials.load_for_store(store.credential))
 
     async def run_pass(
         self,

@@ -18,6 +18,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from daemon.credentials import store_credential_problem
 from daemon.errors import InputError
 from daemon.model import DriftPolicy, StockStatus, StoreMode, VariantKind
 from daemon.text import NOT_STORABLE, storable_text
@@ -207,6 +208,8 @@ def _credential(raw: Any) -> str:
             "put the secret in the credentials directory and give its file name here "
             "(the value is not shown in case it is a secret)"
         )
+    if (problem := store_credential_problem(raw.strip())) is not None:
+        raise _BadValue(problem)
     return raw.strip()
 
 

@@ -19,7 +19,6 @@ from daemon.config import masked_dsn
 _SECRET_KEYS = re.compile(
     r"(secret|token|password|passwd|authorization|api[_-]?key|credential_value|hmac)", re.I
 )
-_DSN_PASSWORD = re.compile(r"(postgres(?:ql)?://[^:/@\s]+:)[^@\s]+@")
 
 
 def redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -27,8 +26,8 @@ def redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapp
     for key, value in list(event_dict.items()):
         if _SECRET_KEYS.search(key):
             event_dict[key] = "***"
-        elif isinstance(value, str) and "://" in value:
-            event_dict[key] = _DSN_PASSWORD.sub(r"\1***@", masked_dsn(value) if key == "dsn" else value)
+        elif isinstance(value, str) and ("://" in value or "password" in value.lower()):
+            event_dict[key] = masked_dsn(value)
     return event_dict
 
 
@@ -38,19 +37,35 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
     renderer: Any = (
         structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer(colors=False)
     )
+    shared: list[Any] = [
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        redact,  # after the traceback is text: a DSN in an exception message is masked too
+    ]
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            redact,
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
+        processors=[structlog.contextvars.merge_contextvars, *shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper())),
         logger_factory=structlog.PrintLoggerFactory(out),
         cache_logger_on_first_use=False,
     )
+    _route_stdlib_logging(out, level, shared, renderer)
+
+
+def _route_stdlib_logging(out: TextIO, level: str, shared: list[Any], renderer: Any) -> None:
+    """aiohttp, asyncio and warnings log through the standard library: render their records (tracebacks
+    included) with the same processors, so stderr stays one JSON object per line."""
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(getattr(logging, level.upper()))
+    logging.captureWarnings(True)
 
 
 def get_logger(**bound: Any) -> Any:

@@ -12,6 +12,7 @@ import contextlib
 import os
 import signal
 import socket
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from daemon.scheduler import PassScheduler
 from daemon.sdnotify import Notifier
 from daemon.web.app import build_app
 from daemon.web.context import Liveness, Services
+from daemon.web.server import GuardedSite, sparse_exception_handler
 from daemon.workers import StoreWorkers
 
 WORK_CHANNEL = "stocksync_work"
@@ -43,6 +45,8 @@ def replica_name() -> str:
 async def run_daemon(
     config: Config, *, config_path: str | None = None, notifier: Notifier | None = None
 ) -> int:
+    if (problem := credential_store(config).startup_problem()) is not None:
+        raise ConfigError("credentials", problem)
     notify = notifier or Notifier()
     log = get_logger(replica=replica_name())
     liveness = Liveness()
@@ -64,12 +68,18 @@ async def run_daemon(
             services = Services(config, pool, engine, credential_store(config), liveness)
             # a request whose client disconnected is cancelled, not finished: its transaction rolls back
             runner = web.AppRunner(
-                build_app(services), access_log=None, handle_signals=False, handler_cancellation=True
+                build_app(services),
+                access_log=None,
+                handle_signals=False,
+                keepalive_timeout=config.http.idle_timeout_s,
+                handler_cancellation=True,
             )
             await runner.setup()
             stack.push_async_callback(runner.cleanup)
             host, port = listen_address(config)
-            await web.TCPSite(runner, host, port).start()
+            site = GuardedSite(runner, host, port, config.http)
+            loop.set_exception_handler(sparse_exception_handler(site.log))
+            await site.start()
             workers = StoreWorkers(pool, engine, config, owner, on_done=_record_metrics)
             workers.start()
             stack.push_async_callback(lambda: workers.drain(config.sync.grace_period_s))
@@ -118,7 +128,7 @@ def _reload(
         log.warning("reload_refused", error=str(exc))
         notify.status("reload refused: configuration invalid; running with the previous one")
         return
-    configure_logging(fresh.logging.level, fresh.logging.format)
+    configure_logging(fresh.logging.level, fresh.logging.format, stream=sys.stderr)  # as at start
     engine.reconfigure(fresh)
     workers.reconfigure(fresh)
     scheduler.reconfigure(fresh)

@@ -10,8 +10,9 @@ import anyio.to_thread
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from daemon.config import DatabaseConfig
+from daemon.config import DatabaseConfig, masked_dsn
 from daemon.db.embedded import EmbeddedPostgres
+from daemon.errors import ConfigError
 
 Pool = asyncpg.Pool
 # What a lost or restarting database raises; callers that must survive an outage catch these.
@@ -49,6 +50,15 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
 
 
 async def create_pool(dsn: str, config: DatabaseConfig) -> Pool:
+    try:
+        return await _create_pool(dsn, config)
+    except (ValueError, asyncpg.ClientConfigurationError) as exc:  # a DSN asyncpg cannot parse
+        raise ConfigError(
+            "database.dsn", f"{masked_dsn(str(exc))} (expected postgresql://USER:PASSWORD@HOST:PORT/DBNAME)"
+        ) from None
+
+
+async def _create_pool(dsn: str, config: DatabaseConfig) -> Pool:
     pool = await asyncpg.create_pool(
         dsn,
         min_size=config.pool_min,

@@ -5,14 +5,18 @@ from __future__ import annotations
 from aiohttp import web
 
 from daemon.web import admin, drift_page, health, metrics, webhooks
-from daemon.web.context import MAX_BODY, SERVICES, Services
+from daemon.web.context import LOGIN_THROTTLE, MAX_BODY, SERVICES, Services
 from daemon.web.errors import json_errors
+from daemon.web.login_throttle import LoginThrottle
+from daemon.web.server import HTTP_LIMITS, body_deadline
 
 
 def build_app(services: Services) -> web.Application:
     max_body = services.config.http.max_body_bytes
-    app = web.Application(middlewares=[json_errors], client_max_size=max_body)
+    app = web.Application(middlewares=[json_errors, body_deadline], client_max_size=max_body)
     app[SERVICES] = services
+    app[HTTP_LIMITS] = services.config.http
+    app[LOGIN_THROTTLE] = LoginThrottle()
     app[MAX_BODY] = max_body
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)

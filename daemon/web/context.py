@@ -10,6 +10,7 @@ from daemon.config import Config
 from daemon.credentials import CredentialStore
 from daemon.db.pool import Pool
 from daemon.engine import Engine
+from daemon.web.login_throttle import LoginThrottle
 
 
 @dataclass
@@ -34,3 +35,4 @@ class Services:
 
 SERVICES = web.AppKey("services", Services)
 MAX_BODY = web.AppKey("max_body", int)
+LOGIN_THROTTLE = web.AppKey("login_throttle", LoginThrottle)

@@ -9,12 +9,14 @@ from __future__ import annotations
 import hmac
 import json
 import time
+from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import web
 
 from daemon.credentials import ADMIN_TOKEN
 from daemon.db import drift as drift_db
+from daemon.db import sessions as sessions_db
 from daemon.db import work_queue
 from daemon.db.history import variant_history
 from daemon.drift_listing import (
@@ -27,11 +29,12 @@ from daemon.drift_listing import (
     parse_limit,
 )
 from daemon.errors import InputError, NotFoundError
+from daemon.logs import get_logger
 from daemon.metrics import DRIFT_RESOLVED
 from daemon.output import csv_lines
 from daemon.web import pages, sessions
 from daemon.web.auth import admin_refusal
-from daemon.web.context import SERVICES
+from daemon.web.context import LOGIN_THROTTLE, SERVICES
 
 HTML = "text/html"
 # No script runs on these pages and none may frame them (the buttons change the store); nothing is cached.
@@ -55,15 +58,27 @@ def _html(text: str, status: int = 200) -> web.Response:
     return web.Response(text=text, content_type=HTML, status=status, headers=NO_SCRIPT)
 
 
-def _signed_in(request: web.Request) -> tuple[bool, str | None]:
-    """(allowed, session): a bearer script has no session; a browser has a valid cookie."""
+async def _signed_in(request: web.Request) -> tuple[bool, str | None]:
+    """(allowed, session): a bearer script has no session; a browser has a valid, unrevoked cookie."""
     token = _token(request)
     if token is None:
         return False, None
     if request.headers.get("Authorization") and admin_refusal(request) is None:
         return True, None
     session = request.cookies.get(sessions.COOKIE)
-    return (True, session) if sessions.session_valid(token, session, time.time()) else (False, None)
+    if not sessions.session_valid(token, session, time.time()) or session is None:
+        return False, None
+    if await sessions_db.revoked(request.app[SERVICES].pool, sessions.digest(session)):
+        return False, None
+    return True, session
+
+
+def _secure(request: web.Request) -> bool:
+    """Served over HTTPS, directly or (only when configured to trust it) as a proxy's header says."""
+    if request.secure:
+        return True
+    trusted = request.app[SERVICES].config.http.trust_forwarded_proto
+    return trusted and request.headers.get("X-Forwarded-Proto", "").strip().lower() == "https"
 
 
 async def login_form(request: web.Request) -> web.Response:
@@ -72,9 +87,19 @@ async def login_form(request: web.Request) -> web.Response:
 
 async def login(request: web.Request) -> web.Response:
     token = _token(request)
+    address = request.remote or "unknown"
+    throttle = request.app[LOGIN_THROTTLE]
+    if (wait := throttle.wait_s(address, time.monotonic())) > 0:
+        response = _html(pages.login_form("Too many wrong tokens from your address; try again later."), 429)
+        response.headers["Retry-After"] = str(int(wait) + 1)
+        return response
     presented = str((await request.post()).get("token", ""))
     if token is None or not hmac.compare_digest(presented.encode(), token.encode()):
+        failures = throttle.failed(address, time.monotonic())
+        get_logger().warning("login_failed", client=address, failures_in_window=failures)
         return _html(pages.login_form("That token is not right."), 401)
+    throttle.succeeded(address)
+    get_logger().info("login_succeeded", client=address)
     response = web.HTTPSeeOther("/drift")
     response.set_cookie(
         sessions.COOKIE,
@@ -82,8 +107,32 @@ async def login(request: web.Request) -> web.Response:
         max_age=sessions.TTL_S,
         httponly=True,
         samesite="Strict",
+        secure=_secure(request),
         path=COOKIE_PATH,
     )
+    raise response
+
+
+async def logout_form(request: web.Request) -> web.Response:
+    allowed, session = await _signed_in(request)
+    token = _token(request)
+    if not allowed or session is None or token is None:
+        raise web.HTTPSeeOther("/drift/login")
+    return _html(pages.logout_form(sessions.csrf_token(token, session)))
+
+
+async def logout(request: web.Request) -> web.Response:
+    """Revoke the session in the database (every replica refuses it from now on) and drop the cookie."""
+    allowed, session = await _signed_in(request)
+    token = _token(request)
+    if allowed and session is not None and token is not None:
+        if not sessions.csrf_valid(token, session, str((await request.post()).get("csrf", ""))):
+            raise web.HTTPForbidden(text="missing or wrong CSRF token; reload the page")
+        expires = datetime.fromtimestamp(sessions.expiry(session), UTC)
+        await sessions_db.revoke(request.app[SERVICES].pool, sessions.digest(session), expires)
+        get_logger().info("logout", client=request.remote or "unknown")
+    response = web.HTTPSeeOther("/drift/login")
+    response.del_cookie(sessions.COOKIE, path=COOKIE_PATH)
     raise response
 
 
@@ -99,7 +148,7 @@ def _listing(request: web.Request) -> tuple[dict[str, str], DriftFilter]:
 
 
 async def drift_page(request: web.Request) -> web.Response:
-    allowed, session = _signed_in(request)
+    allowed, session = await _signed_in(request)
     if not allowed:
         raise web.HTTPSeeOther("/drift/login")
     token = _token(request)
@@ -136,7 +185,7 @@ def _href(params: dict[str, str]) -> str:
 
 async def drift_csv(request: web.Request) -> web.StreamResponse:
     """Every matching record (no cut), streamed a page at a time."""
-    if not _signed_in(request)[0]:
+    if not (await _signed_in(request))[0]:
         raise web.HTTPUnauthorized(text="sign in at /drift/login or send the admin bearer token")
     where = filter_from_query(request.query)  # validated before the first byte goes out
     response = web.StreamResponse(
@@ -158,7 +207,7 @@ async def drift_csv(request: web.Request) -> web.StreamResponse:
 
 
 async def resolve(request: web.Request) -> web.Response:
-    allowed, session = _signed_in(request)
+    allowed, session = await _signed_in(request)
     if not allowed:
         raise web.HTTPUnauthorized(text="sign in at /drift/login or send the admin bearer token")
     form = await request.post()
@@ -181,7 +230,7 @@ async def resolve(request: web.Request) -> web.Response:
 
 
 async def history_page(request: web.Request) -> web.Response:
-    if not _signed_in(request)[0]:
+    if not (await _signed_in(request))[0]:
         raise web.HTTPSeeOther("/drift/login")
     try:
         history = await variant_history(
@@ -208,6 +257,8 @@ async def history_json(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/drift/login", login_form)
     app.router.add_post("/drift/login", login)
+    app.router.add_get("/drift/logout", logout_form)
+    app.router.add_post("/drift/logout", logout)
     app.router.add_get("/drift", drift_page)
     app.router.add_get("/drift.csv", drift_csv)
     app.router.add_get("/drift/export.csv", drift_csv)  # under the cookie's path, for browsers

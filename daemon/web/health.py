@@ -6,9 +6,20 @@ import asyncio
 
 from aiohttp import web
 
+from daemon.credentials import ADMIN_TOKEN
 from daemon.db import migrate
 from daemon.db.pool import DATABASE_UNAVAILABLE
-from daemon.web.context import SERVICES
+from daemon.errors import CredentialError
+from daemon.web.context import SERVICES, Services
+
+
+def _admin_token(services: Services) -> str:
+    """The drift pages are always served; without a usable token every sign-in would be refused."""
+    try:
+        services.credentials.load(ADMIN_TOKEN)
+    except CredentialError as exc:
+        return str(exc)
+    return "ok"
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -29,8 +40,10 @@ async def readyz(request: web.Request) -> web.Response:
         checks["database"] = f"unreachable ({type(exc).__name__})"
         checks["migrations"] = "unknown"
     checks["scheduler"] = "ok" if services.liveness.scheduler_running else "not running"
+    checks["admin_token"] = _admin_token(services)
     checks["draining"] = "no" if not services.liveness.draining else "yes: shutting down"
     ready = (
-        all(checks[k] == "ok" for k in ("database", "migrations", "scheduler")) and checks["draining"] == "no"
+        all(checks[k] == "ok" for k in ("database", "migrations", "scheduler", "admin_token"))
+        and checks["draining"] == "no"
     )
     return web.json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)

@@ -34,6 +34,15 @@ def login_form(message: str = "") -> str:
     )
 
 
+def logout_form(csrf: str) -> str:
+    return page(
+        "stocksync — sign out",
+        "<form method='post' action='/drift/logout'>"
+        f"<input type='hidden' name='csrf' value='{escape(csrf)}'>"
+        "<button type='submit'>Sign out</button></form><p><a href='/drift'>back to drift</a></p>",
+    )
+
+
 def not_found(message: str) -> str:
     return page("Not found", f"<p>{escape(message)}</p><p><a href='/drift'>back to drift</a></p>")
 

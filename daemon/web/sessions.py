@@ -1,7 +1,8 @@
 """Browser sessions for the drift pages: an HMAC-signed expiry in a cookie, and a CSRF token per session.
 
 The cookie never holds the admin token itself; both values are derived from it, so rotating the
-admin-token credential logs every browser out.
+admin-token credential logs every browser out; logout revokes one session in the database
+(daemon/db/sessions.py), so a copied cookie dies with it.
 """
 
 from __future__ import annotations
@@ -37,3 +38,13 @@ def csrf_token(token: str, session: str) -> str:
 
 def csrf_valid(token: str, session: str, presented: str | None) -> bool:
     return bool(presented) and hmac.compare_digest(str(presented), csrf_token(token, session))
+
+
+def expiry(value: str) -> int:
+    """The expiry (unix seconds) of a valid session value."""
+    return int(value.partition(".")[0])
+
+
+def digest(value: str) -> str:
+    """What the database keeps of a revoked session: enough to recognise it, useless as a cookie."""
+    return hashlib.sha256(value.encode()).hexdigest()

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from daemon.db import events, work_queue
 from daemon.db.stores import load_store
-from daemon.errors import InputError
+from daemon.errors import InputError, NotFoundError
 from daemon.metrics import record_notification_drift
 from daemon.text import storable_text
 from daemon.upstream_events import parse_stock_events
@@ -83,12 +83,18 @@ def _variant_ids(body: bytes) -> list[str]:
 async def store_webhook(request: web.Request) -> web.Response:
     """A store's own change notification: verified by its platform's scheme, drift detected at once."""
     services = request.app[SERVICES]
-    async with services.pool.acquire() as conn:
-        store = await load_store(conn, request.match_info["store_id"])
-    reconciler = services.engine.reconciler_for(store)
+    store_id = request.match_info["store_id"]
     body = await request.read()
+    # An unknown store gets the answer of a bad signature: no store ids can be enumerated unsigned.
+    refused = error_body(401, f"signature does not verify for store {store_id}")
+    try:
+        async with services.pool.acquire() as conn:
+            store = await load_store(conn, store_id)
+    except NotFoundError:
+        return refused
+    reconciler = services.engine.reconciler_for(store)
     if not reconciler.verify_webhook(request.headers, body):
-        return error_body(401, f"signature does not verify for store {store.id}")
+        return refused
     observed = reconciler.parse_webhook(request.headers, body)
     capabilities = reconciler.capabilities
     result = await services.engine.take_notification(

@@ -25,7 +25,7 @@ from reconcilers import ReconcilerFactory
 from reconcilers.signatures import sign_stocksync
 from tests.e2e.tcp_proxy import PgProxy
 
-SECRET = "ops-secret"
+SECRET = "ops-secret-0123456789"
 
 
 @asynccontextmanager
@@ -33,6 +33,7 @@ async def client_through(
     dsn: str, credentials: Path
 ) -> AsyncIterator[tuple[TestClient[web.Request, web.Application], Liveness]]:
     (credentials / "webhook-secret").write_text(SECRET)
+    (credentials / "admin-token").write_text("ops-admin-token-0123")  # readiness needs a usable one
     config = Config(database=DatabaseConfig(dsn=dsn, pool_min=1, pool_max=3, statement_timeout_s=5))
     pool = await create_pool(dsn, config.database)
     liveness = Liveness(scheduler_running=True, started=True)

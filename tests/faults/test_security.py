@@ -127,8 +127,9 @@ async def test_the_daemon_does_not_answer_on_a_non_loopback_address(
     figure("6 security: non-loopback", tried=1, answered=0, address=address)
 
 
-async def _cli(*args: str, dsn: str) -> str:
+async def _cli(*args: str, dsn: str, credentials: Path) -> str:
     env = {"PATH": "/usr/bin:/bin", "STOCKSYNC_DATABASE__DSN": dsn, "STOCKSYNC_LOGGING__FORMAT": "json"}
+    env["STOCKSYNC_CREDENTIALS__DIRECTORY"] = str(credentials)  # `run` needs a usable admin token
     process = await asyncio.create_subprocess_exec(
         STOCKSYNC, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
     )
@@ -136,11 +137,14 @@ async def _cli(*args: str, dsn: str) -> str:
     return output.decode(errors="replace")
 
 
-async def test_a_dsn_password_never_reaches_output_or_errors(figure: Callable[..., None]) -> None:
+async def test_a_dsn_password_never_reaches_output_or_errors(
+    tmp_path: Path, figure: Callable[..., None]
+) -> None:
     register_secret("DSN_PASSWORD", DSN_PASSWORD)
+    (tmp_path / "admin-token").write_text(ADMIN_TOKEN)
     unreachable = f"postgresql://stocksync:{DSN_PASSWORD}@127.0.0.1:{free_port()}/stocksync"
     commands = [("config", "check"), ("migrate",), ("run",), ("show", "desired", "--store", "s1")]
-    outputs = [await _cli(*command, dsn=unreachable) for command in commands]
+    outputs = [await _cli(*command, dsn=unreachable, credentials=tmp_path) for command in commands]
     assert "***" in outputs[0]  # config check shows that a password is set, masked
     for out in outputs[1:]:  # a one-line reason, not a traceback
         assert (

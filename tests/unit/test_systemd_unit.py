@@ -61,5 +61,6 @@ def test_unit_declares_the_promised_behaviour() -> None:
         "StateDirectory=stocksync",
         "LoadCredential=admin-token:",
         "LoadCredential=webhook-secret:",
+        "LimitNOFILE=4096",
     ):
         assert line in text
