@@ -32,7 +32,7 @@ from daemon.errors import ConfigError, CredentialError
 from daemon.model import ApplyResult, Change, ItemFailure, Observed, SyncedVariant
 from reconcilers import wix_v1
 from reconcilers.batching import chunked, merge_results, run_batch
-from reconcilers.capabilities import Capabilities, RateBudget, RateWindow, Refinement, StockModel, WriteUnit
+from reconcilers.capabilities import Capabilities, RateBudget, Refinement, StockModel, WriteUnit
 from reconcilers.interface import Notification, ReconcilerContext
 from reconcilers.observations import unenforceable
 from reconcilers.pagination import cursor_pages, numbered_pages
@@ -63,8 +63,9 @@ class WixReconciler:
         max_write_batch=1000,  # V3 bulk update: 1-1000 inventory items
         rate_budget=RateBudget(
             requests_per_second=200 / 60,  # 200 requests per minute per app instance (site)
+            # no window: a sliding minute with no Retry-After is backed off and the rate halved, not
+            # waited out for a whole minute (aligned=False would mean a documented cool-down)
             burst=5,
-            windows=(RateWindow(200, 60, aligned=False),),  # not said to be a round minute
         ),
         webhook_scheme="the whole body is an RS256 JWT signed by Wix (app public key); no signature header",
         compare_and_set=True,  # V3 revisions (V1 has none)
