@@ -99,3 +99,24 @@ class PlatformAdapter(ABC):
         """A later time for every notification made (a replay repeats the body, hence its time)."""
         self._sent += 1
         return (datetime(2026, 11, 23, 9, 0, tzinfo=UTC) + timedelta(seconds=self._sent)).strftime(fmt)
+
+
+class ConventionalFakeAdapter(PlatformAdapter):
+    """An adapter whose fake follows the fakes' shared conventions: `throttle_next` (how many requests
+    to answer with the platform's throttle signal), `fail_next` (5xx statuses to answer first),
+    `stats.requests` and `stop()`."""
+
+    fake: Any
+    server_error_status = 503
+
+    async def stop(self) -> None:
+        await self.fake.stop()
+
+    def throttle_next(self, requests: int) -> None:
+        self.fake.throttle_next += requests
+
+    def server_error_next(self, requests: int) -> None:
+        self.fake.fail_next += [self.server_error_status] * requests
+
+    def requests(self) -> int:
+        return int(self.fake.stats.requests)

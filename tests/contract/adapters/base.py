@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from daemon.credentials import Secret
-from tests.contract.adapter import WRONG, PlatformAdapter, Webhook
+from tests.contract.adapter import WRONG, ConventionalFakeAdapter, Webhook
 from tests.reconcilers.fakes.base_fake import BaseFake
 
 
@@ -22,8 +22,9 @@ def _just_before_the_hour() -> float:
     return now - now % 3600 + 3599.5
 
 
-class BaseAdapter(PlatformAdapter):
+class BaseAdapter(ConventionalFakeAdapter):
     name, secret = "base", ""
+    fake: BaseFake
     client = {
         "client_id": "base-client",
         "client_secret": "base-client-secret-1",
@@ -36,9 +37,6 @@ class BaseAdapter(PlatformAdapter):
         self.fake = BaseFake(c["client_id"], c["client_secret"], c["redirect_uri"], self.refresh)
         self.base = await self.fake.start()
         self.fake.now = _just_before_the_hour
-
-    async def stop(self) -> None:
-        await self.fake.stop()
 
     def settings(self) -> dict[str, Any]:
         return {"base_url": self.base, "requests_per_second": 1000}
@@ -62,15 +60,6 @@ class BaseAdapter(PlatformAdapter):
 
     def refuse_next_write(self, number: int) -> None:
         self.fake.refused.add(1000 + number)
-
-    def throttle_next(self, requests: int) -> None:
-        self.fake.throttle_next += requests
-
-    def server_error_next(self, requests: int) -> None:
-        self.fake.fail_next += [503] * requests
-
-    def requests(self) -> int:
-        return self.fake.stats.requests
 
     def webhook(self, number: int, quantity: int, *, secret: str | None = None) -> Webhook:
         raise AssertionError("base sends no store notifications: the webhook cases skip")

@@ -8,19 +8,17 @@ import json
 from typing import Any
 
 from daemon.credentials import Secret
-from tests.contract.adapter import WRONG, PlatformAdapter, Webhook
+from tests.contract.adapter import WRONG, ConventionalFakeAdapter, Webhook
 from tests.reconcilers.fakes.bigcartel_fake import BigCartelFake, FakeOption
 
 
-class BigCartelAdapter(PlatformAdapter):
+class BigCartelAdapter(ConventionalFakeAdapter):
     name, token, secret = "bigcartel", "bigcartel-token", "bigcartel-client-secret"
+    fake: BigCartelFake
 
     async def start(self) -> None:
         self.fake = BigCartelFake(self.token, self.secret)
         await self.fake.start()
-
-    async def stop(self) -> None:
-        await self.fake.stop()
 
     def settings(self) -> dict[str, Any]:
         return {
@@ -53,15 +51,6 @@ class BigCartelAdapter(PlatformAdapter):
 
     def refuse_next_write(self, number: int) -> None:
         self.fake.refused_options.add(1000 + number)
-
-    def throttle_next(self, requests: int) -> None:
-        self.fake.throttle_next += requests
-
-    def server_error_next(self, requests: int) -> None:
-        self.fake.fail_next += [503] * requests
-
-    def requests(self) -> int:
-        return self.fake.stats.requests
 
     def webhook(self, number: int, quantity: int, *, secret: str | None = None) -> Webhook:
         # the notification names the product; the store shows the quantity it announces

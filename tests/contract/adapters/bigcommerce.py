@@ -7,20 +7,19 @@ import json
 from typing import Any
 
 from daemon.credentials import Secret
-from tests.contract.adapter import WRONG, PlatformAdapter, Webhook
+from tests.contract.adapter import WRONG, ConventionalFakeAdapter, Webhook
 from tests.reconcilers.fakes.bigcommerce_fake import BigCommerceFake, sign
 
 
-class BigCommerceAdapter(PlatformAdapter):
+class BigCommerceAdapter(ConventionalFakeAdapter):
+    server_error_status = 502
     name, token, secret = "bigcommerce", "bc-contract-token", "bc-client-secret"
+    fake: BigCommerceFake
 
     async def start(self) -> None:
         self.fake = BigCommerceFake(self.token, self.secret, "store1")
         await self.fake.start()
         self.fake.throttle_reset_ms = 20  # the announced refill: short, so the suite stays quick
-
-    async def stop(self) -> None:
-        await self.fake.stop()
 
     def settings(self) -> dict[str, Any]:
         return {"store_hash": "store1", "base_url": self.fake.base_url, "requests_per_second": 1000}
@@ -58,15 +57,6 @@ class BigCommerceAdapter(PlatformAdapter):
 
     def refuse_next_write(self, number: int) -> None:
         self.fake.refused.add(number * 100)
-
-    def throttle_next(self, requests: int) -> None:
-        self.fake.throttle_next += requests
-
-    def server_error_next(self, requests: int) -> None:
-        self.fake.fail_next += [502] * requests
-
-    def requests(self) -> int:
-        return self.fake.stats.requests
 
     def webhook(self, number: int, quantity: int, *, secret: str | None = None) -> Webhook:
         # BigCommerce's stock_changed body names the item only: the count is read back (reread)

@@ -7,15 +7,16 @@ import json
 from typing import Any
 
 from daemon.credentials import Secret
-from tests.contract.adapter import WRONG, PlatformAdapter, Webhook
+from tests.contract.adapter import WRONG, ConventionalFakeAdapter, Webhook
 from tests.reconcilers.fakes.ecwid_fake import EcwidFake
 
 STORE_ID = "1003"
 FIRST_STAMP = 1_795_000_000  # unix seconds; every notification made is one second later
 
 
-class EcwidAdapter(PlatformAdapter):
+class EcwidAdapter(ConventionalFakeAdapter):
     name, token, secret = "ecwid", "secret_contract-token", "ecwid-client-secret"
+    fake: EcwidFake
 
     async def start(self) -> None:
         self.fake = EcwidFake(self.token, self.secret, STORE_ID)
@@ -23,9 +24,6 @@ class EcwidAdapter(PlatformAdapter):
         self.fake.retry_after = "0"
         # a roomy budget: the suite and the benchmark pace at 1,000/s; the fake's own tests check 600/min
         self.fake.requests_per_minute = 1_000_000
-
-    async def stop(self) -> None:
-        await self.fake.stop()
 
     def settings(self) -> dict[str, Any]:
         return {"base_url": self.base, "store_id": STORE_ID, "requests_per_second": 1000}
@@ -53,15 +51,6 @@ class EcwidAdapter(PlatformAdapter):
 
     def refuse_next_write(self, number: int) -> None:
         self.fake.refused.add(self.external_id(number))
-
-    def throttle_next(self, requests: int) -> None:
-        self.fake.throttle_next += requests
-
-    def server_error_next(self, requests: int) -> None:
-        self.fake.fail_next += [503] * requests
-
-    def requests(self) -> int:
-        return self.fake.stats.requests
 
     def webhook(self, number: int, quantity: int, *, secret: str | None = None) -> Webhook:
         # Ecwid's product.updated names the product only: the value is read back from the store,

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from daemon.credentials import Secret
-from tests.contract.adapter import WRONG, PlatformAdapter, Webhook
+from tests.contract.adapter import WRONG, ConventionalFakeAdapter, Webhook
 from tests.reconcilers.fakes.etsy_fake import EtsyFake
 
 SHOP = 5550001
@@ -18,17 +18,16 @@ def whsec(text: str) -> str:
     return "whsec_" + base64.b64encode(text.encode()).decode()
 
 
-class EtsyAdapter(PlatformAdapter):
+class EtsyAdapter(ConventionalFakeAdapter):
+    server_error_status = 502
     name, token = "etsy", "etsy-access-token"
     secret = whsec("etsy-endpoint-signing-key")
+    fake: EtsyFake
 
     async def start(self) -> None:
         self.fake = EtsyFake("etsy-keystring", "etsy-shared-secret", self.token, SHOP, self.secret)
         self.base = await self.fake.start()
         self.fake.retry_after = "0"
-
-    async def stop(self) -> None:
-        await self.fake.stop()
 
     def settings(self) -> dict[str, Any]:
         return {
@@ -71,15 +70,6 @@ class EtsyAdapter(PlatformAdapter):
 
     def refuse_next_write(self, number: int) -> None:
         self.fake.refused_listings.add(1000 + number)
-
-    def throttle_next(self, requests: int) -> None:
-        self.fake.throttle_next += requests
-
-    def server_error_next(self, requests: int) -> None:
-        self.fake.fail_next += [502] * requests
-
-    def requests(self) -> int:
-        return self.fake.stats.requests
 
     def webhook(self, number: int, quantity: int, *, secret: str | None = None) -> Webhook:
         # the event names the listing, never a quantity; the store shows the quantity it announces

@@ -9,20 +9,19 @@ import uuid
 from typing import Any
 
 from daemon.credentials import Secret
-from tests.contract.adapter import WRONG, PlatformAdapter, Webhook
+from tests.contract.adapter import WRONG, ConventionalFakeAdapter, Webhook
 from tests.reconcilers.fakes.hubrise_fake import HubRiseFake
 
 
-class HubRiseAdapter(PlatformAdapter):
+class HubRiseAdapter(ConventionalFakeAdapter):
+    server_error_status = 502
     name, token, secret = "hubrise", "hubrise-token", "hubrise-client-secret"
+    fake: HubRiseFake
 
     async def start(self) -> None:
         self.fake = HubRiseFake(self.token, self.secret, "cat1", "loc-1")
         self.base = await self.fake.start()
         self.fake.retry_after = "0"
-
-    async def stop(self) -> None:
-        await self.fake.stop()
 
     def settings(self) -> dict[str, Any]:
         return {
@@ -55,15 +54,6 @@ class HubRiseAdapter(PlatformAdapter):
 
     def refuse_next_write(self, number: int) -> None:
         self.fake.refused_refs.add(f"S{number}")
-
-    def throttle_next(self, requests: int) -> None:
-        self.fake.throttle_next += requests
-
-    def server_error_next(self, requests: int) -> None:
-        self.fake.fail_next += [502] * requests
-
-    def requests(self) -> int:
-        return self.fake.stats.requests
 
     def webhook(self, number: int, quantity: int, *, secret: str | None = None) -> Webhook:
         body = json.dumps(

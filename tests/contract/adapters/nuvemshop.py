@@ -8,20 +8,18 @@ import json
 from typing import Any
 
 from daemon.credentials import Secret
-from tests.contract.adapter import WRONG, PlatformAdapter, Webhook
+from tests.contract.adapter import WRONG, ConventionalFakeAdapter, Webhook
 from tests.reconcilers.fakes.nuvemshop_fake import FakeVariant, NuvemshopFake
 
 
-class NuvemshopAdapter(PlatformAdapter):
+class NuvemshopAdapter(ConventionalFakeAdapter):
     name, token, secret = "nuvemshop", "nuvemshop-token", "nuvemshop-app-secret"
+    fake: NuvemshopFake
 
     async def start(self) -> None:
         self.fake = NuvemshopFake(self.token, self.secret)
         self.fake.bucket = 100_000  # a roomy bucket keeps the suite quick; pacing has its own tests
         await self.fake.start()
-
-    async def stop(self) -> None:
-        await self.fake.stop()
 
     def settings(self) -> dict[str, Any]:
         return {
@@ -53,15 +51,6 @@ class NuvemshopAdapter(PlatformAdapter):
 
     def refuse_next_write(self, number: int) -> None:
         self.fake.refused_variants.add(1000 + number)
-
-    def throttle_next(self, requests: int) -> None:
-        self.fake.throttle_next += requests
-
-    def server_error_next(self, requests: int) -> None:
-        self.fake.fail_next += [503] * requests
-
-    def requests(self) -> int:
-        return self.fake.stats.requests
 
     def webhook(self, number: int, quantity: int, *, secret: str | None = None) -> Webhook:
         # the notification names the product only; the store shows the quantity it announces

@@ -8,22 +8,20 @@ from decimal import Decimal
 from typing import Any
 
 from daemon.credentials import Secret
-from tests.contract.adapter import WRONG, PlatformAdapter, Webhook
+from tests.contract.adapter import WRONG, ConventionalFakeAdapter, Webhook
 from tests.reconcilers.fakes.square_fake import SquareFake
 
 LOCATION = "L8LOCATION1"
 NOTIFICATION_URL = "https://stocksync.example.com/v1/stores/c1/webhook"  # as subscribed in Square
 
 
-class SquareAdapter(PlatformAdapter):
+class SquareAdapter(ConventionalFakeAdapter):
     name, token, secret = "square", "EAAAsquare-contract-token", "square-signature-key"
+    fake: SquareFake
 
     async def start(self) -> None:
         self.fake = SquareFake(self.token, self.secret, LOCATION)
         self.base = await self.fake.start()
-
-    async def stop(self) -> None:
-        await self.fake.stop()
 
     def settings(self) -> dict[str, Any]:
         return {
@@ -55,15 +53,6 @@ class SquareAdapter(PlatformAdapter):
 
     def refuse_next_write(self, number: int) -> None:
         self.fake.refused_ids.add(self.external_id(number))
-
-    def throttle_next(self, requests: int) -> None:
-        self.fake.throttle_next += requests
-
-    def server_error_next(self, requests: int) -> None:
-        self.fake.fail_next += [503] * requests
-
-    def requests(self) -> int:
-        return self.fake.stats.requests
 
     def webhook(self, number: int, quantity: int, *, secret: str | None = None) -> Webhook:
         count = {

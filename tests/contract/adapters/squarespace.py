@@ -6,21 +6,19 @@ import json
 from typing import Any
 
 from daemon.credentials import Secret
-from tests.contract.adapter import WRONG, PlatformAdapter, Webhook
+from tests.contract.adapter import WRONG, ConventionalFakeAdapter, Webhook
 from tests.reconcilers.fakes.squarespace_fake import SquarespaceFake
 
 
-class SquarespaceAdapter(PlatformAdapter):
+class SquarespaceAdapter(ConventionalFakeAdapter):
     name, token, secret = "squarespace", "squarespace-api-key", ""
+    fake: SquarespaceFake
 
     async def start(self) -> None:
         self.fake = SquarespaceFake(self.token)
         self.base = await self.fake.start()
         # undocumented knobs that keep the suite fast: the documented cool-down is a whole minute
         self.fake.retry_after, self.fake.cool_down_s = "0", 0.0
-
-    async def stop(self) -> None:
-        await self.fake.stop()
 
     def settings(self) -> dict[str, Any]:
         return {"base_url": self.base, "requests_per_second": 1000}
@@ -47,15 +45,6 @@ class SquarespaceAdapter(PlatformAdapter):
 
     def refuse_next_write(self, number: int) -> None:
         self.fake.refused.add(self.external_id(number))
-
-    def throttle_next(self, requests: int) -> None:
-        self.fake.throttle_next += requests
-
-    def server_error_next(self, requests: int) -> None:
-        self.fake.fail_next += [503] * requests
-
-    def requests(self) -> int:
-        return self.fake.stats.requests
 
     def webhook(self, number: int, quantity: int, *, secret: str | None = None) -> Webhook:
         raise AssertionError("squarespace sends no stock notifications: the webhook cases skip")

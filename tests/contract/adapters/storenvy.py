@@ -7,21 +7,19 @@ import json
 from typing import Any
 
 from daemon.credentials import Secret
-from tests.contract.adapter import WRONG, PlatformAdapter, Webhook
+from tests.contract.adapter import WRONG, ConventionalFakeAdapter, Webhook
 from tests.reconcilers.fakes.storenvy_fake import StorenvyFake
 
 
-class StorenvyAdapter(PlatformAdapter):
+class StorenvyAdapter(ConventionalFakeAdapter):
     name, token, secret = "storenvy", "contract-store-api-key", ""
     unsigned_webhooks = True  # Storenvy documents no webhook signature: bodies only ask for re-reads
+    fake: StorenvyFake
 
     async def start(self) -> None:
         self.fake = StorenvyFake(self.token)
         self.base = await self.fake.start()
         self.fake.retry_after = "0"
-
-    async def stop(self) -> None:
-        await self.fake.stop()
 
     def settings(self) -> dict[str, Any]:
         return {"base_url": self.base, "requests_per_second": 1000}
@@ -48,15 +46,6 @@ class StorenvyAdapter(PlatformAdapter):
 
     def refuse_next_write(self, number: int) -> None:
         self.fake.refused.add(self.external_id(number))
-
-    def throttle_next(self, requests: int) -> None:
-        self.fake.throttle_next += requests
-
-    def server_error_next(self, requests: int) -> None:
-        self.fake.fail_next += [503] * requests
-
-    def requests(self) -> int:
-        return self.fake.stats.requests
 
     def webhook(self, number: int, quantity: int, *, secret: str | None = None) -> Webhook:
         # the body names the product only (and is unsigned): the store shows what it announces

@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 from daemon.credentials import Secret
-from tests.contract.adapter import WRONG, PlatformAdapter, Webhook
+from tests.contract.adapter import WRONG, ConventionalFakeAdapter, Webhook
 from tests.reconcilers.fakes.tiktok_fake import FakeSku, TiktokFake
 
 WAREHOUSE, OTHER_WAREHOUSE = "7068517275539719942", "7068517275539719943"
@@ -23,15 +23,13 @@ def sku_id(number: int) -> str:
     return f"172938832498700{number:04d}"
 
 
-class TiktokAdapter(PlatformAdapter):
+class TiktokAdapter(ConventionalFakeAdapter):
     name, app_key, secret, token = "tiktok", "tiktok-app-key", "tiktok-app-secret", "TTP_contract_token"
+    fake: TiktokFake
 
     async def start(self) -> None:
         self.fake = TiktokFake(self.app_key, self.secret, self.token)
         await self.fake.start()
-
-    async def stop(self) -> None:
-        await self.fake.stop()
 
     def settings(self) -> dict[str, Any]:
         return {"base_url": self.fake.base_url, "auth_url": self.fake.base_url, "requests_per_second": 1000}
@@ -64,15 +62,6 @@ class TiktokAdapter(PlatformAdapter):
 
     def refuse_next_write(self, number: int) -> None:
         self.fake.refused_skus.add(sku_id(number))
-
-    def throttle_next(self, requests: int) -> None:
-        self.fake.throttle_next += requests
-
-    def server_error_next(self, requests: int) -> None:
-        self.fake.fail_next += [503] * requests
-
-    def requests(self) -> int:
-        return self.fake.stats.requests
 
     def webhook(self, number: int, quantity: int, *, secret: str | None = None) -> Webhook:
         # a type 27 notification names the product and SKU; the store shows what it announces

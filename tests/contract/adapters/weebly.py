@@ -7,24 +7,22 @@ import json
 from typing import Any
 
 from daemon.credentials import Secret
-from tests.contract.adapter import WRONG, PlatformAdapter, Webhook
+from tests.contract.adapter import WRONG, ConventionalFakeAdapter, Webhook
 from tests.reconcilers.fakes.weebly_fake import WeeblyFake
 
 SITE_ID = "987654321"
 FIRST_STAMP = 1_795_000_000  # unix seconds; every notification made is one second later
 
 
-class WeeblyAdapter(PlatformAdapter):
+class WeeblyAdapter(ConventionalFakeAdapter):
     name, token, secret = "weebly", "contract-weebly-token", "weebly-app-secret"
     signature_in_body = True  # the hmac is a field of the body
+    fake: WeeblyFake
 
     async def start(self) -> None:
         self.fake = WeeblyFake(self.token, self.secret, SITE_ID)
         self.base = await self.fake.start()
         self.fake.retry_after = "0"
-
-    async def stop(self) -> None:
-        await self.fake.stop()
 
     def settings(self) -> dict[str, Any]:
         return {"base_url": self.base, "site_id": SITE_ID, "requests_per_second": 1000}
@@ -52,15 +50,6 @@ class WeeblyAdapter(PlatformAdapter):
 
     def refuse_next_write(self, number: int) -> None:
         self.fake.refused.add(self.external_id(number))
-
-    def throttle_next(self, requests: int) -> None:
-        self.fake.throttle_next += requests
-
-    def server_error_next(self, requests: int) -> None:
-        self.fake.fail_next += [503] * requests
-
-    def requests(self) -> int:
-        return self.fake.stats.requests
 
     def webhook(self, number: int, quantity: int, *, secret: str | None = None) -> Webhook:
         # store.product.update names the product only: the value is read back from the store, which

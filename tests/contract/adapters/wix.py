@@ -8,21 +8,19 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from daemon.credentials import Secret
-from tests.contract.adapter import OTHER_SECRET, WRONG, PlatformAdapter, Webhook
+from tests.contract.adapter import OTHER_SECRET, WRONG, ConventionalFakeAdapter, Webhook
 from tests.reconcilers.fakes.wix_fake import WIX_STORES_APP, WixFake, sign_jwt
 
 
-class WixAdapter(PlatformAdapter):
+class WixAdapter(ConventionalFakeAdapter):
     name, token, secret = "wix", "wix-api-key", "wix-app-public-key"
     signature_in_body = True
+    fake: WixFake
 
     async def start(self) -> None:
         self.fake = WixFake(self.token, site_id="site-1")
         self.base = await self.fake.start()
         self.other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-    async def stop(self) -> None:
-        await self.fake.stop()
 
     def settings(self) -> dict[str, Any]:
         return {
@@ -66,15 +64,6 @@ class WixAdapter(PlatformAdapter):
 
     def refuse_next_write(self, number: int) -> None:
         self.fake.refused_ids.add(f"item-var-{number}-loc-1")
-
-    def throttle_next(self, requests: int) -> None:
-        self.fake.throttle_next += requests
-
-    def server_error_next(self, requests: int) -> None:
-        self.fake.fail_next += [503] * requests
-
-    def requests(self) -> int:
-        return self.fake.stats.requests
 
     def webhook(self, number: int, quantity: int, *, secret: str | None = None) -> Webhook:
         item = dict(
