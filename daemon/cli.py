@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import json
 import sys
 from collections.abc import Callable, Coroutine, Sequence
@@ -124,6 +125,13 @@ _HANDLERS: dict[str, Handler] = {
 }
 
 
+def _address_in_use(args: argparse.Namespace, config: Config) -> str:
+    """Where a listening command tried to bind, and the setting that chooses it."""
+    if args.command == "sandbox":
+        return f"{args.host}:{args.port} (choose another with --port)"
+    return f"{config.http.listen} (choose another with http.listen or STOCKSYNC_HTTP__LISTEN)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -142,6 +150,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"stocksync: {exc}", file=sys.stderr)
         return 1
     except CANNOT_CONNECT as exc:  # a message, not a traceback; asyncpg never echoes the password
+        if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:  # our own listening socket
+            where = _address_in_use(args, config)
+            print(f"stocksync: cannot listen on {where}: the address is already in use", file=sys.stderr)
+            return 1
         print(f"stocksync: cannot reach the database: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 from pathlib import Path
 
 from daemon.db.pool import Pool
@@ -88,11 +89,36 @@ async def test_accept_pauses_the_variant(pool: Pool, db_dsn: str, tmp_path: Path
 async def test_bad_input_exits_2_naming_the_problem(pool: Pool, db_dsn: str, tmp_path: Path) -> None:
     async with world(pool, tmp_path) as w:
         w.dsn = db_dsn
-        code, _, err = await cli(w, "sync", "nope")
-        assert code == 1 and "nope" in err
+        # found: an unknown store exited 1 (a runtime failure) although the README promises 2
+        for args in (("sync", "nope"), ("sync", "nope", "--dry-run"), ("show", "desired", "--store", "nope")):
+            code, out, err = await cli(w, *args)
+            assert code == 2 and "no store 'nope'" in err and err.count("\n") == 1, (args, err)
+        # found: a report for a store that does not exist said "0 open records"
+        for command in ("list", "report"):
+            code, out, err = await cli(w, "drift", command, "--store", "nope")
+            assert code == 2 and "--store: no store 'nope'" in err and out == "", (command, out, err)
         config = tmp_path / "bad.toml"
         config.write_text("[sync]\nworkers = 0\n")
         code, _, err = await cli(w, "--config", str(config), "config", "check")
         assert code == 2 and "sync.workers" in err
         code, out, _ = await cli(w, "config", "check")
         assert code == 0 and json.loads(out)["http"]["listen"] == "127.0.0.1:8787"
+
+
+async def test_a_port_in_use_says_so(pool: Pool, db_dsn: str, tmp_path: Path) -> None:
+    # found: `stocksync run` on a taken port said "cannot reach the database"
+    async with world(pool, tmp_path) as w:
+        w.dsn = db_dsn
+        (w.credentials_dir / "admin-token").write_text("a-long-enough-admin-token-for-tests-0123")
+        (w.credentials_dir / "webhook-secret").write_text("a-long-enough-upstream-secret-for-tests-0")
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            config = tmp_path / "taken.toml"
+            config.write_text(f'[http]\nlisten = "127.0.0.1:{port}"\n')
+            code, _, err = await cli(w, "--config", str(config), "run")
+            assert code == 1 and f"cannot listen on 127.0.0.1:{port} " in err and "already in use" in err
+            assert "database" not in err and "Traceback" not in err
+            code, _, err = await cli(w, "sandbox", "serve", "--port", str(port))
+            assert code == 1 and f"cannot listen on 127.0.0.1:{port} " in err and "already in use" in err
