@@ -67,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--webhook-url", help="where manual edits are notified")
     serve.add_argument("--webhook-secret-file", metavar="FILE")
+    serve.add_argument(
+        "--items-from",
+        metavar="MAPPINGS",
+        help="list every external id of this mappings file (.csv/.json) as an item, so the store can be "
+        "synced at once (new items start unavailable; existing ones keep their values)",
+    )
+    serve.add_argument("--store", help="with --items-from: only this store's rows")
     return parser
 
 
@@ -108,9 +115,26 @@ async def _cmd_sandbox(args: argparse.Namespace, config: Config) -> int:
         webhook_secret=read(args.webhook_secret_file, None),
         state_file=Path(args.state) if args.state else None,
     )
-    print(f"sandbox store on http://{args.host}:{args.port} (Ctrl-C to stop)", flush=True)
-    await serve_forever(sandbox, args.host, args.port)
+    items = _sandbox_items(args.items_from, args.store)
+    await serve_forever(sandbox, args.host, args.port, items, lambda line: print(line, flush=True))
     return 0
+
+
+def _sandbox_items(path: str | None, store_id: str | None) -> list[str]:
+    """The external ids a sandbox should list: a mappings file's rows (of one store, if named)."""
+    from pathlib import Path
+
+    from daemon.importer import read_rows
+
+    if path is None:
+        if store_id is not None:
+            raise InputError("argument", "--store", "only means something with --items-from")
+        return []
+    rows = read_rows("mappings", Path(path))  # InputError names FILE:LINE: column
+    ids = [r.values["external_id"] for r in rows if store_id in (None, r.values["store_id"])]
+    if not ids:
+        raise InputError(path, "store_id", f"no row for store {store_id!r}")
+    return ids
 
 
 _HANDLERS: dict[str, Handler] = {

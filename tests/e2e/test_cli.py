@@ -9,7 +9,7 @@ import socket
 from pathlib import Path
 
 from daemon.db.pool import Pool
-from tests.e2e.daemon_process import STOCKSYNC
+from tests.e2e.daemon_process import STOCKSYNC, free_port
 from tests.e2e.harness import World, world
 
 
@@ -122,3 +122,43 @@ async def test_a_port_in_use_says_so(pool: Pool, db_dsn: str, tmp_path: Path) ->
             assert "database" not in err and "Traceback" not in err
             code, _, err = await cli(w, "sandbox", "serve", "--port", str(port))
             assert code == 1 and f"cannot listen on 127.0.0.1:{port} " in err and "already in use" in err
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "catalog"
+
+
+async def test_a_newcomer_fills_a_sandbox_from_the_examples_and_syncs_it(
+    pool: Pool, db_dsn: str, tmp_path: Path
+) -> None:
+    # found: a sandbox started by `stocksync sandbox serve` listed no items, and nothing but its source
+    # said how to add some, so the first sync of the examples found nothing to write
+    async with world(pool, tmp_path) as w:
+        w.dsn = db_dsn
+        port = free_port()
+        code, _, err = await cli(
+            w, "sandbox", "serve", "--items-from", str(EXAMPLES / "mappings.csv"), "--store", "nope"
+        )
+        assert code == 2 and "no row for store 'nope'" in err
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKSYNC_")}
+        sandbox = await asyncio.create_subprocess_exec(
+            STOCKSYNC, "sandbox", "serve", "--port", str(port),
+            "--items-from", str(EXAMPLES / "mappings.csv"), "--store", "us-shop",
+            env=env, stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            assert sandbox.stdout is not None
+            line = (await sandbox.stdout.readline()).decode()
+            assert f"http://127.0.0.1:{port}" in line and "item(s) added" in line, line
+            (w.credentials_dir / "us-shop-token").write_text(json.dumps({"token": "sandbox"}))
+            stores = (EXAMPLES / "stores.csv").read_text().replace("127.0.0.1:8801", f"127.0.0.1:{port}")
+            (tmp_path / "stores.csv").write_text(stores)
+            await pool.execute("TRUNCATE regions, facilities CASCADE")  # the world's own catalog
+            for kind in ("facilities", "regions", "variants", "stock", "stores", "mappings"):
+                source = tmp_path / "stores.csv" if kind == "stores" else EXAMPLES / f"{kind}.csv"
+                code, _, err = await cli(w, "import", kind, str(source))
+                assert code == 0, err
+            code, out, err = await cli(w, "sync", "us-shop")
+            assert code == 0 and "not found 0" in out and "wrote 0" not in out, out + err
+        finally:
+            sandbox.terminate()
+            await sandbox.wait()
