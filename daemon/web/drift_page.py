@@ -56,6 +56,11 @@ def _html(text: str, status: int = 200) -> web.Response:
     return web.Response(text=text, content_type=HTML, status=status, headers=NO_SCRIPT)
 
 
+def _csrf_valid(token: str, session: str, presented: str) -> bool:
+    # hmac.compare_digest raises on non-ASCII text (a 500); such a token is wrong anyway
+    return presented.isascii() and sessions.csrf_valid(token, session, presented)
+
+
 def _signed_in(request: web.Request) -> tuple[bool, str | None]:
     """(allowed, session): a bearer script has no session; a browser has a valid cookie."""
     token = _token(request)
@@ -164,7 +169,7 @@ async def resolve(request: web.Request) -> web.Response:
         raise web.HTTPUnauthorized(text="sign in at /drift/login or send the admin bearer token")
     form = await request.post()
     token = _token(request)
-    if session is not None and not (token and sessions.csrf_valid(token, session, str(form.get("csrf", "")))):
+    if session is not None and not (token and _csrf_valid(token, session, str(form.get("csrf", "")))):
         raise web.HTTPForbidden(text="missing or wrong CSRF token; reload the drift page")
     action = request.match_info["action"]
     drift_id = int(request.match_info["drift_id"])
@@ -212,7 +217,7 @@ async def resume(request: web.Request) -> web.Response:
         raise web.HTTPUnauthorized(text="sign in at /drift/login or send the admin bearer token")
     form = await request.post()
     token = _token(request)
-    if session is not None and not (token and sessions.csrf_valid(token, session, str(form.get("csrf", "")))):
+    if session is not None and not (token and _csrf_valid(token, session, str(form.get("csrf", "")))):
         raise web.HTTPForbidden(text="missing or wrong CSRF token; reload the variant's page")
     store_id, external_id = request.match_info["store_id"], request.match_info["external_id"]
     pool = request.app[SERVICES].pool
