@@ -19,7 +19,7 @@ from daemon.db.pool import Pool
 from daemon.db.state import pass_pages
 from daemon.db.stores import load_store
 from daemon.drift_listing import DRIFT_COLUMNS, STATUSES, DriftFilter, drift_rows, parse_age
-from daemon.engine import PassReport, PlannedWrite
+from daemon.engine import REAPPLY, PassReport, PlannedWrite
 from daemon.errors import InputError, NotFoundError
 from daemon.output import FORMATS, render, show_value
 from daemon.resources import checked_pool, credential_store, engine_for
@@ -249,7 +249,7 @@ async def _resolve(args: argparse.Namespace, config: Config) -> int:
         print(f"drift {args.id} ({store_id} {external_id}): {'accepted' if args.accept else 'reapplied'}")
         if resolution == "reapply":
             async with engine_for(config, pool) as engine:
-                report = await engine.run_pass(store_id, trigger="manual", only=[external_id])
+                report = await engine.run_pass(store_id, trigger=REAPPLY, only=[external_id])
             print(format_report(report, "table"))
             return 0 if report.outcome == "ok" else 1
     return 0

@@ -27,6 +27,7 @@ from daemon.drift_listing import (
     filter_from_query,
     parse_limit,
 )
+from daemon.engine import REAPPLY
 from daemon.errors import InputError, NotFoundError
 from daemon.metrics import DRIFT_RESOLVED
 from daemon.output import csv_lines
@@ -191,7 +192,7 @@ async def resolve(request: web.Request) -> web.Response:
         return _not_found(str(exc))
     DRIFT_RESOLVED.labels(action).inc()
     if action == "reapply":
-        await work_queue.enqueue_variants(pool, store_id, [external_id], "manual")
+        await work_queue.enqueue_variants(pool, store_id, [external_id], REAPPLY)
     raise web.HTTPSeeOther("/drift" + (f"?{back}" if back else ""))
 
 

@@ -62,6 +62,15 @@ async def test_show_desired_dry_run_sync_and_drift_commands(pool: Pool, db_dsn: 
         code, out, _ = await cli(w, "drift", "resolve", str(record["id"]), "--reapply")
         assert code == 0 and "reapplied" in out
         assert w.shown("na", "E-MUG")[0] is True  # the desired value was written back
+        # found: the write a reapply makes was logged as "desired changed" by a "manual" pass
+        logged = await pool.fetchrow(
+            "SELECT c.reason, r.trigger FROM change_log c JOIN sync_runs r ON r.store_id = c.store_id"
+            " AND r.id = c.run_id WHERE c.external_id = 'E-MUG' ORDER BY c.id DESC LIMIT 1"
+        )
+        assert logged is not None and (logged["reason"], logged["trigger"]) == (
+            "reapplied by support",
+            "reapply",
+        )
         code, _, err = await cli(w, "drift", "resolve", str(record["id"]), "--accept")
         assert code == 1 and "no open drift record" in err
 

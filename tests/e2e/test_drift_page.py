@@ -134,8 +134,11 @@ async def test_reapply_by_script_queues_a_write_and_csv_exports(pool: Pool, tmp_
         reapplied = await client.post(f"/drift/{drift_id}/reapply", headers=bearer, allow_redirects=False)
         assert reapplied.status == 303
         assert DRIFT_RESOLVED.labels("reapply")._value.get() == before + 1
-        queued = await pool.fetchval("SELECT external_id FROM work_queue WHERE status = 'queued'")
-        assert queued == "E-TEE"
+        queued = await pool.fetchrow("SELECT external_id, trigger FROM work_queue WHERE status = 'queued'")
+        assert queued is not None and tuple(queued) == (
+            "E-TEE",
+            "reapply",
+        )  # its pass logs the write as a reapply
         again = await client.post(f"/drift/{drift_id}/reapply", headers=bearer, allow_redirects=False)
         assert again.status == 404
 
