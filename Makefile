@@ -3,37 +3,47 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
+# -qq: errors only. The demo's first run should show the demo, not the installer.
+PIP := $(BIN)/python -m pip install -qq --disable-pip-version-check
 
-.PHONY: venv demo test lint typecheck pytest bench faults clean
+.PHONY: venv dev demo test lint typecheck pytest bench faults clean
 
+# What the daemon and the demo need (a service install runs this too); `make dev` adds the test tools.
 venv: $(STAMP)
+dev: $(DEV_STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
+	@echo "installing stocksync into $(VENV) (first run only, about a minute)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(PIP) --upgrade pip
+	$(PIP) -c constraints.txt -e .
 	touch $(STAMP)
+
+$(DEV_STAMP): $(STAMP)
+	$(PIP) -c constraints.txt -e '.[dev]'
+	touch $(DEV_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m daemon.demo
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check daemon reconcilers sandbox_store tests
 	$(BIN)/ruff format --check daemon reconcilers sandbox_store tests
 	$(BIN)/lint-imports
 
-typecheck: $(STAMP)
+typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(DEV_STAMP)
 	$(BIN)/pytest -q -m "not bench and not faults" $(PYTEST_ARGS)
 
 # Benchmarks: scenarios of issue 7, a table on stdout and tests/bench/results.json (QUICK=1: reduced sizes).
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	$(BIN)/python -m tests.bench $(if $(QUICK),--quick)
 
 # The whole fault suite (make test runs its fast cases); each case prints the figure it measured.
-faults: $(STAMP)
+faults: $(DEV_STAMP)
 	$(BIN)/pytest -q -m "not bench" tests/faults $(PYTEST_ARGS)
 
 test: lint typecheck pytest

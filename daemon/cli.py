@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import json
 import sys
 from collections.abc import Callable, Coroutine, Sequence
@@ -67,6 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--webhook-url", help="where manual edits are notified")
     serve.add_argument("--webhook-secret-file", metavar="FILE")
+    serve.add_argument(
+        "--items-from",
+        metavar="MAPPINGS",
+        help="list every external id of this mappings file (.csv/.json) as an item, so the store can be "
+        "synced at once (new items start unavailable; existing ones keep their values)",
+    )
+    serve.add_argument("--store", help="with --items-from: only this store's rows")
     return parser
 
 
@@ -112,9 +120,26 @@ async def _cmd_sandbox(args: argparse.Namespace, config: Config) -> int:
         webhook_secret=read(args.webhook_secret_file, None),
         state_file=Path(args.state) if args.state else None,
     )
-    print(f"sandbox store on http://{args.host}:{args.port} (Ctrl-C to stop)", flush=True)
-    await serve_forever(sandbox, args.host, args.port)
+    items = _sandbox_items(args.items_from, args.store)
+    await serve_forever(sandbox, args.host, args.port, items, lambda line: print(line, flush=True))
     return 0
+
+
+def _sandbox_items(path: str | None, store_id: str | None) -> list[str]:
+    """The external ids a sandbox should list: a mappings file's rows (of one store, if named)."""
+    from pathlib import Path
+
+    from daemon.importer import read_rows
+
+    if path is None:
+        if store_id is not None:
+            raise InputError("argument", "--store", "only means something with --items-from")
+        return []
+    rows = read_rows("mappings", Path(path))  # InputError names FILE:LINE: column
+    ids = [r.values["external_id"] for r in rows if store_id in (None, r.values["store_id"])]
+    if not ids:
+        raise InputError(path, "store_id", f"no row for store {store_id!r}")
+    return ids
 
 
 _HANDLERS: dict[str, Handler] = {
@@ -127,6 +152,13 @@ _HANDLERS: dict[str, Handler] = {
     "run": _cmd_run,
     "sandbox": _cmd_sandbox,
 }
+
+
+def _address_in_use(args: argparse.Namespace, config: Config) -> str:
+    """Where a listening command tried to bind, and the setting that chooses it."""
+    if args.command == "sandbox":
+        return f"{args.host}:{args.port} (choose another with --port)"
+    return f"{config.http.listen} (choose another with http.listen or STOCKSYNC_HTTP__LISTEN)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -147,6 +179,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"stocksync: {exc}", file=sys.stderr)
         return 1
     except CANNOT_CONNECT as exc:  # a message, not a traceback; asyncpg never echoes the password
+        if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:  # our own listening socket
+            where = _address_in_use(args, config)
+            print(f"stocksync: cannot listen on {where}: the address is already in use", file=sys.stderr)
+            return 1
         reason = masked_dsn(f"{type(exc).__name__}: {exc}")
         print(f"stocksync: cannot reach the database: {reason}", file=sys.stderr)
         return 1

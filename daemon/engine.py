@@ -52,6 +52,10 @@ class StoreLockLost(Exception):
     """The store's lock is no longer ours (its database session died): no further write may leave."""
 
 
+REAPPLY = "reapply"  # the trigger of the pass a drift `reapply` runs (or queues)
+REAPPLY_REASON = "reapplied by support"
+
+
 @dataclass(frozen=True, slots=True)
 class PlannedWrite:
     """A write the pass planned (dry run) or attempted, as shown to people."""
@@ -162,7 +166,9 @@ class Engine:
             log = log.bind(pass_id=run_id)
         base = PassReport(store.id, store.platform, trigger, dry_run, "failed", RunCounts(), run_id=run_id)
         try:
-            plan = await self._observe_and_plan(store, reconciler.observe, only, dry_run, run_id, "pass")
+            plan = await self._observe_and_plan(
+                store, reconciler.observe, only, dry_run, run_id, "pass", reapply=trigger == REAPPLY
+            )
             report = await self._guard_and_apply(
                 store, reconciler, plan, base, confirm_guard, only, holds_store
             )
@@ -256,6 +262,8 @@ class Engine:
         dry_run: bool,
         run_id: int | None,
         via: str,
+        *,
+        reapply: bool = False,  # support asked for the desired values back: the writes say so
     ) -> _Plan:
         plan = _Plan()
         settings = PlanSettings(
@@ -290,7 +298,7 @@ class Engine:
                 plan.verdicts[decision.verdict] += 1
                 plan.drifted += decision.drift is not None
                 if decision.change is not None:
-                    plan.changes.append((row, decision.change))
+                    plan.changes.append((row, _as_reapply(decision.change) if reapply else decision.change))
                 if decision.backoff_after_write is not None:
                     plan.backoff_after[row.state.external_id] = decision.backoff_after_write
             if not dry_run:
@@ -552,6 +560,11 @@ def _state_update(row: PassRow, decision: Decision) -> StateUpdate:
         decision.contested or row.state.open_drift is DriftAction.CONTESTED,
         decision.confirm_applied is not None,
     )
+
+
+def _as_reapply(change: Change) -> Change:
+    # support's reapply rebased applied on the store's value, so the planner sees a plain difference
+    return replace(change, reason=REAPPLY_REASON) if change.reason == "desired changed" else change
 
 
 def _planned(row: PassRow, change: Change) -> PlannedWrite:

@@ -11,6 +11,7 @@ import csv
 import importlib
 import io
 import json
+import math
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,9 @@ _DIGITS = re.compile(r"^[0-9]+$")
 _INT_MAX = 2**31 - 1  # PostgreSQL integer
 _JSON_SPACE = " \t\r\n"
 _SHOWN_CHARS = 40
+# Ids are primary keys: PostgreSQL refuses an index row over ~2.7 kB, and 500 characters of up to
+# 4 bytes stay below it (no real id comes near).
+_ID_CHARS = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +103,13 @@ def _required_text(raw: Any) -> str:
     if _empty(raw):
         raise _BadValue("must not be empty")
     return _text(raw)
+
+
+def _id(raw: Any) -> str:
+    value = _required_text(raw)
+    if len(value) > _ID_CHARS:
+        raise _BadValue(f"{_shown(value)} is too long for an id (at most {_ID_CHARS} characters)")
+    return value
 
 
 def _optional_text(raw: Any) -> str:
@@ -178,24 +189,52 @@ def _settings(raw: Any) -> dict[str, Any]:
     value = raw
     if isinstance(raw, str):
         try:
-            value = json.loads(raw)
+            value = _decoder().decode(raw)
         except json.JSONDecodeError as exc:
             raise _BadValue(f"not valid JSON ({exc.msg} at character {exc.pos + 1})") from None
+        except _DuplicateKey as exc:
+            raise _BadValue(f"the key {_shown(exc.key)} appears twice in one object") from None
+        except (ValueError, RecursionError):  # more than 4,300 digits; nested deeper than Python goes
+            raise _BadValue("not JSON stocksync can read (a number or nesting too large)") from None
     if not isinstance(value, dict):
         raise _BadValue('must be a JSON object, e.g. {"base_url": "https://…"}')
-    if not _storable_json(value):
-        raise _BadValue(NOT_STORABLE)  # PostgreSQL's jsonb refuses both
+    if (problem := _unstorable_json(value)) is not None:
+        raise _BadValue(problem)  # PostgreSQL's jsonb would refuse it
     return value
 
 
-def _storable_json(value: Any) -> bool:
+def _unstorable_json(value: Any) -> str | None:
+    """Why PostgreSQL's jsonb would refuse a parsed value (NUL, lone surrogates, NaN, Infinity), or None."""
     if isinstance(value, str):
-        return storable_text(value)
+        return None if storable_text(value) else NOT_STORABLE
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{json.dumps(value)} is not a number PostgreSQL can store (only finite numbers)"
     if isinstance(value, dict):
-        return all(_storable_json(k) and _storable_json(v) for k, v in value.items())
-    if isinstance(value, list):
-        return all(map(_storable_json, value))
-    return True
+        parts: list[Any] = [*value, *value.values()]
+    elif isinstance(value, list):
+        parts = value
+    else:
+        return None
+    return next((p for p in map(_unstorable_json, parts) if p is not None), None)
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json keeps the last of two equal keys silently; which one the user meant is not ours to guess
+    value: dict[str, Any] = {}
+    for key, item in pairs:
+        if key in value:
+            raise _DuplicateKey(key)
+        value[key] = item
+    return value
+
+
+def _decoder() -> json.JSONDecoder:
+    return json.JSONDecoder(object_pairs_hook=_unique_keys)
 
 
 def _credential(raw: Any) -> str:
@@ -236,21 +275,17 @@ class _Spec:
 
 
 _SPECS: Mapping[str, _Spec] = {
-    "facilities": _Spec(
-        {"id": _required_text, "country": _country, "name": _optional_text}, frozenset(), ("id",)
-    ),
+    "facilities": _Spec({"id": _id, "country": _country, "name": _optional_text}, frozenset(), ("id",)),
     "regions": _Spec(
-        {"region": _required_text, "facility_id": _required_text},
+        {"region": _id, "facility_id": _id},
         frozenset(),
         ("region", "facility_id"),
     ),
-    "variants": _Spec(
-        {"id": _required_text, "sku": _required_text, "kind": _choice(VariantKind)}, frozenset(), ("id",)
-    ),
+    "variants": _Spec({"id": _id, "sku": _required_text, "kind": _choice(VariantKind)}, frozenset(), ("id",)),
     "stock": _Spec(
         {
-            "variant_id": _required_text,
-            "facility_id": _required_text,
+            "variant_id": _id,
+            "facility_id": _id,
             "status": _choice(StockStatus),
             "quantity": _number(0, None),
         },
@@ -261,7 +296,7 @@ _SPECS: Mapping[str, _Spec] = {
         {
             "id": _store_id,
             "platform": _platform,
-            "region": _required_text,
+            "region": _id,
             "drift_policy": _choice(DriftPolicy, DriftPolicy.PROTECT),
             "mode": _choice(StoreMode, StoreMode.STATUS),
             "safety_buffer": _number(0, 0),
@@ -276,7 +311,7 @@ _SPECS: Mapping[str, _Spec] = {
         ("id",),
     ),
     "mappings": _Spec(
-        {"store_id": _required_text, "external_id": _required_text, "variant_id": _required_text},
+        {"store_id": _id, "external_id": _id, "variant_id": _id},
         frozenset(),
         ("store_id", "external_id"),
     ),
@@ -299,7 +334,7 @@ def _spec(kind: str, where: str) -> _Spec:
 def read_rows(kind: str, path: Path) -> list[ImportRow]:
     """Parse and validate a whole file; the first bad row raises InputError(where="FILE:LINE", …)."""
     spec = _spec(kind, str(path))
-    records = _records(path)
+    records = _records(path, spec)
     rows: list[ImportRow] = []
     first_seen: dict[tuple[Any, ...], int] = {}
     for line, record in records:
@@ -316,15 +351,20 @@ def read_rows(kind: str, path: Path) -> list[ImportRow]:
     return rows
 
 
-def _convert(spec: _Spec, where: str, record: Mapping[str, Any], line: int) -> ImportRow:
-    unknown = [name for name in record if name not in spec.columns]
+def _check_columns(spec: _Spec, where: str, names: Sequence[str]) -> None:
+    unknown = [name for name in names if name not in spec.columns]
     if unknown:
         shown = ",".join(map(_column_name, unknown))
         raise InputError(where, shown, f"unknown column (expected: {', '.join(spec.columns)})")
+    for name in spec.columns:
+        if name not in names and name not in spec.optional:
+            raise InputError(where, name, "missing required column")
+
+
+def _convert(spec: _Spec, where: str, record: Mapping[str, Any], line: int) -> ImportRow:
+    _check_columns(spec, where, list(record))
     values: dict[str, Any] = {}
     for name, convert in spec.columns.items():
-        if name not in record and name not in spec.optional:
-            raise InputError(where, name, "missing required column")
         try:
             values[name] = convert(record.get(name))
         except _BadValue as exc:
@@ -332,7 +372,7 @@ def _convert(spec: _Spec, where: str, record: Mapping[str, Any], line: int) -> I
     return ImportRow(line, values)
 
 
-def _records(path: Path) -> list[tuple[int, dict[str, Any]]]:
+def _records(path: Path, spec: _Spec) -> list[tuple[int, dict[str, Any]]]:
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".json"):
         raise InputError(str(path), "file", "format is chosen by extension: use .csv or .json")
@@ -345,10 +385,10 @@ def _records(path: Path) -> list[tuple[int, dict[str, Any]]]:
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         raise InputError(f"{path}:{line}", "file", "not UTF-8 text") from None
-    return _csv_records(text, path) if suffix == ".csv" else list(_json_records(text, path))
+    return _csv_records(text, path, spec) if suffix == ".csv" else list(_json_records(text, path))
 
 
-def _csv_records(text: str, path: Path) -> list[tuple[int, dict[str, Any]]]:
+def _csv_records(text: str, path: Path, spec: _Spec) -> list[tuple[int, dict[str, Any]]]:
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     records: list[tuple[int, dict[str, Any]]] = []
     try:
@@ -356,6 +396,7 @@ def _csv_records(text: str, path: Path) -> list[tuple[int, dict[str, Any]]]:
         if not any(header):
             raise InputError(f"{path}:1", "header", "missing header row (the first line names the columns)")
         _check_header(header, path)
+        _check_columns(spec, f"{path}:1", header)  # also when no row follows: a header-only file
         start = reader.line_num + 1
         for fields in reader:
             if fields and any(f.strip() for f in fields):
@@ -382,7 +423,7 @@ def _check_header(header: Sequence[str], path: Path) -> None:
 
 def _json_records(text: str, path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """The objects of a top-level array, each with the line its `{` is on."""
-    decoder = json.JSONDecoder()
+    decoder = _decoder()
 
     def line_at(index: int) -> int:
         return text.count("\n", 0, index) + 1
@@ -405,6 +446,12 @@ def _json_records(text: str, path: Path) -> Iterator[tuple[int, dict[str, Any]]]
             value, end = decoder.raw_decode(text, i)
         except json.JSONDecodeError as exc:
             raise InputError(f"{path}:{exc.lineno}", "json", exc.msg) from None
+        except _DuplicateKey as exc:
+            raise InputError(
+                f"{path}:{line_at(i)}", _column_name(exc.key), "the key appears twice in one object"
+            ) from None
+        except (ValueError, RecursionError):  # more than 4,300 digits; nested deeper than Python goes
+            raise fail(i, "not JSON stocksync can read (a number or nesting too large)") from None
         if not isinstance(value, dict):
             raise fail(i, "each element must be an object")
         yield line_at(i), value

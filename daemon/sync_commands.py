@@ -15,11 +15,12 @@ import aiohttp
 from daemon.config import Config, listen_address
 from daemon.credentials import ADMIN_TOKEN
 from daemon.db import drift as drift_db
+from daemon.db.pool import Pool
 from daemon.db.state import pass_pages
 from daemon.db.stores import load_store
 from daemon.drift_listing import DRIFT_COLUMNS, STATUSES, DriftFilter, drift_rows, parse_age
-from daemon.engine import PassReport, PlannedWrite
-from daemon.errors import InputError
+from daemon.engine import REAPPLY, PassReport, PlannedWrite
+from daemon.errors import InputError, NotFoundError
 from daemon.output import FORMATS, render, show_value
 from daemon.resources import checked_pool, credential_store, engine_for
 from daemon.store_hold import hold_store
@@ -72,6 +73,7 @@ async def cmd_sync(args: argparse.Namespace, config: Config) -> int:
     if args.via_daemon:
         return await _sync_via_daemon(args.store, config)
     async with checked_pool(config) as pool, engine_for(config, pool) as engine:
+        await _known_store(pool, args.store, "STORE")
         if args.dry_run:  # writes nothing anywhere: needs no hold on the store
             report = await engine.run_pass(args.store, trigger="cli", dry_run=True)
         else:
@@ -172,8 +174,7 @@ def _counts(report: PassReport) -> dict[str, int]:
 
 async def cmd_show(args: argparse.Namespace, config: Config) -> int:
     async with checked_pool(config) as pool:
-        async with pool.acquire() as conn:
-            await load_store(conn, args.store)  # NotFoundError names a wrong store id
+        await _known_store(pool, args.store, "--store")
         rows: list[dict[str, Any]] = []
         async for page in pass_pages(pool, args.store, 5000):
             for row in page:
@@ -198,17 +199,19 @@ async def cmd_drift(args: argparse.Namespace, config: Config) -> int:
     where = DriftFilter(args.store, args.status, parse_age(args.older_than, "option", "--older-than"))
     limit = _positive_whole(args.limit, "--limit")
     records: list[dict[str, Any]] = []
-    async with (
-        checked_pool(config) as pool,
-        pool.acquire() as conn,
-        conn.transaction(isolation="repeatable_read", readonly=True),  # total and rows agree
-    ):
-        total = await drift_db.count_drift(conn, where)
-        async for page in drift_db.each_drift_page(conn, where):
-            records += page
-            if limit is not None and len(records) >= limit:
-                records = records[:limit]
-                break
+    async with checked_pool(config) as pool:
+        if args.store is not None:  # else a typo reads as "0 open records"
+            await _known_store(pool, args.store, "--store")
+        async with (
+            pool.acquire() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),  # total and rows agree
+        ):
+            total = await drift_db.count_drift(conn, where)
+            async for page in drift_db.each_drift_page(conn, where):
+                records += page
+                if limit is not None and len(records) >= limit:
+                    records = records[:limit]
+                    break
     what = f"{total} {args.status} record(s)" + (
         f" older than {args.older_than} hours" if where.older_than_h is not None else ""
     )
@@ -219,6 +222,15 @@ async def cmd_drift(args: argparse.Namespace, config: Config) -> int:
     if args.drift_command == "list" and args.format == "table":
         print(shown)
     return 0
+
+
+async def _known_store(pool: Pool, store_id: str, argument: str) -> None:
+    """A store named on the command line that does not exist is bad input (exit 2), not a failure."""
+    try:
+        async with pool.acquire() as conn:
+            await load_store(conn, store_id)
+    except NotFoundError as exc:
+        raise InputError("argument", argument, str(exc)) from None
 
 
 def _positive_whole(raw: str | None, option: str) -> int | None:
@@ -237,7 +249,7 @@ async def _resolve(args: argparse.Namespace, config: Config) -> int:
         print(f"drift {args.id} ({store_id} {external_id}): {'accepted' if args.accept else 'reapplied'}")
         if resolution == "reapply":
             async with engine_for(config, pool) as engine:
-                report = await engine.run_pass(store_id, trigger="manual", only=[external_id])
+                report = await engine.run_pass(store_id, trigger=REAPPLY, only=[external_id])
             print(format_report(report, "table"))
             return 0 if report.outcome == "ok" else 1
     return 0

@@ -31,6 +31,8 @@ def parse_stock_events(body: bytes, now: datetime) -> list[StockEvent]:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InputError("body", "json", f"not valid JSON ({exc})") from None
+    except RecursionError:  # found by fuzzing: a 1,000-deep array was a 500
+        raise InputError("body", "json", "nested deeper than the parser goes") from None
     if not isinstance(document, dict) or not isinstance(document.get("events"), list):
         raise InputError("body", "events", "expected an object with an 'events' array")
     items = document["events"]

@@ -19,7 +19,7 @@ import socket
 import struct
 import time
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +36,7 @@ from sandbox_store.state import (
     SandboxState,
     SandboxStats,
     TokenBucket,
+    Update,
     WriteRecord,
     now_iso,
     parse_faults,
@@ -86,6 +87,11 @@ class SandboxStore:
     @property
     def write_log(self) -> list[WriteRecord]:
         return self._state.write_log
+
+    def add_items(self, external_ids: Sequence[str]) -> None:
+        """New items, unavailable and without a count, as a merchant creates them before any sync."""
+        self._state.upsert([Update(external_id, False, None) for external_id in external_ids])
+        self._dirty.set()
 
     # ------------------------------------------------------------ lifecycle
 
@@ -412,10 +418,26 @@ async def _json_body(request: web.Request) -> Any:
         raise BadRequest("body", "is not valid JSON") from None
 
 
-async def serve_forever(config: SandboxConfig, host: str, port: int) -> None:
-    """Serves one sandbox store until SIGINT or SIGTERM, then stops it cleanly (state flushed)."""
+async def serve_forever(
+    config: SandboxConfig,
+    host: str,
+    port: int,
+    items: Sequence[str] = (),
+    announce: Callable[[str], None] | None = None,
+) -> None:
+    """Serves one sandbox store until SIGINT or SIGTERM, then stops it cleanly (state flushed).
+
+    `items`: external ids the store must list (added as unavailable, no count, when missing; items it
+    already has keep their values), so a store is ready to be synced without a call to /control.
+    `announce` hears one line once the store listens.
+    """
     store = SandboxStore(config)
-    await store.start(host, port)
+    url = await store.start(host, port)
+    missing = [i for i in dict.fromkeys(items) if i not in store.items]
+    store.add_items(missing)
+    if announce is not None:
+        listed = f"; {len(missing)} item(s) added, {len(store.items)} listed" if items else ""
+        announce(f"sandbox store on {url} (Ctrl-C to stop){listed}")
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -168,3 +168,9 @@ async def resolve(conn: Connection, drift_id: int, resolution: str, by: str) -> 
         else:
             await conn.execute(query("rebase_for_reapply"), store_id, external_id)
         return store_id, external_id
+
+
+async def resume_variant(conn: Connection | Pool, store_id: str, external_id: str) -> None:
+    """Sync a variant whose store value support accepted again; NotFoundError when it is not synced."""
+    if await conn.fetchval(query("resume_variant"), store_id, external_id) is None:
+        raise NotFoundError(f"store {store_id!r} syncs no variant with external id {external_id!r}")

@@ -73,5 +73,9 @@ async def load_store(conn: Connection | Pool, store_id: str) -> StoreConfig:
     return _store_config(record)
 
 
+async def store_ids(conn: Connection | Pool) -> list[str]:
+    return [r["id"] for r in await conn.fetch(query("store_ids"))]
+
+
 async def list_stores(conn: Connection | Pool, *, enabled_only: bool = False) -> list[StoreConfig]:
     return [_store_config(r) for r in await conn.fetch(query("list_stores"), enabled_only)]

@@ -10,7 +10,7 @@ import hmac
 import json
 import time
 from datetime import UTC, datetime
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 from aiohttp import web
 
@@ -19,6 +19,7 @@ from daemon.db import drift as drift_db
 from daemon.db import sessions as sessions_db
 from daemon.db import work_queue
 from daemon.db.history import variant_history
+from daemon.db.stores import store_ids
 from daemon.drift_listing import (
     DRIFT_COLUMNS,
     DriftFilter,
@@ -28,6 +29,7 @@ from daemon.drift_listing import (
     filter_from_query,
     parse_limit,
 )
+from daemon.engine import REAPPLY
 from daemon.errors import InputError, NotFoundError
 from daemon.logs import get_logger
 from daemon.metrics import DRIFT_RESOLVED
@@ -56,6 +58,11 @@ def _token(request: web.Request) -> str | None:
 
 def _html(text: str, status: int = 200) -> web.Response:
     return web.Response(text=text, content_type=HTML, status=status, headers=NO_SCRIPT)
+
+
+def _csrf_valid(token: str, session: str, presented: str) -> bool:
+    # hmac.compare_digest raises on non-ASCII text (a 500); such a token is wrong anyway
+    return presented.isascii() and sessions.csrf_valid(token, session, presented)
 
 
 async def _signed_in(request: web.Request) -> tuple[bool, str | None]:
@@ -126,7 +133,7 @@ async def logout(request: web.Request) -> web.Response:
     allowed, session = await _signed_in(request)
     token = _token(request)
     if allowed and session is not None and token is not None:
-        if not sessions.csrf_valid(token, session, str((await request.post()).get("csrf", ""))):
+        if not _csrf_valid(token, session, str((await request.post()).get("csrf", ""))):
             raise web.HTTPForbidden(text="missing or wrong CSRF token; reload the page")
         expires = datetime.fromtimestamp(sessions.expiry(session), UTC)
         await sessions_db.revoke(request.app[SERVICES].pool, sessions.digest(session), expires)
@@ -160,9 +167,8 @@ async def drift_page(request: web.Request) -> web.Response:
     before = decode_cursor(request.query.get("before"), field="before")
     if after and before:
         raise InputError("query", "before", "give `after` (next page) or `before` (previous page), not both")
-    page = await drift_db.drift_page(
-        request.app[SERVICES].pool, where, limit=limit, after=after, before=before
-    )
+    pool = request.app[SERVICES].pool
+    page = await drift_db.drift_page(pool, where, limit=limit, after=after, before=before)
     base = {k: v for k, v in shown.items() if v} | ({"limit": raw_limit} if raw_limit else {})
     here = base | {k: request.query[k] for k in ("after", "before") if request.query.get(k)}
     return _html(
@@ -175,6 +181,7 @@ async def drift_page(request: web.Request) -> web.Response:
             older_href=_href(base | {"after": encode_cursor(page.older)}) if page.older else None,
             back=urlencode(here),
             limit=raw_limit,
+            stores=await store_ids(pool),
         )
     )
 
@@ -212,11 +219,21 @@ async def resolve(request: web.Request) -> web.Response:
         raise web.HTTPUnauthorized(text="sign in at /drift/login or send the admin bearer token")
     form = await request.post()
     token = _token(request)
-    if session is not None and not (token and sessions.csrf_valid(token, session, str(form.get("csrf", "")))):
+    if session is not None and not (token and _csrf_valid(token, session, str(form.get("csrf", "")))):
         raise web.HTTPForbidden(text="missing or wrong CSRF token; reload the drift page")
     action = request.match_info["action"]
     drift_id = int(request.match_info["drift_id"])
     pool = request.app[SERVICES].pool
+    back = urlencode(parse_qsl(str(form.get("back", ""))))
+    if action == "accept" and session is not None and token and form.get("confirm") != "yes":
+        # Accept pauses syncing of the variant: a browser is asked first (scripts say what they mean)
+        try:
+            record = await drift_db.get_drift(pool, drift_id)
+        except NotFoundError:
+            record = None
+        if record is None or record["status"] != "open":
+            return _not_found(f"no open drift record {drift_id}")
+        return _html(pages.confirm_accept(record, sessions.csrf_token(token, session), back))
     try:
         async with pool.acquire() as conn:
             store_id, external_id = await drift_db.resolve(conn, drift_id, action, "drift-page")
@@ -224,21 +241,42 @@ async def resolve(request: web.Request) -> web.Response:
         return _not_found(str(exc))
     DRIFT_RESOLVED.labels(action).inc()
     if action == "reapply":
-        await work_queue.enqueue_variants(pool, store_id, [external_id], "manual")
-    back = urlencode(parse_qsl(str(form.get("back", ""))))
+        await work_queue.enqueue_variants(pool, store_id, [external_id], REAPPLY)
     raise web.HTTPSeeOther("/drift" + (f"?{back}" if back else ""))
 
 
 async def history_page(request: web.Request) -> web.Response:
-    if not (await _signed_in(request))[0]:
+    allowed, session = await _signed_in(request)
+    if not allowed:
         raise web.HTTPSeeOther("/drift/login")
+    token = _token(request)
     try:
         history = await variant_history(
             request.app[SERVICES].pool, request.match_info["store_id"], request.match_info["external_id"]
         )
     except NotFoundError as exc:
         return _not_found(str(exc))
-    return _html(pages.variant_history(history))
+    csrf = sessions.csrf_token(token, session) if token and session else None
+    return _html(pages.variant_history(history, csrf))
+
+
+async def resume(request: web.Request) -> web.Response:
+    """Sync again a variant whose store value support accepted, and write its desired value now."""
+    allowed, session = await _signed_in(request)
+    if not allowed:
+        raise web.HTTPUnauthorized(text="sign in at /drift/login or send the admin bearer token")
+    form = await request.post()
+    token = _token(request)
+    if session is not None and not (token and _csrf_valid(token, session, str(form.get("csrf", "")))):
+        raise web.HTTPForbidden(text="missing or wrong CSRF token; reload the variant's page")
+    store_id, external_id = request.match_info["store_id"], request.match_info["external_id"]
+    pool = request.app[SERVICES].pool
+    try:
+        await drift_db.resume_variant(pool, store_id, external_id)
+    except NotFoundError as exc:
+        return _not_found(str(exc))
+    await work_queue.enqueue_variants(pool, store_id, [external_id], "manual")
+    raise web.HTTPSeeOther(f"/drift/stores/{quote(store_id, safe='')}/variants/{quote(external_id, safe='')}")
 
 
 def _not_found(message: str) -> web.Response:
@@ -265,4 +303,5 @@ def add_routes(app: web.Application) -> None:
     # ids are bigint: more than 18 digits cannot name a record (and would overflow the parameter)
     app.router.add_post(r"/drift/{drift_id:\d{1,18}}/{action:accept|reapply}", resolve)
     app.router.add_get("/drift/stores/{store_id}/variants/{external_id}", history_page)
+    app.router.add_post("/drift/stores/{store_id}/variants/{external_id}/resume", resume)
     app.router.add_get("/v1/stores/{store_id}/variants/{external_id}/history", history_json)

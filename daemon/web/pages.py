@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from html import escape
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -13,8 +14,31 @@ from daemon.output import show_value
 _STYLE = (
     "body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse}"
     "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}th{background:#f4f4f4}"
-    ".open{color:#b00}form{display:inline}"
+    ".open{color:#b00}form{display:inline}dl.legend{display:grid;grid-template-columns:max-content auto;"
+    "gap:2px 12px;color:#444}dl.legend dt{font-weight:bold}dl.legend dd{margin:0}"
 )
+# What support needs to read the table's "status" and "policy did" columns.
+_LEGEND = (
+    "<dl class='legend'>"
+    "<dt>held</dt><dd>the store's value is left as is and this variant is not written until you resolve "
+    "the record (the report policy, or a protect store where the edit hides stock)</dd>"
+    "<dt>corrected</dt><dd>stocksync wrote the desired value back over the edit (overwrite policy, or an "
+    "edit that would oversell)</dd>"
+    "<dt>contested</dt><dd>the variant was edited again and again after corrections; stocksync stopped "
+    "overwriting it and holds it for you</dd>"
+    "<dt>open / resolved</dt><dd>open records wait for you; <b>Accept store value</b> keeps the store's "
+    "value and pauses syncing of the variant (resume it on the variant's page), <b>Reapply desired</b> "
+    "writes the desired value now</dd>"
+    "</dl>"
+)
+
+
+def when(value: Any) -> str:
+    """A time as support reads it: to the second, always with its zone (UTC, the daemon's clock)."""
+    if isinstance(value, datetime):
+        stamp = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return stamp.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return "" if value is None else str(value)
 
 
 def page(title: str, body: str) -> str:
@@ -63,12 +87,20 @@ def drift_list(
     older_href: str | None,
     back: str,
     limit: str = "",
+    stores: Sequence[str] = (),
 ) -> str:
     """One page of drift records; `back` is where the buttons return to (this page, filters kept)."""
     exported = urlencode({k: v for k, v in filters.items() if v})
+    chosen = filters.get("store", "")
+    if chosen and chosen not in stores:  # a link to a store that is gone: keep it visible, not silent
+        stores = [*stores, chosen]
+    options = "<option value=''>all stores</option>" + "".join(
+        f"<option value='{escape(s)}'{' selected' if s == chosen else ''}>{escape(s)}</option>"
+        for s in stores
+    )
     form = (
         "<form method='get' action='/drift'>"
-        f"<label>Store <input name='store' value='{escape(filters.get('store', ''))}'></label> "
+        f"<label>Store <select name='store'>{options}</select></label> "
         "<label>Status <select name='status'>"
         + "".join(
             f"<option{' selected' if filters.get('status', 'open') == s else ''}>{s}</option>"
@@ -95,7 +127,8 @@ def drift_list(
         "last seen",
         "",
     ]
-    return page("Drift in stores", form + _paging(span, newer_href, older_href) + _table(headers, rows))
+    table = _paging(span, newer_href, older_href) + _table(headers, rows)
+    return page("Drift in stores", form + table + "<h2>What the columns say</h2>" + _LEGEND)
 
 
 def _paging(span: PageSpan, newer_href: str | None, older_href: str | None) -> str:
@@ -120,10 +153,11 @@ def _drift_row(r: Mapping[str, Any], csrf: str | None, back: str) -> list[str]:
         hidden = f"<input type='hidden' name='csrf' value='{escape(csrf or '')}'>" + (
             f"<input type='hidden' name='back' value='{escape(back)}'>"
         )
+        # Accept pauses syncing: it asks first (a page, since these pages run no script)
         actions = "".join(
             f"<form method='post' action='/drift/{r['id']}/{action}'>{hidden}"
             f"<button type='submit' name='do' value='{action}'>{label}</button></form> "
-            for action, label in (("accept", "Accept store value"), ("reapply", "Reapply desired"))
+            for action, label in (("accept", "Accept store value…"), ("reapply", "Reapply desired"))
         )
     return [
         str(r["id"]),
@@ -135,13 +169,37 @@ def _drift_row(r: Mapping[str, Any], csrf: str | None, back: str) -> list[str]:
         f"<span class='{escape(r['status'])}'>{escape(r['status'])}</span>",
         escape(r["action"]),
         str(r["occurrences"]),
-        escape(str(r["detected_at"])[:19]),
-        escape(str(r["last_seen_at"])[:19]),
+        escape(when(r["detected_at"])),
+        escape(when(r["last_seen_at"])),
         actions,
     ]
 
 
-def variant_history(history: Mapping[str, Any]) -> str:
+def confirm_accept(record: Mapping[str, Any], csrf: str, back: str) -> str:
+    """The question before Accept, which stops syncing the variant until support resumes it."""
+    store_value = show_value(record["store_available"], record["store_quantity"], record["store_unlimited"])
+    expected = show_value(
+        record["expected_available"], record["expected_quantity"], record["expected_unlimited"]
+    )
+    hidden = (
+        f"<input type='hidden' name='csrf' value='{escape(csrf)}'>"
+        f"<input type='hidden' name='back' value='{escape(back)}'>"
+        "<input type='hidden' name='confirm' value='yes'>"
+    )
+    cancel = "/drift" + (f"?{back}" if back else "")
+    return page(
+        "Accept the store's value?",
+        f"<p>Store <b>{escape(record['store_id'])}</b>, external id <b>{escape(record['external_id'])}</b>: "
+        f"the store shows <b>{escape(store_value)}</b>, stocksync expected <b>{escape(expected)}</b>.</p>"
+        "<p>Accepting keeps the store's value and <b>stops syncing this variant</b>: upstream changes are no "
+        "longer written to it until you press <b>Resume syncing</b> on the variant's page.</p>"
+        f"<form method='post' action='/drift/{int(record['id'])}/accept'>{hidden}"
+        "<button type='submit'>Yes, accept the store's value</button></form> "
+        f"<a href='{escape(cancel)}'>Cancel</a>",
+    )
+
+
+def variant_history(history: Mapping[str, Any], csrf: str | None = None) -> str:
     v = history["variant"]
     desired = history["desired"]
     summary = (
@@ -152,6 +210,7 @@ def variant_history(history: Mapping[str, Any]) -> str:
         f"last applied {escape(show_value(v['applied_available'], v['applied_quantity'], v['applied_unlimited']))}"
         + ("" if v["sync_enabled"] else f"; <b>syncing paused</b> ({escape(v['paused_reason'] or '')})")
         + "</p>"
+        + ("" if v["sync_enabled"] else _resume_form(v, csrf))
         + (f"<p>Problem: <b>{escape(v['last_error'])}</b></p>" if v["last_error"] else "")
     )
     facilities = _table(
@@ -163,7 +222,7 @@ def variant_history(history: Mapping[str, Any]) -> str:
                 escape(f["status"]),
                 escape(str(f["quantity"] or "-")),
                 "yes" if f["in_region"] else "no (outside the selling region)",
-                escape(str(f["source_updated_at"])[:19]),
+                escape(when(f["source_updated_at"])),
             ]
             for f in history["facilities"]
         ],
@@ -172,7 +231,7 @@ def variant_history(history: Mapping[str, Any]) -> str:
         ["when", "trigger", "before", "after", "reason", "outcome", "error"],
         [
             [
-                escape(str(w["created_at"])[:19]),
+                escape(when(w["created_at"])),
                 escape(w["trigger"] or ""),
                 escape(show_value(w["before_available"], w["before_quantity"])),
                 escape(show_value(w["after_available"], w["after_quantity"])),
@@ -188,7 +247,7 @@ def variant_history(history: Mapping[str, Any]) -> str:
         [
             [
                 str(d["id"]),
-                escape(str(d["detected_at"])[:19]),
+                escape(when(d["detected_at"])),
                 escape(d["detected_via"]),
                 escape(show_value(d["expected_available"], d["expected_quantity"], d["expected_unlimited"])),
                 escape(show_value(d["store_available"], d["store_quantity"], d["store_unlimited"])),
@@ -209,4 +268,17 @@ def variant_history(history: Mapping[str, Any]) -> str:
         + "<h2>Drift</h2>"
         + drift
         + "<p><a href='/drift'>back to drift</a></p>",
+    )
+
+
+def _resume_form(v: Mapping[str, Any], csrf: str | None) -> str:
+    action = (
+        f"/drift/stores/{quote(v['store_id'], safe='')}/variants/{quote(v['external_id'], safe='')}/resume"
+    )
+    return (
+        "<p>Upstream changes are not written to this variant while it is paused. To sync it again: "
+        f"<form method='post' action='{escape(action)}'>"
+        f"<input type='hidden' name='csrf' value='{escape(csrf or '')}'>"
+        "<button type='submit'>Resume syncing</button></form> (the desired value is then written at once; "
+        "scripts may POST there with the admin bearer token).</p>"
     )

@@ -69,6 +69,8 @@ def _variant_ids(body: bytes) -> list[str]:
         document = json.loads(body)
     except ValueError as exc:
         raise InputError("body", "json", f"not valid JSON ({exc})") from None
+    except RecursionError:
+        raise InputError("body", "json", "nested deeper than the parser goes") from None
     ids = document.get("variant_ids", []) if isinstance(document, dict) else None
     if not isinstance(ids, list):
         raise InputError("body", "variant_ids", "expected an array of variant ids")

@@ -138,4 +138,6 @@ SET applied_available = observed_available, applied_quantity = greatest(observed
 WHERE store_id = $1 AND external_id = $2
 
 -- resume_variant --
+-- Support takes back an accepted store value: the variant is synced again (the caller queues its write).
 UPDATE synced_variants SET sync_enabled = true, paused_reason = NULL WHERE store_id = $1 AND external_id = $2
+RETURNING external_id

@@ -48,3 +48,7 @@ SELECT id, platform, region_id, credential, drift_policy, mode, safety_buffer, m
 FROM stores
 WHERE enabled OR NOT $1::boolean
 ORDER BY id
+
+-- store_ids --
+-- Every store, enabled or not, for pickers: a disabled store may still have drift to resolve.
+SELECT id FROM stores ORDER BY id

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 from pathlib import Path
 
 from daemon.db.pool import Pool
-from tests.e2e.daemon_process import STOCKSYNC
+from tests.e2e.daemon_process import STOCKSYNC, free_port
 from tests.e2e.harness import World, world
 
 
@@ -61,6 +62,15 @@ async def test_show_desired_dry_run_sync_and_drift_commands(pool: Pool, db_dsn: 
         code, out, _ = await cli(w, "drift", "resolve", str(record["id"]), "--reapply")
         assert code == 0 and "reapplied" in out
         assert w.shown("na", "E-MUG")[0] is True  # the desired value was written back
+        # found: the write a reapply makes was logged as "desired changed" by a "manual" pass
+        logged = await pool.fetchrow(
+            "SELECT c.reason, r.trigger FROM change_log c JOIN sync_runs r ON r.store_id = c.store_id"
+            " AND r.id = c.run_id WHERE c.external_id = 'E-MUG' ORDER BY c.id DESC LIMIT 1"
+        )
+        assert logged is not None and (logged["reason"], logged["trigger"]) == (
+            "reapplied by support",
+            "reapply",
+        )
         code, _, err = await cli(w, "drift", "resolve", str(record["id"]), "--accept")
         assert code == 1 and "no open drift record" in err
 
@@ -88,11 +98,76 @@ async def test_accept_pauses_the_variant(pool: Pool, db_dsn: str, tmp_path: Path
 async def test_bad_input_exits_2_naming_the_problem(pool: Pool, db_dsn: str, tmp_path: Path) -> None:
     async with world(pool, tmp_path) as w:
         w.dsn = db_dsn
-        code, _, err = await cli(w, "sync", "nope")
-        assert code == 1 and "nope" in err
+        # found: an unknown store exited 1 (a runtime failure) although the README promises 2
+        for args in (("sync", "nope"), ("sync", "nope", "--dry-run"), ("show", "desired", "--store", "nope")):
+            code, out, err = await cli(w, *args)
+            assert code == 2 and "no store 'nope'" in err and err.count("\n") == 1, (args, err)
+        # found: a report for a store that does not exist said "0 open records"
+        for command in ("list", "report"):
+            code, out, err = await cli(w, "drift", command, "--store", "nope")
+            assert code == 2 and "--store: no store 'nope'" in err and out == "", (command, out, err)
         config = tmp_path / "bad.toml"
         config.write_text("[sync]\nworkers = 0\n")
         code, _, err = await cli(w, "--config", str(config), "config", "check")
         assert code == 2 and "sync.workers" in err
         code, out, _ = await cli(w, "config", "check")
         assert code == 0 and json.loads(out)["http"]["listen"] == "127.0.0.1:8787"
+
+
+async def test_a_port_in_use_says_so(pool: Pool, db_dsn: str, tmp_path: Path) -> None:
+    # found: `stocksync run` on a taken port said "cannot reach the database"
+    async with world(pool, tmp_path) as w:
+        w.dsn = db_dsn
+        (w.credentials_dir / "admin-token").write_text("a-long-enough-admin-token-for-tests-0123")
+        (w.credentials_dir / "webhook-secret").write_text("a-long-enough-upstream-secret-for-tests-0")
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            config = tmp_path / "taken.toml"
+            config.write_text(f'[http]\nlisten = "127.0.0.1:{port}"\n')
+            code, _, err = await cli(w, "--config", str(config), "run")
+            assert code == 1 and f"cannot listen on 127.0.0.1:{port} " in err and "already in use" in err
+            assert "database" not in err and "Traceback" not in err
+            code, _, err = await cli(w, "sandbox", "serve", "--port", str(port))
+            assert code == 1 and f"cannot listen on 127.0.0.1:{port} " in err and "already in use" in err
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "catalog"
+
+
+async def test_a_newcomer_fills_a_sandbox_from_the_examples_and_syncs_it(
+    pool: Pool, db_dsn: str, tmp_path: Path
+) -> None:
+    # found: a sandbox started by `stocksync sandbox serve` listed no items, and nothing but its source
+    # said how to add some, so the first sync of the examples found nothing to write
+    async with world(pool, tmp_path) as w:
+        w.dsn = db_dsn
+        port = free_port()
+        code, _, err = await cli(
+            w, "sandbox", "serve", "--items-from", str(EXAMPLES / "mappings.csv"), "--store", "nope"
+        )
+        assert code == 2 and "no row for store 'nope'" in err
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKSYNC_")}
+        sandbox = await asyncio.create_subprocess_exec(
+            STOCKSYNC, "sandbox", "serve", "--port", str(port),
+            "--items-from", str(EXAMPLES / "mappings.csv"), "--store", "us-shop",
+            env=env, stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            assert sandbox.stdout is not None
+            line = (await sandbox.stdout.readline()).decode()
+            assert f"http://127.0.0.1:{port}" in line and "item(s) added" in line, line
+            (w.credentials_dir / "us-shop-token").write_text(json.dumps({"token": "sandbox"}))
+            stores = (EXAMPLES / "stores.csv").read_text().replace("127.0.0.1:8801", f"127.0.0.1:{port}")
+            (tmp_path / "stores.csv").write_text(stores)
+            await pool.execute("TRUNCATE regions, facilities CASCADE")  # the world's own catalog
+            for kind in ("facilities", "regions", "variants", "stock", "stores", "mappings"):
+                source = tmp_path / "stores.csv" if kind == "stores" else EXAMPLES / f"{kind}.csv"
+                code, _, err = await cli(w, "import", kind, str(source))
+                assert code == 0, err
+            code, out, err = await cli(w, "sync", "us-shop")
+            assert code == 0 and "not found 0" in out and "wrote 0" not in out, out + err
+        finally:
+            sandbox.terminate()
+            await sandbox.wait()

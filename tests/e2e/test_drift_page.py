@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -71,13 +72,54 @@ async def test_sign_in_list_and_csrf_protected_accept(pool: Pool, tmp_path: Path
         assert forged.status == 403
         assert await pool.fetchval("SELECT status FROM drift_records") == "open"
         csrf = html.split("name='csrf' value='")[1].split("'")[0]
-        accepted = await client.post(f"/drift/{drift_id}/accept", data={"csrf": csrf}, allow_redirects=False)
+        accepted = await client.post(
+            f"/drift/{drift_id}/accept", data={"csrf": csrf, "confirm": "yes"}, allow_redirects=False
+        )
         assert accepted.status == 303
         assert await pool.fetchval("SELECT status FROM drift_records") == "accepted"
         assert (
             await pool.fetchval("SELECT sync_enabled FROM synced_variants WHERE external_id = 'E-TEE'")
             is False
         )
+
+
+async def test_the_page_explains_itself_confirms_accept_and_says_how_to_resume(
+    pool: Pool, tmp_path: Path
+) -> None:
+    # found: a free-text store box, no legend for held/corrected/contested, times without a zone,
+    # Accept (which stops syncing) in one click, and a paused variant with no way back
+    async with drift_site(pool, tmp_path) as (_, client, drift_id):
+        await sign_in(client)
+        html = await (await client.get("/drift")).text()
+        assert "<select name='store'>" in html and "<option value='na'>na</option>" in html
+        assert "<input name='store'" not in html
+        for status in ("held", "corrected", "contested"):
+            assert f"<dt>{status}</dt>" in html
+        detected = await pool.fetchval("SELECT detected_at FROM drift_records")
+        assert detected.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") in html
+        csrf = html.split("name='csrf' value='")[1].split("'")[0]
+
+        asked = await client.post(f"/drift/{drift_id}/accept", data={"csrf": csrf}, allow_redirects=False)
+        page = await asked.text()
+        assert asked.status == 200 and "stops syncing" in page and "name='confirm' value='yes'" in page
+        assert await pool.fetchval("SELECT status FROM drift_records") == "open"  # only asked
+        done = await client.post(
+            f"/drift/{drift_id}/accept", data={"csrf": csrf, "confirm": "yes"}, allow_redirects=False
+        )
+        assert done.status == 303 and await pool.fetchval("SELECT status FROM drift_records") == "accepted"
+
+        history = await (await client.get("/drift/stores/na/variants/E-TEE")).text()
+        assert "syncing paused" in history and "Resume syncing" in history and " UTC" in history
+        forged = await client.post("/drift/stores/na/variants/E-TEE/resume", data={"csrf": "x"})
+        assert forged.status == 403
+        resumed = await client.post(
+            "/drift/stores/na/variants/E-TEE/resume", data={"csrf": csrf}, allow_redirects=False
+        )
+        assert resumed.status == 303
+        assert await pool.fetchval("SELECT sync_enabled FROM synced_variants WHERE external_id = 'E-TEE'")
+        assert await pool.fetchval("SELECT count(*) FROM work_queue WHERE external_id = 'E-TEE'") == 1
+        missing = await client.post("/drift/stores/na/variants/NOPE/resume", data={"csrf": csrf})
+        assert missing.status == 404
 
 
 async def test_reapply_by_script_queues_a_write_and_csv_exports(pool: Pool, tmp_path: Path) -> None:
@@ -92,8 +134,11 @@ async def test_reapply_by_script_queues_a_write_and_csv_exports(pool: Pool, tmp_
         reapplied = await client.post(f"/drift/{drift_id}/reapply", headers=bearer, allow_redirects=False)
         assert reapplied.status == 303
         assert DRIFT_RESOLVED.labels("reapply")._value.get() == before + 1
-        queued = await pool.fetchval("SELECT external_id FROM work_queue WHERE status = 'queued'")
-        assert queued == "E-TEE"
+        queued = await pool.fetchrow("SELECT external_id, trigger FROM work_queue WHERE status = 'queued'")
+        assert queued is not None and tuple(queued) == (
+            "E-TEE",
+            "reapply",
+        )  # its pass logs the write as a reapply
         again = await client.post(f"/drift/{drift_id}/reapply", headers=bearer, allow_redirects=False)
         assert again.status == 404
 

@@ -89,9 +89,10 @@ def count_try(case: str, accepted: bool) -> None:
 
 # ---------------------------------------------------------------- strategies
 
+LONG_ID = "".join(chr(0x4E00 + i % 20000) for i in range(3000))  # 9 kB that do not compress
 HUGE = st.sampled_from([2**31, 2**63, -(2**63) - 1, 10**40, -1, 1e308, 1e-310])
 NASTY_TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=12) | st.sampled_from(
-    ["\x00", "\ud800", "é" * 300, "x" * 10_000, " ", "🦄", "1e999", "NaN", "-0"]
+    ["\x00", "\ud800", "é" * 300, "x" * 10_000, " ", "🦄", "1e999", "NaN", "-0", LONG_ID]
 )
 SCALARS = st.none() | st.booleans() | st.integers() | HUGE | st.floats() | NASTY_TEXT
 JSON_VALUES = st.recursive(
@@ -465,3 +466,45 @@ async def test_import_nul_found_by_fuzzing(
 ) -> None:
     # found: a NUL in a cell or in settings reached PostgreSQL and crashed the import command
     await check_import(*importing, kind, file)
+
+
+STORE_ROW = IMPORT_ROWS["stores"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "file"),
+    [
+        ("variants", (".csv", f"id,sku,kind\n{LONG_ID},V,pod\n".encode())),
+        ("mappings", (".csv", f"store_id,external_id,variant_id\ns1,{LONG_ID},mug\n".encode())),
+        ("stores", (".csv", csv_text([STORE_ROW | {"settings": '{"requests_per_second": NaN}'}]).encode())),
+        ("stores", (".csv", csv_text([STORE_ROW | {"settings": '{"x": Infinity}'}]).encode())),
+        (
+            "stores",
+            (
+                ".json",
+                b'[{"id": "s9", "platform": "sandbox", "region": "europe", "drift_policy": "",'
+                b' "mode": "", "safety_buffer": 0, "credential": "t", "settings": {"x": -Infinity}}]',
+            ),
+        ),
+        ("stores", (".csv", csv_text([STORE_ROW | {"settings": '{"x": 1e999}'}]).encode())),
+        ("stores", (".csv", csv_text([STORE_ROW | {"settings": '{"x": ' + "9" * 5000 + "}"}]).encode())),
+        ("stores", (".csv", csv_text([STORE_ROW | {"settings": "[" * 100_000 + "]" * 100_000}]).encode())),
+        ("variants", (".json", b'[{"id": "v9", "sku": "A", "kind": "pod", "sku": "B"}]')),
+        ("variants", (".json", b"[" + b"[" * 100_000 + b"]" * 100_000 + b"]")),
+        ("variants", (".csv", b"id,skew,kind\n")),
+    ],
+)
+async def test_import_values_only_postgresql_refuses(
+    importing: tuple[Pool, str, Path], kind: str, file: tuple[str, bytes]
+) -> None:
+    # found: ids over PostgreSQL's index row size and NaN/Infinity in settings (which jsonb refuses)
+    # crashed the import with a traceback and exit 1; a duplicate JSON key kept one value silently; a
+    # header-only file with a misspelt column imported nothing without a word
+    pool, dsn, directory = importing
+    path = directory / f"{kind}{file[0]}"
+    path.write_bytes(file[1])
+    before = await fingerprint(pool)
+    status, stderr = await run_import(dsn, kind, path)
+    assert status == 2 and REFUSAL_LINE.match(stderr) and stderr.startswith(f"{path}:"), stderr[:300]
+    assert "Traceback" not in stderr and stderr.count("\n") == 1
+    assert await fingerprint(pool) == before

@@ -119,13 +119,15 @@ def test_blank_lines_are_skipped_but_counted(tmp_path: Path) -> None:
 def test_unknown_columns_are_named(tmp_path: Path) -> None:
     path = write(tmp_path, "variants.csv", "id,sku,kind,colour,size\ntee,TEE,pod,black,M\n")
     exc = error("variants", path)
-    assert (exc.field, exc.where.endswith("variants.csv:2")) == ("colour,size", True)
+    assert (exc.field, exc.where.endswith("variants.csv:1")) == ("colour,size", True)  # the header's line
     assert "unknown column" in exc.reason
 
 
 def test_missing_required_column(tmp_path: Path) -> None:
     path = write(tmp_path, "variants.csv", "id,kind\ntee,pod\n")
-    assert "variants.csv:2: sku: missing required column" in str(error("variants", path))
+    assert "variants.csv:1: sku: missing required column" in str(error("variants", path))
+    json_path = write(tmp_path, "variants.json", '[\n{"id": "tee", "kind": "pod"}]')
+    assert "variants.json:2: sku: missing required column" in str(error("variants", json_path))
 
 
 def test_missing_key_in_json_object(tmp_path: Path) -> None:
@@ -282,3 +284,71 @@ def test_columns_mark_the_optional_ones() -> None:
         "[full_pass_interval_minutes]",
         "[enabled]",
     )
+
+
+def test_a_header_only_file_with_a_misspelt_column_is_refused_at_line_1(tmp_path: Path) -> None:
+    # found: with no data rows the header was never compared with the columns, so the import "worked"
+    path = write(tmp_path, "stock.csv", "variant_id,facility_id,statsu,quantity\n")
+    refused = error("stock", path)
+    assert str(refused).startswith(f"{path}:1: statsu: unknown column")
+
+
+def test_a_header_only_file_missing_a_required_column_is_refused_at_line_1(tmp_path: Path) -> None:
+    path = write(tmp_path, "stock.csv", "variant_id,facility_id,status\n")
+    assert str(error("stock", path)).startswith(f"{path}:1: quantity: missing required column")
+
+
+def test_a_header_only_file_with_the_right_columns_is_an_empty_import(tmp_path: Path) -> None:
+    assert read_rows("stock", write(tmp_path, "stock.csv", STOCK_HEADER)) == []
+
+
+def test_a_json_object_with_a_duplicate_key_is_refused(tmp_path: Path) -> None:
+    # one of the two values would be dropped silently: which one the user meant is not ours to guess
+    text = '[\n{"id": "v1", "sku": "A", "kind": "pod", "sku": "B"}\n]'
+    refused = error("variants", write(tmp_path, "variants.json", text))
+    assert str(refused).endswith(": sku: the key appears twice in one object")
+    assert refused.where.endswith("variants.json:2")
+
+
+def test_a_duplicate_key_inside_settings_is_refused(tmp_path: Path) -> None:
+    row = '{"base_url": "http://a", "base_url": "http://b"}'
+    path = write(
+        tmp_path, "stores.csv", STORE_HEADER + f's1,sandbox,eu,,,,tok,"{row.replace(chr(34), 2 * chr(34))}"\n'
+    )
+    refused = error("stores", path)
+    assert (refused.where, refused.field) == (f"{path}:2", "settings")
+    assert "base_url" in refused.reason and "twice" in refused.reason
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity"])
+def test_settings_with_a_number_postgresql_cannot_hold_are_refused(tmp_path: Path, number: str) -> None:
+    # found: jsonb refuses NaN and Infinity, which Python's json accepts: a traceback and exit 1
+    cell = '"{""requests_per_second"": ' + number + '}"'
+    path = write(tmp_path, "stores.csv", STORE_HEADER + f"s1,sandbox,eu,,,,tok,{cell}\n")
+    refused = error("stores", path)
+    assert (refused.where, refused.field) == (f"{path}:2", "settings")
+    assert number.lstrip("-") in refused.reason
+
+
+def test_a_json_import_with_nan_is_refused(tmp_path: Path) -> None:
+    text = '[{"id": "s1", "platform": "sandbox", "region": "eu", "drift_policy": "", "mode": "",\n'
+    text += ' "safety_buffer": 0, "credential": "tok", "settings": {"x": NaN}}]'
+    refused = error("stores", write(tmp_path, "stores.json", text))
+    assert refused.field == "settings" and refused.where.endswith("stores.json:1")
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "column"),
+    [
+        ("variants", "id,sku,kind\n{long},SKU,pod\n", "id"),
+        ("facilities", "id,country,name\n{long},US,\n", "id"),
+        ("regions", "region,facility_id\n{long},us1\n", "region"),
+        ("mappings", "store_id,external_id,variant_id\ns1,{long},v1\n", "external_id"),
+    ],
+)
+def test_ids_too_long_for_an_index_are_refused(tmp_path: Path, kind: str, text: str, column: str) -> None:
+    # found: PostgreSQL's index refuses rows over ~2.7 kB ("index row size exceeds"): a traceback
+    long = "".join(chr(0x4E00 + i % 20000) for i in range(3000))  # incompressible, 3 bytes each
+    refused = error(kind, write(tmp_path, f"{kind}.csv", text.replace("{long}", long)))
+    assert (refused.field, refused.where.rsplit(":", 1)[1]) == (column, "2")
+    assert "at most 500 characters" in refused.reason
