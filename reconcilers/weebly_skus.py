@@ -83,7 +83,7 @@ def untracked_kept(change: Change) -> Observed:
 
 def signed_messages(event: Mapping[str, Any]) -> list[bytes]:
     """The bytes the webhook `hmac` covers: the five fields in their documented order as compact JSON.
-    Weebly's own examples differ in escaping (PHP json_encode writes '\\/' and \\uXXXX, Node's
+    Weebly's own examples differ in escaping (PHP json_encode writes '\\/' and \\u escapes, Node's
     JSON.stringify neither), so both spellings are tried; each still needs the app secret."""
     signed = {name: event.get(name) for name in SIGNED_FIELDS}
     plain = json.dumps(signed, separators=(",", ":"), ensure_ascii=False)

@@ -18,8 +18,7 @@ from daemon.model import Availability, Change, FailureKind, StoreConfig, StoreMo
 from reconcilers.batching import CANNOT_ENFORCE
 from reconcilers.bigcartel import BigCartelReconciler
 from reconcilers.interface import ReconcilerContext
-from reconcilers.ratelimit import LeakyBucketPacer
-from reconcilers.transport import RetryPolicy, Transport
+from tests.reconcilers.wire import quick_transport
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bigcartel"
 TOKEN, CLIENT_SECRET = "bigcartel-access-token-0123", "bigcartel-client-secret-4567"
@@ -48,13 +47,7 @@ def reconciler(
         rules=StoreRules(mode=mode, pod_quantity=30),
         settings={"account_id": "4242", "user_agent": AGENT, **settings},
     )
-    transport = Transport(
-        session,
-        platform="bigcartel",
-        store_id="b1",
-        pacer=LeakyBucketPacer(1000, 1000),
-        retry=RetryPolicy(attempts=3, base_delay=0.01),
-    )
+    transport = quick_transport(session, "bigcartel", "b1")
     return BigCartelReconciler(ReconcilerContext(store, transport, credential))
 
 

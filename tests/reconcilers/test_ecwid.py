@@ -22,8 +22,8 @@ from daemon.model import Availability, Change, FailureKind, Observed, StoreConfi
 from reconcilers.capabilities import StockModel, WriteUnit
 from reconcilers.ecwid import EcwidReconciler
 from reconcilers.interface import ReconcilerContext
-from reconcilers.ratelimit import LeakyBucketPacer
-from reconcilers.transport import AuthError, RetryPolicy, TemporaryError, Transport
+from reconcilers.transport import AuthError, TemporaryError
+from tests.reconcilers.wire import quick_transport
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ecwid"
 TOKEN, CLIENT_SECRET = "secret_ab12cd34ef56", "ecwid-app-client-secret"
@@ -50,13 +50,7 @@ def reconciler(
         rules=rules or StoreRules(),
         settings={"store_id": "1003", **settings},
     )
-    transport = Transport(
-        session,
-        platform="ecwid",
-        store_id="e1",
-        pacer=LeakyBucketPacer(1000, 1000),
-        retry=RetryPolicy(attempts=3, base_delay=0.01),
-    )
+    transport = quick_transport(session, "ecwid", "e1")
     return EcwidReconciler(ReconcilerContext(store, transport, credential))
 
 

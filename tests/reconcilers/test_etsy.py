@@ -32,8 +32,8 @@ from daemon.model import (
 from reconcilers import tokens
 from reconcilers.etsy import EtsyReconciler
 from reconcilers.interface import ReconcilerContext
-from reconcilers.ratelimit import LeakyBucketPacer
-from reconcilers.transport import AuthError, RetryPolicy, Transport
+from reconcilers.transport import AuthError
+from tests.reconcilers.wire import quick_transport
 
 FIXTURES = Path(__file__).parent / "fixtures" / "etsy"
 API = "https://api.etsy.com/v3/application"
@@ -64,13 +64,7 @@ def reconciler(
     store = StoreConfig(
         "e1", "etsy", "europe", "etsy-shop", rules=rules, settings={"shop_id": 5550001, **settings}
     )
-    transport = Transport(
-        session,
-        platform="etsy",
-        store_id="e1",
-        pacer=LeakyBucketPacer(1000, 1000),
-        retry=RetryPolicy(attempts=2, base_delay=0.01),
-    )
+    transport = quick_transport(session, "etsy", "e1", attempts=2)
     return EtsyReconciler(ReconcilerContext(store, transport, Secret("etsy-shop", json.dumps(fields))))
 
 

@@ -15,9 +15,8 @@ from daemon.model import Availability, Change, StoreConfig, StoreMode, StoreRule
 from reconcilers import tokens
 from reconcilers.etsy import EtsyReconciler
 from reconcilers.interface import ReconcilerContext
-from reconcilers.ratelimit import LeakyBucketPacer
-from reconcilers.transport import RetryPolicy, Transport
 from tests.reconcilers.fakes.etsy_fake import EtsyFake
+from tests.reconcilers.wire import quick_transport
 
 SHOP, KEY = 5550001, "ks:secret"
 HEADERS = {"x-api-key": KEY, "Authorization": "Bearer tok"}
@@ -41,13 +40,7 @@ def build(session: aiohttp.ClientSession, server: EtsyFake, base: str, **fields:
         rules=StoreRules(mode=StoreMode.QUANTITY),
         settings={"base_url": base, "token_url": server.token_url, "shop_id": SHOP},
     )
-    transport = Transport(
-        session,
-        platform="etsy",
-        store_id="e1",
-        pacer=LeakyBucketPacer(1000, 1000),
-        retry=RetryPolicy(3, 0.01),
-    )
+    transport = quick_transport(session, "etsy", "e1")
     credential = {"keystring": "ks", "shared_secret": "secret", "access_token": "tok", **fields}
     return EtsyReconciler(ReconcilerContext(store, transport, Secret("etsy", json.dumps(credential))))
 

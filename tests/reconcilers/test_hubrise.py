@@ -22,7 +22,8 @@ from reconcilers.hubrise import HubRiseReconciler
 from reconcilers.hubrise_entries import entry_for, parse_external_id
 from reconcilers.interface import ReconcilerContext
 from reconcilers.ratelimit import LeakyBucketPacer
-from reconcilers.transport import RetryPolicy, Transport
+from reconcilers.transport import Transport
+from tests.reconcilers.wire import quick_transport
 
 FIXTURES = Path(__file__).parent / "fixtures" / "hubrise"
 TOKEN, CLIENT_SECRET = "hr-access-token-0123", "hr-client-secret-4567"
@@ -44,13 +45,7 @@ def reconciler(
         "hubrise-loc",
         settings={"catalog_id": "87yu4", "location_id": "3r4s3-1", **settings},
     )
-    transport = Transport(
-        session,
-        platform="hubrise",
-        store_id="h1",
-        pacer=LeakyBucketPacer(1000, 1000),
-        retry=RetryPolicy(attempts=3, base_delay=0.01),
-    )
+    transport = quick_transport(session, "hubrise", "h1")
     return HubRiseReconciler(ReconcilerContext(store, transport, credential))
 
 

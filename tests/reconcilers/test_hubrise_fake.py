@@ -16,9 +16,10 @@ from daemon.credentials import Secret
 from daemon.model import Availability, Change, Observed, StoreConfig, SyncedVariant
 from reconcilers.hubrise import HubRiseReconciler
 from reconcilers.interface import ReconcilerContext
-from reconcilers.ratelimit import LeakyBucketPacer, build_pacer
+from reconcilers.ratelimit import build_pacer
 from reconcilers.transport import RetryPolicy, TemporaryError, Transport
 from tests.reconcilers.fakes.hubrise_fake import HubRiseFake
+from tests.reconcilers.wire import quick_transport
 
 TOKEN, CLIENT_SECRET = "fake-access-token", "fake-client-secret"
 CREDENTIAL = Secret("hr", json.dumps({"access_token": TOKEN, "client_secret": CLIENT_SECRET}))
@@ -40,13 +41,7 @@ def build(session: aiohttp.ClientSession, base: str, **settings: Any) -> HubRise
         "hr",
         settings={"base_url": base, "catalog_id": "cat1", "location_id": "loc-1", **settings},
     )
-    transport = Transport(
-        session,
-        platform="hubrise",
-        store_id="h1",
-        pacer=LeakyBucketPacer(1000, 1000),
-        retry=RetryPolicy(attempts=3, base_delay=0.01),
-    )
+    transport = quick_transport(session, "hubrise", "h1")
     return HubRiseReconciler(ReconcilerContext(store, transport, CREDENTIAL))
 
 

@@ -23,8 +23,9 @@ from reconcilers.interface import ReconcilerContext
 from reconcilers.magento import MagentoReconciler
 from reconcilers.magento_items import criteria, entry_for, links_of
 from reconcilers.ratelimit import LeakyBucketPacer
-from reconcilers.transport import AuthError, RetryPolicy, Transport
+from reconcilers.transport import AuthError, Transport
 from tests.reconcilers.magento_spec import SPEC_FILE, magento_spec
+from tests.reconcilers.wire import quick_transport
 from tests.spec_validation import SPECS
 
 FIXTURES = Path(__file__).parent / "fixtures" / "magento"
@@ -99,13 +100,7 @@ def reconciler(
         rules=StoreRules(pod_quantity=pod_quantity),
         settings={"base_url": BASE, "source_code": SOURCE, **settings},
     )
-    transport = Transport(
-        session,
-        platform="magento",
-        store_id="m1",
-        pacer=LeakyBucketPacer(1000, 1000),
-        retry=RetryPolicy(attempts=3, base_delay=0.01),
-    )
+    transport = quick_transport(session, "magento", "m1")
     return MagentoReconciler(ReconcilerContext(store, transport, credential))
 
 

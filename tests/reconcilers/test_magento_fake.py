@@ -15,10 +15,10 @@ from daemon.credentials import Secret
 from daemon.model import Availability, Change, Observed, StoreConfig, SyncedVariant
 from reconcilers.interface import ReconcilerContext
 from reconcilers.magento import MagentoReconciler
-from reconcilers.ratelimit import LeakyBucketPacer
-from reconcilers.transport import AuthError, RetryPolicy, Transport
+from reconcilers.transport import AuthError
 from tests.reconcilers.fakes.magento_fake import FakeProduct, MagentoFake
 from tests.reconcilers.magento_spec import magento_spec
+from tests.reconcilers.wire import quick_transport
 
 TOKEN = "fake-integration-token"
 CREDENTIAL = Secret("mg", json.dumps({"access_token": TOKEN}))
@@ -41,13 +41,7 @@ def build(session: aiohttp.ClientSession, server: MagentoFake, **settings: Any) 
         "mg",
         settings={"base_url": server.base_url, "source_code": "eu", **settings},
     )
-    transport = Transport(
-        session,
-        platform="magento",
-        store_id="m1",
-        pacer=LeakyBucketPacer(1000, 1000),
-        retry=RetryPolicy(attempts=3, base_delay=0.01),
-    )
+    transport = quick_transport(session, "magento", "m1")
     return MagentoReconciler(ReconcilerContext(store, transport, CREDENTIAL))
 
 

@@ -18,8 +18,8 @@ from daemon.errors import ConfigError, InputError
 from daemon.model import Availability, Change, FailureKind, StoreConfig, StoreMode, StoreRules, SyncedVariant
 from reconcilers.interface import ReconcilerContext
 from reconcilers.nuvemshop import NuvemshopReconciler
-from reconcilers.ratelimit import LeakyBucketPacer
-from reconcilers.transport import AuthError, RetryPolicy, Transport
+from reconcilers.transport import AuthError
+from tests.reconcilers.wire import quick_transport
 
 FIXTURES = Path(__file__).parent / "fixtures" / "nuvemshop"
 TOKEN, APP_SECRET = "nuvem-access-token-0123", "nuvem-app-secret-4567"
@@ -45,13 +45,7 @@ def reconciler(
         rules=StoreRules(mode=mode, pod_quantity=30),
         settings={"store_id": "123456", "user_agent": AGENT, **settings},
     )
-    transport = Transport(
-        session,
-        platform="nuvemshop",
-        store_id="n1",
-        pacer=LeakyBucketPacer(1000, 1000),
-        retry=RetryPolicy(attempts=3, base_delay=0.01),
-    )
+    transport = quick_transport(session, "nuvemshop", "n1")
     return NuvemshopReconciler(ReconcilerContext(store, transport, CREDENTIAL))
 
 

@@ -22,11 +22,11 @@ from daemon.errors import ConfigError, CredentialError, InputError
 from daemon.model import Availability, Change, FailureKind, Observed, StoreConfig, StoreRules, SyncedVariant
 from reconcilers.batching import CANNOT_ENFORCE
 from reconcilers.interface import ReconcilerContext
-from reconcilers.ratelimit import LeakyBucketPacer
 from reconcilers.square import API_VERSION, SquareReconciler
 from reconcilers.square_objects import UNTRACKED, batch_key
-from reconcilers.transport import AuthError, RetryPolicy, Transport
+from reconcilers.transport import AuthError
 from tests.reconcilers.fakes.square_spec import EVENT_PATH, present, square_event_spec, square_spec
+from tests.reconcilers.wire import quick_transport
 
 FIXTURES = Path(__file__).parent / "fixtures" / "square"
 TOKEN, KEY = "EAAAl-square-access-token-0123", "square-signature-key-4567"
@@ -54,13 +54,7 @@ def reconciler(
         rules=StoreRules(pod_quantity=50),
         settings={"location_id": "L1", "notification_url": HOOK_URL, **settings},
     )
-    transport = Transport(
-        session,
-        platform="square",
-        store_id="sq1",
-        pacer=LeakyBucketPacer(1000, 1000),
-        retry=RetryPolicy(attempts=3, base_delay=0.01),
-    )
+    transport = quick_transport(session, "square", "sq1")
     made = SquareReconciler(ReconcilerContext(store, transport, credential))
     made.clock = lambda: NOW
     return made

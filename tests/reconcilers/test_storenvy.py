@@ -17,9 +17,9 @@ from daemon.errors import ConfigError, CredentialError, InputError
 from daemon.model import Availability, Change, FailureKind, StoreConfig, StoreRules, SyncedVariant
 from reconcilers.capabilities import StockModel, WriteUnit
 from reconcilers.interface import ReconcilerContext
-from reconcilers.ratelimit import LeakyBucketPacer
 from reconcilers.storenvy import StorenvyReconciler
-from reconcilers.transport import RetryPolicy, TemporaryError, Transport
+from reconcilers.transport import TemporaryError
+from tests.reconcilers.wire import quick_transport
 
 FIXTURES = Path(__file__).parent / "fixtures" / "storenvy"
 API_KEY, TOKEN = "store-api-key-29fjso3i3ifo", "oauth-token-aa11bb22cc33"
@@ -42,13 +42,7 @@ def reconciler(
     store = StoreConfig(
         "s1", "storenvy", "europe", credential.name, rules=rules or StoreRules(), settings=settings
     )
-    transport = Transport(
-        session,
-        platform="storenvy",
-        store_id="s1",
-        pacer=LeakyBucketPacer(1000, 1000),
-        retry=RetryPolicy(attempts=3, base_delay=0.01),
-    )
+    transport = quick_transport(session, "storenvy", "s1")
     return StorenvyReconciler(ReconcilerContext(store, transport, credential))
 
 

@@ -20,10 +20,10 @@ from daemon.errors import InputError
 from daemon.model import Availability, Change, FailureKind, StoreConfig, StoreMode, StoreRules, SyncedVariant
 from reconcilers import tiktok_auth, tokens
 from reconcilers.interface import ReconcilerContext
-from reconcilers.ratelimit import LeakyBucketPacer
 from reconcilers.tiktok import TiktokReconciler
 from reconcilers.tiktok_auth import sign
-from reconcilers.transport import AuthError, RetryPolicy, TemporaryError, Transport
+from reconcilers.transport import AuthError, TemporaryError
+from tests.reconcilers.wire import quick_transport
 
 FIXTURES = Path(__file__).parent / "fixtures" / "tiktok"
 APP_KEY, APP_SECRET, TOKEN, REFRESH = (
@@ -64,13 +64,7 @@ def reconciler(
     store = StoreConfig(
         "t1", "tiktok", "us", "tt", rules=StoreRules(mode=mode, pod_quantity=30), settings=settings
     )
-    transport = Transport(
-        session,
-        platform="tiktok",
-        store_id="t1",
-        pacer=LeakyBucketPacer(1000, 1000),
-        retry=RetryPolicy(attempts=3, base_delay=0.01),
-    )
+    transport = quick_transport(session, "tiktok", "t1")
     return TiktokReconciler(ReconcilerContext(store, transport, secret or credential()))
 
 

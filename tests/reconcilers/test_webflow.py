@@ -23,12 +23,13 @@ from daemon.model import Availability, Change, FailureKind, Observed, StoreConfi
 from reconcilers.batching import CANNOT_ENFORCE
 from reconcilers.capabilities import StockModel, WriteUnit
 from reconcilers.interface import ReconcilerContext
-from reconcilers.ratelimit import LeakyBucketPacer, build_pacer
-from reconcilers.transport import AuthError, PermanentError, RetryPolicy, Transport
+from reconcilers.ratelimit import build_pacer
+from reconcilers.transport import AuthError, PermanentError
 from reconcilers.webflow import WebflowReconciler
 from reconcilers.webflow_inventory import INFINITE_PROBLEM
 from tests.reconcilers.fakes.webflow_spec import webflow_spec
 from tests.reconcilers.test_ratelimit import completion_times, run_virtual
+from tests.reconcilers.wire import quick_transport
 
 FIXTURES = Path(__file__).parent / "fixtures" / "webflow"
 TOKEN, SECRET = "wf-site-token-0123456789", "wf-webhook-secret-4567"
@@ -53,13 +54,7 @@ def reconciler(
     store = StoreConfig(
         "w1", "webflow", "europe", "webflow-site", settings={"sku_collection_id": COLLECTION, **settings}
     )
-    transport = Transport(
-        session,
-        platform="webflow",
-        store_id="w1",
-        pacer=LeakyBucketPacer(1000, 1000),
-        retry=RetryPolicy(attempts=3, base_delay=0.01),
-    )
+    transport = quick_transport(session, "webflow", "w1")
     return WebflowReconciler(ReconcilerContext(store, transport, credential))
 
 

@@ -19,9 +19,10 @@ from daemon.model import Availability, Change, FailureKind, Observed, StoreConfi
 from reconcilers.capabilities import StockModel, WriteUnit
 from reconcilers.interface import ReconcilerContext
 from reconcilers.ratelimit import LeakyBucketPacer
-from reconcilers.transport import AuthError, RetryPolicy, TemporaryError, Transport
+from reconcilers.transport import AuthError, TemporaryError, Transport
 from reconcilers.weebly import WeeblyReconciler
 from reconcilers.weebly_skus import signed_messages
+from tests.reconcilers.wire import quick_transport
 
 FIXTURES = Path(__file__).parent / "fixtures" / "weebly"
 TOKEN, SECRET = "wbly-oauth-token-77aa", "weebly-app-secret-key"
@@ -56,13 +57,7 @@ def reconciler(
         rules=rules or StoreRules(),
         settings={"site_id": "987654321", **settings},
     )
-    transport = Transport(
-        session,
-        platform="weebly",
-        store_id="w1",
-        pacer=LeakyBucketPacer(1000, 1000),
-        retry=RetryPolicy(attempts=3, base_delay=0.01),
-    )
+    transport = quick_transport(session, "weebly", "w1")
     return WeeblyReconciler(ReconcilerContext(store, transport, credential))
 
 

@@ -17,6 +17,7 @@ from reconcilers.transport import RetryPolicy, Transport
 from reconcilers.wix import WixReconciler
 from reconcilers.wix_webhook import envelope, public_key, verify_jwt
 from tests.reconcilers.fakes.wix_fake import WIX_STORES_APP, WixFake
+from tests.reconcilers.wire import quick_transport
 
 KEY, SITE = "fake-api-key", "site-1"
 HEADERS = {"Authorization": KEY, "wix-site-id": SITE}
@@ -231,13 +232,7 @@ async def test_an_app_secret_gets_an_instance_token_and_works_without_a_site(
             "wix",
             settings={"base_url": base, "app_id": server.app_id, "instance_id": server.instance_id},
         )
-        transport = Transport(
-            session,
-            platform="wix",
-            store_id="w1",
-            pacer=LeakyBucketPacer(1000, 1000),
-            retry=RetryPolicy(3, 0.01),
-        )
+        transport = quick_transport(session, "wix", "w1")
         credential = Secret("wix", json.dumps({"app_secret": APP_SECRET}))
         wix = WixReconciler(ReconcilerContext(store, transport, credential))
         [seen] = await wix.observe([SyncedVariant("w1", "v1", "v1")])

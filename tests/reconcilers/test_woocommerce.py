@@ -30,9 +30,9 @@ from daemon.model import (
 from daemon.store_values import screen
 from reconcilers.capabilities import StockModel
 from reconcilers.interface import ReconcilerContext
-from reconcilers.ratelimit import LeakyBucketPacer
-from reconcilers.transport import AuthError, RetryPolicy, Transport
+from reconcilers.transport import AuthError
 from reconcilers.woocommerce import API_PATH, FIELDS, WooCommerceReconciler
+from tests.reconcilers.wire import quick_transport
 
 FIXTURES = Path(__file__).parent / "fixtures" / "woocommerce"
 KEY, CS, HOOK = "ck_test_key_0123", "cs_test_secret_4567", "wc-webhook-secret"
@@ -62,13 +62,7 @@ def reconciler(
         rules=rules or StoreRules(),
         settings={"base_url": SITE, **settings},
     )
-    transport = Transport(
-        session,
-        platform="woocommerce",
-        store_id="w1",
-        pacer=LeakyBucketPacer(1000, 1000),
-        retry=RetryPolicy(attempts=3, base_delay=0.01),
-    )
+    transport = quick_transport(session, "woocommerce", "w1")
     return WooCommerceReconciler(ReconcilerContext(store, transport, credential))
 
 
