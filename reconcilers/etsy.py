@@ -67,7 +67,6 @@ QPS, QPD = 10, 10_000  # a new app's documented default budget
 WEBHOOK_TOLERANCE_S = 300
 LISTING_TTL_S = 60.0  # one pass observes then writes within this; older inventories are read again
 _EVENTS = ("inventory.", "listing.")
-_log = get_logger(platform="etsy")
 
 
 class EtsyReconciler:
@@ -152,7 +151,9 @@ class EtsyReconciler:
             short = budget_short(response.headers, len(self._asked))
             if short is not None and not self._warned:  # once per reconciler, i.e. per pass
                 self._warned = True
-                _log.warning("etsy_daily_budget_short", store_id=self._store_id, **short)
+                get_logger(platform="etsy").warning(
+                    "etsy_daily_budget_short", store_id=self._store_id, **short
+                )
         now = time.monotonic()
         self._listings |= {i: (now, listing) for i, listing in found.items()}
         return found
