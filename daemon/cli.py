@@ -17,6 +17,7 @@ from daemon import __version__, import_command, sync_commands
 from daemon.config import Config, effective, load_config, masked_dsn
 from daemon.db import migrate as migrations
 from daemon.db.pool import CANNOT_CONNECT, open_pool
+from daemon.db.stores import point_store_at
 from daemon.errors import (
     ConfigError,
     CredentialError,
@@ -75,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
         "synced at once (new items start unavailable; existing ones keep their values)",
     )
     serve.add_argument("--store", help="with --items-from: only this store's rows")
+    serve.add_argument(
+        "--register-as",
+        metavar="STORE",
+        help="record this sandbox's address as the imported STORE's base_url (with --port 0, a free "
+        "port: no port in stores.csv to keep free)",
+    )
     return parser
 
 
@@ -121,7 +128,19 @@ async def _cmd_sandbox(args: argparse.Namespace, config: Config) -> int:
         state_file=Path(args.state) if args.state else None,
     )
     items = _sandbox_items(args.items_from, args.store)
-    await serve_forever(sandbox, args.host, args.port, items, lambda line: print(line, flush=True))
+
+    async def register(url: str) -> None:
+        if args.register_as is None:
+            return
+        async with open_pool(config.database) as pool:
+            if not await point_store_at(pool, args.register_as, url):
+                raise InputError(
+                    "argument", "--register-as", f"no store {args.register_as!r}: import stores first"
+                )
+
+    await serve_forever(
+        sandbox, args.host, args.port, items, lambda line: print(line, flush=True), listening=register
+    )
     return 0
 
 

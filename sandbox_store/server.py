@@ -19,7 +19,7 @@ import socket
 import struct
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -424,15 +424,23 @@ async def serve_forever(
     port: int,
     items: Sequence[str] = (),
     announce: Callable[[str], None] | None = None,
+    listening: Callable[[str], Awaitable[None]] | None = None,
 ) -> None:
     """Serves one sandbox store until SIGINT or SIGTERM, then stops it cleanly (state flushed).
 
     `items`: external ids the store must list (added as unavailable, no count, when missing; items it
     already has keep their values), so a store is ready to be synced without a call to /control.
-    `announce` hears one line once the store listens.
+    `announce` hears one line once the store listens; `listening` is awaited with the store's URL
+    first (port 0 binds a free port: this is where the caller learns which).
     """
     store = SandboxStore(config)
     url = await store.start(host, port)
+    if listening is not None:
+        try:
+            await listening(url)
+        except BaseException:
+            await store.stop()
+            raise
     missing = [i for i in dict.fromkeys(items) if i not in store.items]
     store.add_items(missing)
     if announce is not None:

@@ -73,6 +73,11 @@ async def load_store(conn: Connection | Pool, store_id: str) -> StoreConfig:
     return _store_config(record)
 
 
+async def point_store_at(conn: Connection | Pool, store_id: str, base_url: str) -> bool:
+    """Set a store's base_url (a sandbox serving it); False when no such store was imported."""
+    return await conn.fetchval(query("point_store_at"), store_id, base_url) is not None
+
+
 async def store_ids(conn: Connection | Pool) -> list[str]:
     return [r["id"] for r in await conn.fetch(query("store_ids"))]
 

@@ -52,3 +52,9 @@ ORDER BY id
 -- store_ids --
 -- Every store, enabled or not, for pickers: a disabled store may still have drift to resolve.
 SELECT id FROM stores ORDER BY id
+
+-- point_store_at --
+-- A local sandbox started for a store records where it listens (`sandbox serve --register-as`).
+UPDATE stores SET settings = settings || jsonb_build_object('base_url', $2::text), updated_at = now()
+WHERE id = $1
+RETURNING id

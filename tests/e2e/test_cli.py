@@ -9,7 +9,7 @@ import socket
 from pathlib import Path
 
 from daemon.db.pool import Pool
-from tests.e2e.daemon_process import STOCKSYNC, free_port
+from tests.e2e.daemon_process import STOCKSYNC
 from tests.e2e.harness import World, world
 
 
@@ -143,29 +143,31 @@ async def test_a_newcomer_fills_a_sandbox_from_the_examples_and_syncs_it(
     # said how to add some, so the first sync of the examples found nothing to write
     async with world(pool, tmp_path) as w:
         w.dsn = db_dsn
-        port = free_port()
         code, _, err = await cli(
             w, "sandbox", "serve", "--items-from", str(EXAMPLES / "mappings.csv"), "--store", "nope"
         )
         assert code == 2 and "no row for store 'nope'" in err
+        (w.credentials_dir / "us-shop-token").write_text(json.dumps({"token": "sandbox"}))
+        await pool.execute("TRUNCATE regions, facilities CASCADE")  # the world's own catalog
+        for kind in ("facilities", "regions", "variants", "stock", "stores", "mappings"):
+            code, _, err = await cli(w, "import", kind, str(EXAMPLES / f"{kind}.csv"))
+            assert code == 0, err
+        code, _, err = await cli(w, "sandbox", "serve", "--port", "0", "--register-as", "nope")
+        assert code == 2 and "no store 'nope': import stores first" in err
         env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKSYNC_")}
+        env["STOCKSYNC_DATABASE__DSN"] = db_dsn
         sandbox = await asyncio.create_subprocess_exec(
-            STOCKSYNC, "sandbox", "serve", "--port", str(port),
+            STOCKSYNC, "sandbox", "serve", "--port", "0", "--register-as", "us-shop",
             "--items-from", str(EXAMPLES / "mappings.csv"), "--store", "us-shop",
             env=env, stdout=asyncio.subprocess.PIPE,
         )  # fmt: skip
         try:
             assert sandbox.stdout is not None
             line = (await sandbox.stdout.readline()).decode()
-            assert f"http://127.0.0.1:{port}" in line and "item(s) added" in line, line
-            (w.credentials_dir / "us-shop-token").write_text(json.dumps({"token": "sandbox"}))
-            stores = (EXAMPLES / "stores.csv").read_text().replace("127.0.0.1:8801", f"127.0.0.1:{port}")
-            (tmp_path / "stores.csv").write_text(stores)
-            await pool.execute("TRUNCATE regions, facilities CASCADE")  # the world's own catalog
-            for kind in ("facilities", "regions", "variants", "stock", "stores", "mappings"):
-                source = tmp_path / "stores.csv" if kind == "stores" else EXAMPLES / f"{kind}.csv"
-                code, _, err = await cli(w, "import", kind, str(source))
-                assert code == 0, err
+            assert "item(s) added" in line, line
+            url = line.split()[3]  # "sandbox store on http://127.0.0.1:PORT ..."
+            settings = await pool.fetchval("SELECT settings FROM stores WHERE id = 'us-shop'")
+            assert settings == {"base_url": url}  # a free port, recorded: nothing in stores.csv to keep free
             code, out, err = await cli(w, "sync", "us-shop")
             assert code == 0 and "not found 0" in out and "wrote 0" not in out, out + err
         finally:
