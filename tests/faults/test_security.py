@@ -12,9 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import structlog
 
 from daemon.config import Config
 from daemon.db.pool import Pool
+from daemon.web.context import LOGIN_THROTTLE
 from tests.e2e.daemon_process import ADMIN_TOKEN, STOCKSYNC, free_port, running_daemon
 from tests.faults.app_client import Client, app_client
 from tests.secret_scan import leaked_names, register_secret
@@ -54,6 +56,11 @@ async def _status(client: Client, method: str, path: str, authorization: str | N
         return response.status
 
 
+def forget_failures(client: Client) -> None:
+    assert client.app is not None
+    client.app[LOGIN_THROTTLE].succeeded("127.0.0.1")
+
+
 async def test_admin_endpoints_answer_401_without_or_with_a_wrong_token(
     pool: Pool, tmp_path: Path, figure: Callable[..., None]
 ) -> None:
@@ -62,6 +69,7 @@ async def test_admin_endpoints_answer_401_without_or_with_a_wrong_token(
         for method, path in ADMIN_ROUTES:
             for authorization in WRONG_AUTHORIZATION:
                 tried += 1
+                forget_failures(client)  # each refusal is tested here, the throttle below
                 status = await _status(client, method, path, authorization)
                 accepted += status != 401
                 assert status == 401, (method, path, authorization and authorization.split(" ")[0])
@@ -72,6 +80,25 @@ async def test_admin_endpoints_answer_401_without_or_with_a_wrong_token(
         async with client.post("/drift/login", data={"token": "wrong"}) as login:
             assert login.status == 401
     figure("6 security: admin auth", tried=tried, accepted=accepted)
+
+
+async def test_wrong_bearer_tokens_from_one_address_are_throttled_and_logged(
+    pool: Pool, tmp_path: Path, figure: Callable[..., None]
+) -> None:
+    method, path = ADMIN_ROUTES[0]
+    async with app_client(pool, tmp_path / "credentials") as client:
+        with structlog.testing.capture_logs() as logs:
+            statuses = [await _status(client, method, path, f"Bearer guess-{n}") for n in range(7)]
+            async with client.request(
+                method, path, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+            ) as late:
+                retry_after = late.headers.get("Retry-After")
+                late_status = late.status
+    assert statuses == [401] * 5 + [429, 429]  # five guesses per quarter hour, then a wait
+    assert late_status == 429 and retry_after is not None and int(retry_after) > 0
+    failed = [e for e in logs if e["event"] == "admin_auth_failed"]
+    assert len(failed) == 5 and all(ADMIN_TOKEN not in str(e) for e in failed)
+    figure("6 security: bearer guesses", tried=8, refused_401=5, throttled_429=3, logged=len(failed))
 
 
 async def test_admin_api_is_closed_when_no_admin_token_is_configured(pool: Pool, tmp_path: Path) -> None:
