@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,19 @@ class Daemon:
             self.url + "/v1/stock-events", data=payload, headers=headers
         ) as response:
             return response.status, await response.json(content_type=None)
+
+    async def post_sold_out(self, variant_id: str, facility_id: str, event_id: str = "e1") -> int:
+        """Upstream says the variant is out of stock at the facility now; the answer's status."""
+        event = {
+            "event_id": event_id,
+            "variant_id": variant_id,
+            "facility_id": facility_id,
+            "status": "out_of_stock",
+            "quantity": None,
+            "occurred_at": datetime.now(UTC).isoformat(),
+        }
+        status, _ = await self.post_events([event])
+        return status
 
     async def admin(self, method: str, path: str, token: str | None = ADMIN_TOKEN) -> tuple[int, Any]:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -208,3 +222,11 @@ async def after_first_periodic_pass(pool: Any) -> None:
         20,
     )
     await pool.execute("UPDATE store_schedule SET next_pass_at = now() + interval '1 day'")
+
+
+def credentials_dir(tmp_path: Path, name: str, fields: dict[str, Any]) -> Path:
+    """A credentials directory holding one store credential (JSON) named `name`."""
+    directory = tmp_path / "credentials"
+    directory.mkdir(exist_ok=True)
+    (directory / name).write_text(json.dumps(fields))
+    return directory

@@ -4,14 +4,18 @@ the notified product back."""
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
 
 from daemon.db.pool import Pool
-from tests.e2e.daemon_process import after_first_periodic_pass, eventually, register_store, running_daemon
+from tests.e2e.daemon_process import (
+    after_first_periodic_pass,
+    credentials_dir,
+    eventually,
+    register_store,
+    running_daemon,
+)
 from tests.reconcilers.fakes.bigcartel_fake import BigCartelFake, FakeOption
 
 TOKEN, SECRET = "bigcartel-e2e-token", "bigcartel-e2e-client-secret"
@@ -32,9 +36,7 @@ async def test_bigcartel_full_pass_event_write_echo_and_edit(pool: Pool, db_dsn:
     fake.add(FakeOption(12, 1, 4))  # A's product has another option we do not sync: it must survive
     fake.add(FakeOption(21, 2, 5))
     fake.add(FakeOption(31, 3, 5))
-    credentials = tmp_path / "credentials"
-    credentials.mkdir()
-    (credentials / "shop-token").write_text(json.dumps({"access_token": TOKEN, "client_secret": SECRET}))
+    credentials = credentials_dir(tmp_path, "shop-token", {"access_token": TOKEN, "client_secret": SECRET})
     await pool.execute(CATALOG)
     settings = {
         "base_url": base_url,
@@ -51,19 +53,7 @@ async def test_bigcartel_full_pass_event_write_echo_and_edit(pool: Pool, db_dsn:
             assert fake.products[1].status == "active"  # the sold-out product sells again
             assert fake.option(12).quantity == 4  # the unsynced option was listed, untouched
 
-            status, _ = await daemon.post_events(
-                [
-                    {
-                        "event_id": "e1",
-                        "variant_id": "c",
-                        "facility_id": "us1",
-                        "status": "out_of_stock",
-                        "quantity": None,
-                        "occurred_at": datetime.now(UTC).isoformat(),
-                    }
-                ]
-            )
-            assert status == 202
+            assert await daemon.post_sold_out("c", "us1") == 202
             assert await eventually(lambda: _quantity_is(fake, 31, 0), 20)
 
             async with aiohttp.ClientSession() as session:

@@ -4,13 +4,12 @@ by webhook are not drift."""
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 from daemon.db.pool import Pool
 from tests.e2e.daemon_process import (
     after_first_periodic_pass,
+    credentials_dir,
     eventually,
     free_port,
     register_store,
@@ -43,9 +42,7 @@ async def test_bigcommerce_full_pass_event_write_webhook_drift_and_echoes(
     fake.set_level(2, 200, 5)  # in line
     fake.add_product(3, "product")
     fake.set_level(3, None, 5)  # tracked by product; an event will sell it out
-    credentials = tmp_path / "credentials"
-    credentials.mkdir()
-    (credentials / "bc-token").write_text(json.dumps({"access_token": TOKEN, "client_secret": SECRET}))
+    credentials = credentials_dir(tmp_path, "bc-token", {"access_token": TOKEN, "client_secret": SECRET})
     await pool.execute(CATALOG)
     settings = {"store_hash": "e2e", "base_url": fake.base_url, "in_stock_quantity": 25}
     await register_store(
@@ -64,19 +61,7 @@ async def test_bigcommerce_full_pass_event_write_webhook_drift_and_echoes(
             # our write came back as stock_changed: the named item was re-read and found as applied
             assert await eventually(lambda: pool.fetchval(WEBHOOK_PASSES), 20)
 
-            status, _ = await daemon.post_events(
-                [
-                    {
-                        "event_id": "e1",
-                        "variant_id": "v3",
-                        "facility_id": "us1",
-                        "status": "out_of_stock",
-                        "quantity": None,
-                        "occurred_at": datetime.now(UTC).isoformat(),
-                    }
-                ]
-            )
-            assert status == 202
+            assert await daemon.post_sold_out("v3", "us1") == 202
             assert await eventually(lambda: _stock_is(fake, 3, None, 0), 20)
             assert await eventually(lambda: _webhook_passes_at_least(pool, 2), 20)  # that echo, re-read
             assert await pool.fetchval("SELECT count(*) FROM drift_records") == 0  # echoes are not drift

@@ -4,8 +4,6 @@ found as drift by the re-read a product.updated asks for."""
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -13,6 +11,7 @@ import aiohttp
 from daemon.db.pool import Pool
 from tests.e2e.daemon_process import (
     after_first_periodic_pass,
+    credentials_dir,
     eventually,
     free_port,
     register_store,
@@ -41,9 +40,7 @@ async def test_ecwid_full_pass_event_write_echo_and_webhook_drift(
     fake.seed("101", 0)  # A sold out in the store although upstream has it
     fake.seed("500:501", 5)  # B: a variation
     fake.seed("103", unlimited=True)  # C sells without a count
-    credentials = tmp_path / "credentials"
-    credentials.mkdir()
-    (credentials / "shop-token").write_text(json.dumps({"access_token": TOKEN, "client_secret": SECRET}))
+    credentials = credentials_dir(tmp_path, "shop-token", {"access_token": TOKEN, "client_secret": SECRET})
     await pool.execute(CATALOG)
     settings = {"base_url": base_url, "store_id": "1003", "in_stock_quantity": 30}
     mappings = {"101": "a", "500:501": "b", "103": "c"}
@@ -54,19 +51,7 @@ async def test_ecwid_full_pass_event_write_echo_and_webhook_drift(
             assert _shown(fake, "101") == (30, False)  # written back to sellable (status mode)
             assert _shown(fake, "103") == (0, True)  # the unlimited item stays unlimited
 
-            status, _ = await daemon.post_events(
-                [
-                    {
-                        "event_id": "e1",
-                        "variant_id": "b",
-                        "facility_id": "wh1",
-                        "status": "out_of_stock",
-                        "quantity": None,
-                        "occurred_at": datetime.now(UTC).isoformat(),
-                    }
-                ]
-            )
-            assert status == 202
+            assert await daemon.post_sold_out("b", "wh1") == 202
             assert await eventually(lambda: _async(_shown(fake, "500:501") == (0, False)), 20)
 
             async with aiohttp.ClientSession() as session:

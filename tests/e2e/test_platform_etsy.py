@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -65,19 +64,7 @@ async def test_etsy_full_pass_event_write_echo_and_webhook_drift(
             await after_first_periodic_pass(pool)
             assert fake.listings[1001].state == "active" and fake.quantity(1001, "A") == 100  # pod quantity
 
-            status, _ = await daemon.post_events(
-                [
-                    {
-                        "event_id": "e1",
-                        "variant_id": "c",
-                        "facility_id": "wh1",
-                        "status": "out_of_stock",
-                        "quantity": None,
-                        "occurred_at": datetime.now(UTC).isoformat(),
-                    }
-                ]
-            )
-            assert status == 202
+            assert await daemon.post_sold_out("c", "wh1") == 202
             assert await eventually(lambda: _state_is(fake, 1003, "inactive"), 20)  # its only product: 0
 
             async with aiohttp.ClientSession() as session:

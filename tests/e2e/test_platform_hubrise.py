@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -11,6 +9,7 @@ import aiohttp
 from daemon.db.pool import Pool
 from tests.e2e.daemon_process import (
     after_first_periodic_pass,
+    credentials_dir,
     eventually,
     free_port,
     register_store,
@@ -37,9 +36,7 @@ async def test_hubrise_full_pass_event_write_and_callback_drift(
     port = free_port()
     fake.callback_url = f"http://127.0.0.1:{port}/v1/stores/pos/webhook"
     fake.inventory = {("sku_ref", "A"): "0"}  # A shows out of stock although upstream has it; B, C unlimited
-    credentials = tmp_path / "credentials"
-    credentials.mkdir()
-    (credentials / "pos-token").write_text(json.dumps({"access_token": TOKEN, "client_secret": SECRET}))
+    credentials = credentials_dir(tmp_path, "pos-token", {"access_token": TOKEN, "client_secret": SECRET})
     await pool.execute(CATALOG)
     settings = {"base_url": base_url, "catalog_id": "cat1", "location_id": "loc-1"}
     await register_store(
@@ -56,19 +53,7 @@ async def test_hubrise_full_pass_event_write_and_callback_drift(
             await after_first_periodic_pass(pool)
             assert ("sku_ref", "A") not in fake.inventory  # entry removed: unlimited, i.e. available
 
-            status, _ = await daemon.post_events(
-                [
-                    {
-                        "event_id": "e1",
-                        "variant_id": "c",
-                        "facility_id": "pos1",
-                        "status": "out_of_stock",
-                        "quantity": None,
-                        "occurred_at": datetime.now(UTC).isoformat(),
-                    }
-                ]
-            )
-            assert status == 202
+            assert await daemon.post_sold_out("c", "pos1") == 202
             assert await eventually(lambda: _stock_is(fake, "C", "0"), 20)
 
             async with aiohttp.ClientSession() as session:  # the POS marks B out of stock by itself

@@ -3,12 +3,16 @@ found by the next full pass (Magento Open Source sends no webhooks)."""
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 from daemon.db.pool import Pool
-from tests.e2e.daemon_process import after_first_periodic_pass, eventually, register_store, running_daemon
+from tests.e2e.daemon_process import (
+    after_first_periodic_pass,
+    credentials_dir,
+    eventually,
+    register_store,
+    running_daemon,
+)
 from tests.reconcilers.fakes.magento_fake import FakeProduct, MagentoFake
 
 TOKEN = "magento-e2e-integration-token"
@@ -30,9 +34,7 @@ async def test_magento_full_pass_event_write_and_drift_found_by_a_full_pass(
     fake.add(FakeProduct("MG-A"), eu=(0, 0))  # out of stock although upstream has it
     fake.add(FakeProduct("MG-B"), eu=(5, 1))
     fake.add(FakeProduct("MG-C"), eu=(5, 1))
-    credentials = tmp_path / "credentials"
-    credentials.mkdir()
-    (credentials / "magento-token").write_text(json.dumps({"access_token": TOKEN}))
+    credentials = credentials_dir(tmp_path, "magento-token", {"access_token": TOKEN})
     await pool.execute(CATALOG)
     settings = {"base_url": base_url, "source_code": "eu", "requests_per_second": 100}
     mappings = {"MG-A": "a", "MG-B": "b", "MG-C": "c"}
@@ -48,19 +50,7 @@ async def test_magento_full_pass_event_write_and_drift_found_by_a_full_pass(
             }
             assert fake.stats.write_sizes == [1]  # only the difference was written
 
-            status, _ = await daemon.post_events(
-                [
-                    {
-                        "event_id": "e1",
-                        "variant_id": "c",
-                        "facility_id": "wh1",
-                        "status": "out_of_stock",
-                        "quantity": None,
-                        "occurred_at": datetime.now(UTC).isoformat(),
-                    }
-                ]
-            )
-            assert status == 202
+            assert await daemon.post_sold_out("c", "wh1") == 202
             assert await eventually(lambda: _item_is(fake, "MG-C", 0, 0), 20)
 
             fake.set_item("MG-B", "eu", 0, 0)  # a merchant hides B in the admin; no notification comes

@@ -3,14 +3,18 @@ our own write (not drift) and a merchant's edit found by reading the notified pr
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
 
 from daemon.db.pool import Pool
-from tests.e2e.daemon_process import after_first_periodic_pass, eventually, register_store, running_daemon
+from tests.e2e.daemon_process import (
+    after_first_periodic_pass,
+    credentials_dir,
+    eventually,
+    register_store,
+    running_daemon,
+)
 from tests.reconcilers.fakes.nuvemshop_fake import FakeVariant, NuvemshopFake
 
 TOKEN, SECRET = "nuvemshop-e2e-token", "nuvemshop-e2e-app-secret"
@@ -30,9 +34,7 @@ async def test_nuvemshop_full_pass_event_write_echo_and_edit(pool: Pool, db_dsn:
     fake.add(FakeVariant(11, 1, 0))  # A shows sold out although upstream has it
     fake.add(FakeVariant(21, 2, 5))
     fake.add(FakeVariant(31, 3, 5))
-    credentials = tmp_path / "credentials"
-    credentials.mkdir()
-    (credentials / "shop-token").write_text(json.dumps({"access_token": TOKEN, "client_secret": SECRET}))
+    credentials = credentials_dir(tmp_path, "shop-token", {"access_token": TOKEN, "client_secret": SECRET})
     await pool.execute(CATALOG)
     settings = {
         "base_url": base_url,
@@ -47,19 +49,7 @@ async def test_nuvemshop_full_pass_event_write_echo_and_edit(pool: Pool, db_dsn:
             await after_first_periodic_pass(pool)
             assert fake.variant(11).stock == 100  # status mode: the store's POD quantity makes it sellable
 
-            status, _ = await daemon.post_events(
-                [
-                    {
-                        "event_id": "e1",
-                        "variant_id": "c",
-                        "facility_id": "br1",
-                        "status": "out_of_stock",
-                        "quantity": None,
-                        "occurred_at": datetime.now(UTC).isoformat(),
-                    }
-                ]
-            )
-            assert status == 202
+            assert await daemon.post_sold_out("c", "br1") == 202
             assert await eventually(lambda: _stock_is(fake, 31, 0), 20)
 
             async with aiohttp.ClientSession() as session:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 from daemon.db.pool import Pool
 from reconcilers.shopify import API_VERSION
 from tests.e2e.daemon_process import (
     after_first_periodic_pass,
+    credentials_dir,
     eventually,
     free_port,
     register_store,
@@ -42,9 +41,7 @@ async def test_shopify_full_pass_event_write_and_webhook_drift(
     fake.add_variant(1, 0)  # shows sold out; upstream has it → written back to sellable
     fake.add_variant(2, 5)  # in line
     fake.add_variant(3, 5)  # an event will sell it out
-    credentials = tmp_path / "credentials"
-    credentials.mkdir()
-    (credentials / "shop-token").write_text(json.dumps({"access_token": TOKEN, "client_secret": SECRET}))
+    credentials = credentials_dir(tmp_path, "shop-token", {"access_token": TOKEN, "client_secret": SECRET})
     await pool.execute(CATALOG)
     settings = {"base_url": base_url, "location_id": "gid://shopify/Location/77", "in_stock_quantity": 25}
     await register_store(
@@ -61,19 +58,7 @@ async def test_shopify_full_pass_event_write_and_webhook_drift(
             await after_first_periodic_pass(pool)
             assert fake.variants[1].levels[77] == 25 and fake.variants[2].levels[77] == 5
 
-            status, _ = await daemon.post_events(
-                [
-                    {
-                        "event_id": "e1",
-                        "variant_id": "v3",
-                        "facility_id": "us1",
-                        "status": "out_of_stock",
-                        "quantity": None,
-                        "occurred_at": datetime.now(UTC).isoformat(),
-                    }
-                ]
-            )
-            assert status == 202
+            assert await daemon.post_sold_out("v3", "us1") == 202
             assert await eventually(lambda: _level_is(fake, 3, 0), 20)
 
             await fake.manual_edit(2, 0)  # the merchant hides a variant upstream still has

@@ -3,14 +3,13 @@ echoes of our own writes (Square notifies every count change, ours included) nev
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 from daemon.db.pool import Pool
 from reconcilers.square import API_VERSION
 from tests.e2e.daemon_process import (
     after_first_periodic_pass,
+    credentials_dir,
     eventually,
     free_port,
     register_store,
@@ -39,9 +38,7 @@ async def test_square_full_pass_event_write_webhook_drift_and_echoes(
     fake.add("VAR_A", "0")  # sold out although upstream has it: written back to sellable
     fake.add("VAR_B", "5")  # in line
     fake.add("VAR_C", "5")  # an event will sell it out
-    credentials = tmp_path / "credentials"
-    credentials.mkdir()
-    (credentials / "sq-token").write_text(json.dumps({"access_token": TOKEN, "signature_key": KEY}))
+    credentials = credentials_dir(tmp_path, "sq-token", {"access_token": TOKEN, "signature_key": KEY})
     await pool.execute(CATALOG)
     settings = {
         "base_url": base_url,
@@ -56,19 +53,7 @@ async def test_square_full_pass_event_write_webhook_drift_and_echoes(
             await after_first_periodic_pass(pool)
             assert (fake.counts["VAR_A"], fake.counts["VAR_B"]) == ("25", "5")
 
-            status, _ = await daemon.post_events(
-                [
-                    {
-                        "event_id": "e1",
-                        "variant_id": "c",
-                        "facility_id": "us1",
-                        "status": "out_of_stock",
-                        "quantity": None,
-                        "occurred_at": datetime.now(UTC).isoformat(),
-                    }
-                ]
-            )
-            assert status == 202
+            assert await daemon.post_sold_out("c", "us1") == 202
             assert await eventually(lambda: _count_is(fake, "VAR_C", "0"), 20)
 
             await fake.manual_count("VAR_B", "0")  # the seller hides a variation upstream still has

@@ -4,7 +4,6 @@ a merchant's edit found as drift by the next full pass, and a store notification
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from daemon.db.pool import Pool
 from tests.e2e.daemon_process import (
     Daemon,
     after_first_periodic_pass,
+    credentials_dir,
     eventually,
     register_store,
     running_daemon,
@@ -54,9 +54,7 @@ async def test_squarespace_full_pass_event_writes_and_drift_by_full_pass(
     fake.seed(A, None)  # unlimited (print on demand): sells without a count
     fake.seed(B, 0)  # shows sold out although upstream has it
     fake.seed(C, 4)
-    credentials = tmp_path / "credentials"
-    credentials.mkdir()
-    (credentials / "shop-key").write_text(json.dumps({"access_token": KEY}))
+    credentials = credentials_dir(tmp_path, "shop-key", {"access_token": KEY})
     await pool.execute(CATALOG)
     await register_store(
         pool,

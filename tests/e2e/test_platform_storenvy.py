@@ -5,7 +5,6 @@ merchant's edit found as drift by the re-read such a notification asks for."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -13,6 +12,7 @@ import aiohttp
 from daemon.db.pool import Pool
 from tests.e2e.daemon_process import (
     after_first_periodic_pass,
+    credentials_dir,
     eventually,
     free_port,
     register_store,
@@ -41,9 +41,7 @@ async def test_storenvy_full_pass_event_write_echo_and_webhook_drift(
     fake.seed("101:501", 0)  # A sold out in the store although upstream has it
     fake.seed("101:502", 5)  # B: another variant of the same product
     fake.seed("103:801", None, in_stock=True)  # C sells without a count
-    credentials = tmp_path / "credentials"
-    credentials.mkdir()
-    (credentials / "shop-key").write_text(json.dumps({"api_key": API_KEY}))
+    credentials = credentials_dir(tmp_path, "shop-key", {"api_key": API_KEY})
     await pool.execute(CATALOG)
     settings = {"base_url": base_url, "in_stock_quantity": 30}
     mappings = {"101:501": "a", "101:502": "b", "103:801": "c"}
@@ -54,19 +52,7 @@ async def test_storenvy_full_pass_event_write_echo_and_webhook_drift(
             assert _shown(fake, "101:501") == (30, True)  # written back to sellable (status mode)
             assert _shown(fake, "103:801") == (None, True)  # the uncounted variant stays uncounted
 
-            status, _ = await daemon.post_events(
-                [
-                    {
-                        "event_id": "e1",
-                        "variant_id": "b",
-                        "facility_id": "wh1",
-                        "status": "out_of_stock",
-                        "quantity": None,
-                        "occurred_at": datetime.now(UTC).isoformat(),
-                    }
-                ]
-            )
-            assert status == 202
+            assert await daemon.post_sold_out("b", "wh1") == 202
             assert await eventually(lambda: _async(_shown(fake, "101:502") == (0, False)), 20)
 
             async with aiohttp.ClientSession() as session:

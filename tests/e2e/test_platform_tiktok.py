@@ -4,7 +4,6 @@ own write (not drift) and a merchant's edit found by reading the notified produc
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -52,19 +51,7 @@ async def test_tiktok_full_pass_event_write_echo_and_edit(pool: Pool, db_dsn: st
             await after_first_periodic_pass(pool)
             assert fake.skus[SKU_A].stock == {WAREHOUSE: 100}  # status mode: the store's POD quantity
 
-            status, _ = await daemon.post_events(
-                [
-                    {
-                        "event_id": "e1",
-                        "variant_id": "c",
-                        "facility_id": "us1",
-                        "status": "out_of_stock",
-                        "quantity": None,
-                        "occurred_at": datetime.now(UTC).isoformat(),
-                    }
-                ]
-            )
-            assert status == 202
+            assert await daemon.post_sold_out("c", "us1") == 202
             assert await eventually(lambda: _stock_is(fake, SKU_C, 0), 20)
 
             async with aiohttp.ClientSession() as session:

@@ -3,8 +3,6 @@ the echo of our own writes (Webflow announces every inventory change, ours too) 
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +11,7 @@ import aiohttp
 from daemon.db.pool import Pool
 from tests.e2e.daemon_process import (
     after_first_periodic_pass,
+    credentials_dir,
     eventually,
     free_port,
     register_store,
@@ -48,9 +47,7 @@ async def test_webflow_full_pass_event_write_webhook_drift_and_echo(
     fake.skus[sku(1)] = Inventory("finite", 0)  # sold out although upstream has it: written back
     fake.skus[sku(2)] = Inventory("finite", 5)  # in line
     fake.skus[sku(3)] = Inventory("finite", 5)  # an event will sell it out
-    credentials = tmp_path / "credentials"
-    credentials.mkdir()
-    (credentials / "site-token").write_text(json.dumps({"access_token": TOKEN, "webhook_secret": SECRET}))
+    credentials = credentials_dir(tmp_path, "site-token", {"access_token": TOKEN, "webhook_secret": SECRET})
     await pool.execute(CATALOG)
     settings = {
         "base_url": base_url,
@@ -66,19 +63,7 @@ async def test_webflow_full_pass_event_write_webhook_drift_and_echo(
             assert fake.skus[sku(1)] == Inventory("finite", 25) and fake.skus[sku(2)].quantity == 5
             assert fake.stats.gets == 3 and fake.stats.patches == 1  # one read per SKU, one write
 
-            status, _ = await daemon.post_events(
-                [
-                    {
-                        "event_id": "e1",
-                        "variant_id": "v3",
-                        "facility_id": "us1",
-                        "status": "out_of_stock",
-                        "quantity": None,
-                        "occurred_at": datetime.now(UTC).isoformat(),
-                    }
-                ]
-            )
-            assert status == 202
+            assert await daemon.post_sold_out("v3", "us1") == 202
             assert await eventually(lambda: _quantity_is(fake, 3, 0), 20)
             # both writes were announced back to the daemon: matched, and no drift opened
             assert await eventually(lambda: _delivered(fake, 2), 20)

@@ -4,8 +4,6 @@ edit found as drift by the re-read a store.product.update asks for."""
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -13,6 +11,7 @@ import aiohttp
 from daemon.db.pool import Pool
 from tests.e2e.daemon_process import (
     after_first_periodic_pass,
+    credentials_dir,
     eventually,
     free_port,
     register_store,
@@ -41,9 +40,7 @@ async def test_weebly_full_pass_event_write_echo_and_webhook_drift(
     fake.seed("32:1", 0)  # A sold out in the store although upstream has it
     fake.seed("32:2", 5)  # B: another SKU of the same product
     fake.seed("68:1", None)  # C is not tracked: it sells without a count
-    credentials = tmp_path / "credentials"
-    credentials.mkdir()
-    (credentials / "shop-token").write_text(json.dumps({"access_token": TOKEN, "client_secret": SECRET}))
+    credentials = credentials_dir(tmp_path, "shop-token", {"access_token": TOKEN, "client_secret": SECRET})
     await pool.execute(CATALOG)
     settings = {"base_url": base_url, "site_id": SITE, "in_stock_quantity": 30}
     mappings = {"32:1": "a", "32:2": "b", "68:1": "c"}
@@ -55,19 +52,7 @@ async def test_weebly_full_pass_event_write_echo_and_webhook_drift(
             assert _shown(fake, "68:1") is None  # the untracked SKU stays untracked
             assert fake.stats.puts == 0  # only partial updates, never a replacing PUT
 
-            status, _ = await daemon.post_events(
-                [
-                    {
-                        "event_id": "e1",
-                        "variant_id": "b",
-                        "facility_id": "wh1",
-                        "status": "out_of_stock",
-                        "quantity": None,
-                        "occurred_at": datetime.now(UTC).isoformat(),
-                    }
-                ]
-            )
-            assert status == 202
+            assert await daemon.post_sold_out("b", "wh1") == 202
             assert await eventually(lambda: _async(_shown(fake, "32:2") == 0), 20)
 
             async with aiohttp.ClientSession() as session:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 from daemon.db.pool import Pool
 from tests.e2e.daemon_process import (
     after_first_periodic_pass,
+    credentials_dir,
     eventually,
     free_port,
     register_store,
@@ -37,9 +36,7 @@ async def test_wix_full_pass_event_write_echo_and_webhook_drift(
     sold_out = fake.add_item("var-1", quantity=0)  # upstream has it: written back to sellable
     flag = fake.add_item("var-2", in_stock=True)  # in line (in-stock tracking, no count)
     counted = fake.add_item("var-3", quantity=5)  # an event will sell it out
-    credentials = tmp_path / "credentials"
-    credentials.mkdir()
-    (credentials / "wix-key").write_text(json.dumps({"api_key": KEY, "public_key": fake.public_pem}))
+    credentials = credentials_dir(tmp_path, "wix-key", {"api_key": KEY, "public_key": fake.public_pem})
     await pool.execute(CATALOG)
     settings = {
         "base_url": base_url,
@@ -57,19 +54,7 @@ async def test_wix_full_pass_event_write_echo_and_webhook_drift(
             assert fake.items[sold_out]["quantity"] == 25 and fake.items[flag]["inStock"] is True
             assert fake.items[counted]["quantity"] == 5
 
-            status, _ = await daemon.post_events(
-                [
-                    {
-                        "event_id": "e1",
-                        "variant_id": "v3",
-                        "facility_id": "us1",
-                        "status": "out_of_stock",
-                        "quantity": None,
-                        "occurred_at": datetime.now(UTC).isoformat(),
-                    }
-                ]
-            )
-            assert status == 202
+            assert await daemon.post_sold_out("v3", "us1") == 202
             assert await eventually(lambda: _quantity_is(fake, counted, 0), 20)
 
             # both writes came back as our own app's deliveries: taken, and no drift

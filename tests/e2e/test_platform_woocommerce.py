@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 from daemon.db.pool import Pool
@@ -55,19 +54,7 @@ async def test_woocommerce_full_pass_event_write_and_webhook_drift(
             await after_first_periodic_pass(pool)
             assert fake.items[11].stock_status == "instock" and fake.items[21].stock_status == "instock"
 
-            status, _ = await daemon.post_events(
-                [
-                    {
-                        "event_id": "e1",
-                        "variant_id": "v3",
-                        "facility_id": "eu1",
-                        "status": "out_of_stock",
-                        "quantity": None,
-                        "occurred_at": datetime.now(UTC).isoformat(),
-                    }
-                ]
-            )
-            assert status == 202
+            assert await daemon.post_sold_out("v3", "eu1") == 202
             assert await eventually(lambda: _status_is(fake, 22, "outofstock"), 20)
 
             url = f"http://127.0.0.1:{port}/v1/stores/woo/webhook"
