@@ -28,8 +28,8 @@ demo: $(STAMP)
 	$(BIN)/python -m daemon.demo
 
 lint: $(DEV_STAMP)
-	$(BIN)/ruff check daemon reconcilers sandbox_store tests
-	$(BIN)/ruff format --check daemon reconcilers sandbox_store tests
+	$(BIN)/ruff check daemon reconcilers sources sandbox_store tests
+	$(BIN)/ruff format --check daemon reconcilers sources sandbox_store tests
 	$(BIN)/lint-imports
 
 typecheck: $(DEV_STAMP)

@@ -48,7 +48,7 @@ def test_package_metadata_has_no_deprecated_license_table() -> None:
 def test_every_directory_of_shipped_files_is_a_listed_package() -> None:
     # found: setuptools warned "Package 'sql.migrations' is absent from the packages configuration"
     packages = set(PYPROJECT["tool"]["setuptools"]["packages"])
-    for top in ("daemon", "reconcilers", "sandbox_store", "sql"):
+    for top in ("daemon", "reconcilers", "sources", "sandbox_store", "sql"):
         for directory in [ROOT / top, *(p for p in (ROOT / top).rglob("*") if p.is_dir())]:
             if "__pycache__" in directory.parts or not any(
                 f.suffix in (".py", ".sql") for f in directory.iterdir()
