@@ -39,28 +39,24 @@ async def ingest(
             field, ident = missing[0]["field"], missing[0]["id"]
             index = next(i for i, e in enumerate(events) if getattr(e, field) == ident)
             raise InputError(f"events[{index}]", field, f"unknown {field.removesuffix('_id')} {ident!r}")
-        new_ids = [
-            r["event_id"]
-            for r in await conn.fetch(
-                query("insert_inbox"),
-                source,
-                [e.event_id for e in events],
-                [e.variant_id for e in events],
-                [e.facility_id for e in events],
-                [str(e.status) for e in events],
-                [e.quantity for e in events],
-                [e.occurred_at for e in events],
-            )
-        ]
-        changed = []
-        if new_ids:
-            fresh = set(new_ids)
-            await lock_for_stock_change(conn, sorted({e.variant_id for e in events if e.event_id in fresh}))
-            changed = await conn.fetch(query("apply_stock_events"), source, new_ids, MAX_CLOCK_SKEW)
+        await lock_for_stock_change(conn, sorted({e.variant_id for e in events}))
+        rows = await conn.fetch(
+            query("ingest_stock_events"),
+            source,
+            [e.event_id for e in events],
+            [e.variant_id for e in events],
+            [e.facility_id for e in events],
+            [str(e.status) for e in events],
+            [e.quantity for e in events],
+            [e.occurred_at for e in events],
+            MAX_CLOCK_SKEW,
+        )
+        new = int(rows[0]["new"])
+        changed = [r for r in rows if r["variant_id"] is not None]
         queued = 0
         if changed:
             queued = await enqueue_changed(conn, sorted({r["variant_id"] for r in changed}), trigger)
-        return IngestResult(len(events), len(new_ids), len(changed), queued)
+        return IngestResult(len(events), new, len(changed), queued)
 
 
 # past this many distinct variants (or stores) a batch takes the whole gate rather than a lock per id:

@@ -1,15 +1,6 @@
 -- Upstream stock events: inbox (idempotent by event id) → facility stock (newest wins); the changed
 -- pairs are queued by enqueue_changed.sql.
 
--- insert_inbox --
--- Returns only events not seen before (a duplicate event_id is accepted and ignored).
-INSERT INTO inbox_events (source, event_id, variant_id, facility_id, status, quantity, occurred_at, applied)
-SELECT $1, e.event_id, e.variant_id, e.facility_id, e.status, e.quantity, e.occurred_at, false
-FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::integer[], $7::timestamptz[])
-     AS e (event_id, variant_id, facility_id, status, quantity, occurred_at)
-ON CONFLICT (source, event_id) DO NOTHING
-RETURNING event_id
-
 -- lock_for_stock_change --
 -- Before applying: wait for writers of the same variants and for claims of their stores (migration 0005).
 SELECT lock_for_stock_change($1::text[], $2)
@@ -17,15 +8,25 @@ SELECT lock_for_stock_change($1::text[], $2)
 -- lock_for_catalog_change --
 SELECT lock_for_catalog_change()
 
--- apply_stock_events --
--- The newest event per (variant, facility) is applied unless the stored row is newer (out of order).
--- A stored row dated more than the clock skew $3 ahead of now was written by a future-dated event from
--- before those were refused (daemon/upstream_events.py): it is not trusted as newer, so the next
--- real event repairs it.
-WITH newest AS (
-    SELECT DISTINCT ON (variant_id, facility_id) event_id, variant_id, facility_id, status, quantity, occurred_at
-    FROM inbox_events
-    WHERE source = $1 AND event_id = ANY ($2)
+-- ingest_stock_events --
+-- Store the batch in the inbox (a duplicate event_id is accepted and ignored) and apply its new events
+-- in one statement, from the rows the insert returned: the inbox is never read back, so the cost of a
+-- batch does not depend on the inbox's size or on its statistics. The newest new event per (variant,
+-- facility) is applied unless the stored row is newer (out of order). A stored row dated more than the
+-- clock skew $8 ahead of now was written by a future-dated event from before those were refused
+-- (daemon/upstream_events.py): it is not trusted as newer, so the next real event repairs it.
+-- Returns one row per changed (variant, facility), each with the count of new events, or a single row
+-- with NULL ids when nothing changed.
+WITH inserted AS (
+    INSERT INTO inbox_events (source, event_id, variant_id, facility_id, status, quantity, occurred_at)
+    SELECT $1, e.event_id, e.variant_id, e.facility_id, e.status, e.quantity, e.occurred_at
+    FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::integer[], $7::timestamptz[])
+         AS e (event_id, variant_id, facility_id, status, quantity, occurred_at)
+    ON CONFLICT (source, event_id) DO NOTHING
+    RETURNING event_id, variant_id, facility_id, status, quantity, occurred_at
+), newest AS (
+    SELECT DISTINCT ON (variant_id, facility_id) variant_id, facility_id, status, quantity, occurred_at
+    FROM inserted
     ORDER BY variant_id, facility_id, occurred_at DESC, event_id DESC
 ), written AS (
     INSERT INTO facility_stock AS fs (variant_id, facility_id, status, quantity, source_updated_at, updated_at)
@@ -33,14 +34,11 @@ WITH newest AS (
     ON CONFLICT (variant_id, facility_id) DO UPDATE
     SET status = excluded.status, quantity = excluded.quantity,
         source_updated_at = excluded.source_updated_at, updated_at = now()
-    WHERE fs.source_updated_at < excluded.source_updated_at OR fs.source_updated_at > now() + $3::interval
+    WHERE fs.source_updated_at < excluded.source_updated_at OR fs.source_updated_at > now() + $8::interval
     RETURNING fs.variant_id, fs.facility_id
-), marked AS (
-    UPDATE inbox_events i SET applied = true
-    FROM newest n JOIN written w USING (variant_id, facility_id)
-    WHERE i.source = $1 AND i.event_id = n.event_id
 )
-SELECT variant_id, facility_id FROM written
+SELECT (SELECT count(*) FROM inserted) AS new, w.variant_id, w.facility_id
+FROM (SELECT 1) AS one LEFT JOIN written w ON true
 
 -- unknown_references --
 -- Which variant and facility ids of a batch do not exist (the batch is refused, naming them).
