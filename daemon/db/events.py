@@ -1,7 +1,8 @@
 """Upstream stock events: persist to the inbox, apply to facility stock, queue the pairs that changed.
 
 ingest() is one transaction: when it returns, the events are stored, applied (newest wins) and the
-(store, synced variant) pairs whose desired value changed are queued, so the HTTP handler may acknowledge.
+(store, synced variant) pairs whose desired value changed are queued, so the HTTP handler may acknowledge;
+the workers are woken after the commit (a crash in between leaves the work to their polling).
 Concurrent batches for one variant take turns (lock_for_stock_change), so under any interleaving the
 needed write is queued once both are acknowledged.
 """
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 
 from daemon.db.pool import Connection, Pool
 from daemon.db.queries import query
+from daemon.db.work_queue import announce_work
 from daemon.errors import InputError
 from daemon.model import StockEvent
 from daemon.upstream_events import MAX_CLOCK_SKEW
@@ -39,7 +41,8 @@ async def ingest(
             field, ident = missing[0]["field"], missing[0]["id"]
             index = next(i for i, e in enumerate(events) if getattr(e, field) == ident)
             raise InputError(f"events[{index}]", field, f"unknown {field.removesuffix('_id')} {ident!r}")
-        await lock_for_stock_change(conn, sorted({e.variant_id for e in events}))
+        # queued work is announced after the commit (below), so event batches do not commit in turn
+        await conn.execute(query("begin_event_batch"), sorted({e.variant_id for e in events}), LOCK_KEYS_MAX)
         rows = await conn.fetch(
             query("ingest_stock_events"),
             source,
@@ -56,7 +59,9 @@ async def ingest(
         queued = 0
         if changed:
             queued = await enqueue_changed(conn, sorted({r["variant_id"] for r in changed}), trigger)
-        return IngestResult(len(events), new, len(changed), queued)
+    if queued:
+        await announce_work(conn)
+    return IngestResult(len(events), new, len(changed), queued)
 
 
 # past this many distinct variants (or stores) a batch takes the whole gate rather than a lock per id:

@@ -34,6 +34,11 @@ async def enqueue_full_pass(db: Executor, store_id: str, trigger: str) -> bool:
     return await db.fetchval(query("enqueue_full_pass"), store_id, trigger) is not None
 
 
+async def announce_work(db: Executor) -> None:
+    """Wake every replica's listening workers: for work queued in a transaction that did not notify."""
+    await db.execute(query("announce_work"))
+
+
 async def enqueue_variants(db: Executor, store_id: str, external_ids: Sequence[str], trigger: str) -> None:
     await db.execute(query("enqueue_variants"), store_id, list(external_ids), trigger)
 

@@ -5,6 +5,11 @@
 -- Before applying: wait for writers of the same variants and for claims of their stores (migration 0005).
 SELECT lock_for_stock_change($1::text[], $2)
 
+-- begin_event_batch --
+-- The same lock, and the work this transaction queues is announced by the caller after it commits
+-- (migration 0016: a NOTIFY inside would make event batches commit one at a time).
+SELECT lock_for_stock_change($1::text[], $2), set_config('stocksync.announce_after_commit', 'on', true)
+
 -- lock_for_catalog_change --
 SELECT lock_for_catalog_change()
 

@@ -140,3 +140,8 @@ WHERE (store_id, id) IN (
       AND finished_at < now() - make_interval(secs => CASE WHEN status = 'done' THEN $1::float8 ELSE $2::float8 END)
     LIMIT $3
 )
+
+-- announce_work --
+-- After a commit that queued work silently (begin_event_batch): wake the listening workers of every
+-- replica. Writes nothing, so it flushes no WAL while it holds the notification lock.
+SELECT pg_notify('stocksync_work', '')

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime
 
 import asyncpg
 
 from daemon.config import DatabaseConfig
+from daemon.db import events
 from daemon.db import work_queue as wq
 from daemon.db.leases import StoreLocks
 from daemon.db.pool import Pool, create_pool
 from daemon.db.queries import query
+from daemon.model import StockEvent, StockStatus
 from tests.db.seed import seed
 
 
@@ -233,3 +236,27 @@ async def _eventually_locked(locks: StoreLocks, store_id: str) -> bool:
             return True
         await asyncio.sleep(0.05)
     return False
+
+
+async def test_an_event_batch_wakes_listeners_once_after_it_commits(pool: Pool, db_dsn: str) -> None:
+    """A NOTIFY inside the batch's transaction made event batches commit one at a time (migration 0016):
+    a batch queuing work for two stores now announces it once, from outside its transaction."""
+    async with pool.acquire() as conn:
+        await seed(conn)
+    listener = await asyncpg.connect(db_dsn)
+    got: asyncio.Queue[str] = asyncio.Queue()
+    await listener.add_listener("stocksync_work", lambda *args: got.put_nowait(args[3]))
+    at = datetime.now(UTC)
+    batch = [
+        StockEvent("e1", "tee", "us1", StockStatus.OUT_OF_STOCK, None, at),  # the na store's tee
+        StockEvent("e2", "tee", "lv1", StockStatus.OUT_OF_STOCK, None, at),  # the eu store's tee
+    ]
+    try:
+        async with pool.acquire() as conn:
+            result = await events.ingest(conn, "upstream", batch)
+        assert result.queued == 2
+        await asyncio.wait_for(got.get(), timeout=5)
+        await listener.execute("SELECT 1")  # a round trip: any second notification has arrived by now
+        assert got.empty()
+    finally:
+        await listener.close()
