@@ -193,16 +193,16 @@ class StoreWorkers:
         retry_ids = {f.external_id for f in report.failures if not f.permanent}
         to_retry = [i.id for i in items if i.external_id in retry_ids]
         await work_queue.complete(self._pool, store_id, [i.id for i in items if i.id not in to_retry])
-        async with self._pool.acquire() as conn:
-            await work_queue.retry(
-                conn,
-                store_id,
-                to_retry,
-                "temporary item failure",
-                self._config.retries.queued_attempts,
-                self._config.retries.queued_backoff_s,
-            )
-        await work_queue.record_store_success(self._pool, store_id)
+        if to_retry:
+            async with self._pool.acquire() as conn:
+                await work_queue.retry(
+                    conn,
+                    store_id,
+                    to_retry,
+                    "temporary item failure",
+                    self._config.retries.queued_attempts,
+                    self._config.retries.queued_backoff_s,
+                )
 
     async def _failed(self, store_id: str, items: list[WorkItem], error: str) -> None:
         async with self._pool.acquire() as conn:

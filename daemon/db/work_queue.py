@@ -99,8 +99,8 @@ async def clear_pass_mark(db: Executor, store_id: str, owner: str) -> None:
 
 
 async def complete(db: Executor, store_id: str, ids: Sequence[int]) -> None:
-    if ids:
-        await db.execute(query("complete_items"), store_id, list(ids))
+    """Items done, and the store's failure streak (circuit) reset with them: the store answered."""
+    await db.execute(query("complete_items"), store_id, list(ids))
 
 
 async def retry(
@@ -121,10 +121,6 @@ async def release(conn: Connection, store_id: str, ids: Sequence[int]) -> None:
     async with conn.transaction():
         await conn.execute(query("release_items"), store_id, list(ids))
         await conn.execute(query("drop_superseded"), store_id, list(ids))
-
-
-async def record_store_success(db: Executor, store_id: str) -> None:
-    await db.execute(query("record_store_success"), store_id)
 
 
 async def record_store_failure(

@@ -87,8 +87,14 @@ WHERE store_id = $1 AND lease_owner = $2
 UPDATE store_schedule SET lease_owner = NULL, lease_expires_at = NULL WHERE store_id = $1 AND lease_owner = $2
 
 -- complete_items --
-UPDATE work_queue SET status = 'done', finished_at = now(), last_error = NULL
-WHERE store_id = $1 AND id = ANY ($2)
+-- Items done and the store's failure streak reset, in one commit; a store without a streak is not
+-- rewritten (a write to flush for every finished batch otherwise).
+WITH done AS (
+    UPDATE work_queue SET status = 'done', finished_at = now(), last_error = NULL
+    WHERE store_id = $1 AND id = ANY ($2)
+)
+UPDATE store_schedule SET consecutive_failures = 0, circuit_open_until = NULL
+WHERE store_id = $1 AND (consecutive_failures <> 0 OR circuit_open_until IS NOT NULL)
 
 -- retry_items --
 -- A failed attempt: back to the queue with exponential back-off, or failed for good after $4 of them.
@@ -113,9 +119,6 @@ UPDATE work_queue SET status = 'queued', claimed_by = NULL
 WHERE store_id = $1 AND id = ANY ($2) AND status = 'running'
   AND NOT EXISTS (SELECT 1 FROM work_queue d WHERE d.store_id = $1 AND d.status = 'queued'
                   AND d.kind = work_queue.kind AND coalesce(d.external_id, '') = coalesce(work_queue.external_id, ''))
-
--- record_store_success --
-UPDATE store_schedule SET consecutive_failures = 0, circuit_open_until = NULL WHERE store_id = $1
 
 -- record_store_failure --
 -- Opens the circuit for an exponentially growing time once failures repeat.

@@ -143,7 +143,7 @@ async def test_open_circuit_keeps_a_store_from_being_claimed(pool: Pool) -> None
     assert await wq.record_store_failure(pool, "na", open_after=2, base_open_s=60) is None
     assert await wq.record_store_failure(pool, "na", open_after=2, base_open_s=60) is not None
     assert await wq.ready_stores(pool, []) == ["eu"]
-    await wq.record_store_success(pool, "na")
+    await wq.complete(pool, "na", [])  # a pass that answered, with nothing left to mark
     assert sorted(await wq.ready_stores(pool, [])) == ["eu", "na"]
 
 
@@ -260,3 +260,26 @@ async def test_an_event_batch_wakes_listeners_once_after_it_commits(pool: Pool, 
         assert got.empty()
     finally:
         await listener.close()
+
+
+async def test_completing_items_resets_a_failure_streak_and_leaves_a_healthy_store_unwritten(
+    pool: Pool,
+) -> None:
+    """One commit per finished batch: items done and the streak reset together, and a store without a
+    streak is not rewritten (each pass rewrote its schedule row: one more WAL flush per event batch)."""
+    async with pool.acquire() as conn:
+        await seed(conn)
+    await wq.enqueue_variants(pool, "na", ["NA-TEE"], "event")
+    await wq.record_store_failure(pool, "na", open_after=1, base_open_s=60)
+    ids = [r["id"] for r in await pool.fetch("SELECT id FROM work_queue WHERE store_id = 'na'")]
+    await wq.complete(pool, "na", ids)
+    streak = await pool.fetchrow(
+        "SELECT consecutive_failures, circuit_open_until FROM store_schedule WHERE store_id = 'na'"
+    )
+    assert streak is not None and tuple(streak) == (0, None)
+    assert await pool.fetchval("SELECT count(*) FROM work_queue WHERE status = 'done'") == len(ids)
+    version = await pool.fetchval("SELECT xmin::text FROM store_schedule WHERE store_id = 'na'")
+    await wq.enqueue_variants(pool, "na", ["NA-SOCKS"], "event")
+    more = [r["id"] for r in await pool.fetch("SELECT id FROM work_queue WHERE status = 'queued'")]
+    await wq.complete(pool, "na", more)
+    assert await pool.fetchval("SELECT xmin::text FROM store_schedule WHERE store_id = 'na'") == version
