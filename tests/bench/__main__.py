@@ -21,7 +21,7 @@ FULL: dict[str, dict[str, Any]] = {
     "minimality": {"stores": 20, "variants": 5_000, "changed_percent": 10},
     "diff_cost": {"stores": 1_000, "variants": 1_000, "changed_percent": 1},
     "throughput": {"variants": 100_000, "rss_variants": 1_000_000},
-    "latency": {"rates": [50, 200, 1_000, 2_000, 4_000], "seconds": 10.0, "variants": 40_000},
+    "latency": {"rates": [50, 200, 1_000, 2_000, 4_000], "seconds": 10.0, "variants": 40_000, "repeats": 5},
     "rate_limit": {"rate": 20.0, "variants": 2_000},
     "platforms": {"variants": 1_000, "changed_percent": 10},
 }
@@ -29,7 +29,7 @@ QUICK: dict[str, dict[str, Any]] = {
     "minimality": {"stores": 5, "variants": 2_000, "changed_percent": 10},
     "diff_cost": {"stores": 100, "variants": 1_000, "changed_percent": 1},
     "throughput": {"variants": 50_000, "rss_variants": 100_000},
-    "latency": {"rates": [50, 200, 1_000], "seconds": 3.0, "variants": 20_000},
+    "latency": {"rates": [50, 200, 1_000], "seconds": 3.0, "variants": 20_000, "repeats": 2},
     "rate_limit": {"rate": 20.0, "variants": 2_000},  # as full: one Retry-After second must amortize
     "platforms": {"variants": 200, "changed_percent": 10},
 }
