@@ -18,7 +18,7 @@ from daemon.model import StockStatus
 from reconcilers.ratelimit import build_pacer
 from reconcilers.transport import AuthError, PermanentError, TemporaryError, Transport
 from sources.hubrise_location import HubRiseLocationReader
-from sources.interface import SourceCallback, SourceConfig, SourceContext, SourceStock, Snapshot, Validators
+from sources.interface import Snapshot, SourceCallback, SourceConfig, SourceContext, SourceStock, Validators
 from tests.sources.fakes.hubrise_location_fake import HubRiseLocationFake
 
 TOKEN, CLIENT_SECRET = "fake-src-access-token", "fake-src-client-secret"

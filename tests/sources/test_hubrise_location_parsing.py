@@ -171,3 +171,18 @@ def test_a_bad_event_is_refused_naming_the_field(body: bytes, field: str) -> Non
     with pytest.raises(InputError) as caught:
         parse_event(body, "cat1", "loc-1", COVERED)
     assert caught.value.where == "callback" and caught.value.field == field
+
+
+def test_the_source_modules_do_not_import_the_hubrise_store_modules() -> None:
+    # platform modules stay independent: what both need lives in the kit modules
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "sources"
+    modules = sorted(root.glob("hubrise_*.py"))
+    assert [m.name for m in modules] == ["hubrise_events.py", "hubrise_inventory.py", "hubrise_location.py"]
+    for module in modules:
+        tree = ast.parse(module.read_text())
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        assert not {i for i in imported if i.startswith("reconcilers.hubrise")}, module.name
