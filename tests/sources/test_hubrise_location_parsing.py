@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import json
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -175,9 +177,6 @@ def test_a_bad_event_is_refused_naming_the_field(body: bytes, field: str) -> Non
 
 def test_the_source_modules_do_not_import_the_hubrise_store_modules() -> None:
     # platform modules stay independent: what both need lives in the kit modules
-    import ast
-    from pathlib import Path
-
     root = Path(__file__).resolve().parents[2] / "sources"
     modules = sorted(root.glob("hubrise_*.py"))
     assert [m.name for m in modules] == ["hubrise_events.py", "hubrise_inventory.py", "hubrise_location.py"]
