@@ -13,12 +13,13 @@ A bad body is refused whole (InputError naming the field); nothing of it is appl
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from daemon.errors import InputError
 from reconcilers.webhook_json import load_webhook_json, webhook_time
-from sources.hubrise_inventory import BadEntryError, Coverage, read_entry, stock_row
-from sources.interface import SourceCallback
+from sources.hubrise_inventory import BadEntryError, Coverage, Key, read_entry, stock_row
+from sources.interface import SourceCallback, SourceStock
 
 WHERE = "callback"
 MAX_CHANGES = 10_000  # entries one patch event may list; a larger one is refused, not half applied
@@ -55,13 +56,13 @@ def parse_event(body: bytes, catalog_id: str, location_id: str, covered: Coverag
     return SourceCallback(rows=_changes(event, covered), occurred_at=occurred, delivery_id=delivery)
 
 
-def _changes(event: dict[str, Any], covered: Coverage) -> list[Any]:
+def _changes(event: dict[str, Any], covered: Coverage) -> list[SourceStock]:
     changes = event.get("state_change")
     if not isinstance(changes, list):
         raise InputError(WHERE, "state_change", "missing or not a list (a patch event lists its changes)")
     if len(changes) > MAX_CHANGES:
         raise InputError(WHERE, "state_change", f"more than {MAX_CHANGES} entries")
-    seen: dict[tuple[str, str], Any] = {}
+    seen: dict[Key, Decimal | None] = {}
     for index, raw in enumerate(changes):
         try:
             key, stock = read_entry(raw)
