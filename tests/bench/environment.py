@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import AbstractContextManager, asynccontextmanager
@@ -38,6 +39,23 @@ def _meminfo_kib(key: str) -> int:
     except OSError:
         pass
     return 0
+
+
+LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def external_server(choice: str | None) -> str | None:
+    """The external server to run the event-path scenarios on as well, or None."""
+    choice = choice or os.environ.get("STOCKSYNC_BENCH_EXTERNAL_DSN")
+    if choice == "none":
+        return None
+    if choice:
+        return choice
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return LOCAL_SERVER
+    except OSError:
+        return None
 
 
 def postgres_server() -> AbstractContextManager[str]:

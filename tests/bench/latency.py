@@ -100,7 +100,7 @@ class _Stores:
 
 
 @asynccontextmanager
-async def _store_processes(stack_dir: Path, store_ids: list[str]) -> AsyncIterator[_Stores]:
+async def store_processes(stack_dir: Path, store_ids: list[str]) -> AsyncIterator[_Stores]:
     async with AsyncExitStack() as stack:
         urls = {}
         for store_id in store_ids:
@@ -127,7 +127,7 @@ async def _one_repeat(
         workdir = Path(tmp)
         async with (
             fresh_database(server_dsn) as (dsn, pool),
-            _store_processes(workdir, store_ids) as stores,
+            store_processes(workdir, store_ids) as stores,
             aiohttp.ClientSession() as session,
         ):
             settings = {
@@ -136,7 +136,9 @@ async def _one_repeat(
             }
             catalog = await bench_catalog.create(pool, workdir, settings, variants, partitioned=True)
             for store_id in store_ids:
-                await _seed(session, stores.urls[store_id], bench_catalog.in_sync_items(catalog, store_id))
+                await seed_store(
+                    session, stores.urls[store_id], bench_catalog.in_sync_items(catalog, store_id)
+                )
             postmaster = await cpu.postmaster_pid(dsn)
             async with running_daemon(dsn, workdir, workdir, shipped_defaults=True) as daemon:
                 if cores is not None:
@@ -150,7 +152,7 @@ async def _one_repeat(
                 }
 
 
-async def _seed(session: aiohttp.ClientSession, url: str, items: list[dict[str, object]]) -> None:
+async def seed_store(session: aiohttp.ClientSession, url: str, items: list[dict[str, object]]) -> None:
     for start in range(0, len(items), 5_000):
         async with session.post(
             f"{url}/control/items",
