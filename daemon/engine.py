@@ -43,6 +43,7 @@ from daemon.store_values import PROBLEM, screen
 from reconcilers import ReconcilerFactory
 from reconcilers.batching import unit_batches
 from reconcilers.interface import Notification, Reconciler
+from reconcilers.ratelimit import urgent_requests
 from reconcilers.transport import TransportError
 
 SUPERSEDED = "superseded"  # a planned write skipped: upstream changed after it was planned
@@ -154,8 +155,23 @@ class Engine:
         """Reconcile one store (or only the given synced variants of it).
 
         `holds_store` says whether the caller still holds the store's lock; it is checked before every
-        write batch, so a process that lost its store never writes over the new holder.
+        write batch, so a process that lost its store never writes over the new holder. A pass of given
+        variants (what events and webhooks queue) takes the store's request slots ahead of a full pass.
         """
+        if only is None:
+            return await self._run_pass(store_id, trigger, dry_run, only, confirm_guard, holds_store)
+        with urgent_requests():
+            return await self._run_pass(store_id, trigger, dry_run, only, confirm_guard, holds_store)
+
+    async def _run_pass(
+        self,
+        store_id: str,
+        trigger: str,
+        dry_run: bool,
+        only: Sequence[str] | None,
+        confirm_guard: bool,
+        holds_store: Callable[[], bool] | None,
+    ) -> PassReport:
         started = time.monotonic()
         async with self._pool.acquire() as conn:
             store = await load_store(conn, store_id)

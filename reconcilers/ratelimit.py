@@ -4,7 +4,9 @@
   lower rate when the store turns out to allow less than documented.
 - CostPointsPacer: a query-cost bucket (Shopify GraphQL) that the platform's throttle status keeps
   in line with its own accounting.
-A PacerRegistry keeps one pacer per store across passes: the budget belongs to the store.
+A PacerRegistry keeps one pacer per store across passes: the budget belongs to the store. Requests made
+under urgent_requests() (a pass of the variants an event named) take the store's next free slot ahead of
+a full pass's waiting ones, so an event never waits behind bulk work (each class keeps its own order).
 Pacers only wait; they never send, retry or log. Time is the event loop's clock (what asyncio.sleep
 and aiolimiter use), so a test loop with virtual time checks pacing exactly.
 """
@@ -12,8 +14,12 @@ and aiolimiter use), so a test loop with virtual time checks pacing exactly.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import heapq
+import itertools
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Protocol
 
 from aiolimiter import AsyncLimiter
@@ -71,6 +77,59 @@ def announced_wait(headers: Mapping[str, str], reset_headers: tuple[tuple[str, f
     return max(waits) if waits else None
 
 
+_URGENT: ContextVar[bool] = ContextVar("stocksync_urgent_requests", default=False)
+
+
+@contextlib.contextmanager
+def urgent_requests() -> Iterator[None]:
+    """Requests made inside (and in tasks started inside) go ahead of bulk requests of the same store."""
+    token = _URGENT.set(True)
+    try:
+        yield
+    finally:
+        _URGENT.reset(token)
+
+
+class _Turns:
+    """Whose turn it is to wait for the store's budget: one request at a time, urgent ones first, each
+    class in arrival order. Only the holder waits on the budget itself, so a slot freed while a full pass
+    has many requests queued goes to an event's request that arrived after them."""
+
+    def __init__(self) -> None:
+        self._held = False
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._arrivals = itertools.count()
+
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        if self._held or self._waiting:
+            ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            heapq.heappush(self._waiting, (0 if _URGENT.get() else 1, next(self._arrivals), ready))
+            try:
+                await ready
+            except asyncio.CancelledError:
+                if ready.done() and not ready.cancelled():  # handed the turn as we were cancelled
+                    self._pass_on()
+                else:
+                    self._waiting = [w for w in self._waiting if w[2] is not ready]
+                    heapq.heapify(self._waiting)
+                raise
+        else:
+            self._held = True
+        try:
+            yield
+        finally:
+            self._pass_on()
+
+    def _pass_on(self) -> None:
+        while self._waiting:
+            _, _, ready = heapq.heappop(self._waiting)
+            if not ready.done():
+                ready.set_result(None)  # the turn moves to it: still held
+                return
+        self._held = False
+
+
 def _now() -> float:
     try:
         return asyncio.get_running_loop().time()
@@ -126,6 +185,7 @@ class LeakyBucketPacer:
         self._pause = _Pause()
         self._throttled_at: float | None = None
         self._episode_until = 0.0
+        self._turns = _Turns()
         self.acquired = 0
 
     @property
@@ -136,9 +196,10 @@ class LeakyBucketPacer:
         return AsyncLimiter(self._burst, self._burst / rate)
 
     async def acquire(self, cost: float = 1.0) -> None:
-        self._recover()
-        await self._pause.wait()
-        await self._limiter.acquire(min(max(cost, 0.0), self._limiter.max_rate))
+        async with self._turns.turn():
+            self._recover()
+            await self._pause.wait()
+            await self._limiter.acquire(min(max(cost, 0.0), self._limiter.max_rate))
         self.acquired += 1
 
     def feed(self, response: Response) -> None:
@@ -182,7 +243,7 @@ class CostPointsPacer:
         self._available = bucket_size
         self._stamp = _now()
         self._pause = _Pause()
-        self._lock = asyncio.Lock()
+        self._turns = _Turns()
 
     @property
     def available(self) -> float:
@@ -191,7 +252,7 @@ class CostPointsPacer:
 
     async def acquire(self, cost: float = 1.0) -> None:
         cost = min(cost, self.maximum)
-        async with self._lock:
+        async with self._turns.turn():
             await self._pause.wait()
             # a loop, not one sleep: update() or penalize() may lower the estimate while we wait
             while (shortfall := cost - self.available) > 0:  # noqa: ASYNC110 - the estimate may move
