@@ -11,7 +11,16 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from tests.bench import accounting, diff_cost, latency, minimality, platforms, rate_limit, throughput
+from tests.bench import (
+    accounting,
+    diff_cost,
+    events_ahead,
+    latency,
+    minimality,
+    platforms,
+    rate_limit,
+    throughput,
+)
 from tests.bench.environment import external_server, machine, postgres_server, postgres_version
 from tests.bench.report import table
 
@@ -25,6 +34,7 @@ FULL: dict[str, dict[str, Any]] = {
     "rate_limit": {"rate": 20.0, "variants": 2_000},
     "platforms": {"variants": 1_000, "changed_percent": 10},
     "accounting": {"requests": 200, "variants": 4_000},
+    "events_ahead": {"variants": 100_000, "rate": 5.0, "events_per_s": 2.0},
 }
 QUICK: dict[str, dict[str, Any]] = {
     "minimality": {"stores": 5, "variants": 2_000, "changed_percent": 10},
@@ -34,6 +44,7 @@ QUICK: dict[str, dict[str, Any]] = {
     "rate_limit": {"rate": 20.0, "variants": 2_000},  # as full: one Retry-After second must amortize
     "platforms": {"variants": 200, "changed_percent": 10},
     "accounting": {"requests": 50, "variants": 1_000},
+    "events_ahead": {"variants": 20_000, "rate": 5.0, "events_per_s": 2.0},
 }
 SCENARIOS: dict[str, Callable[..., Awaitable[dict[str, Any]]]] = {
     "minimality": minimality.run,
@@ -43,6 +54,7 @@ SCENARIOS: dict[str, Callable[..., Awaitable[dict[str, Any]]]] = {
     "rate_limit": rate_limit.run,
     "platforms": platforms.run,
     "accounting": accounting.run,
+    "events_ahead": events_ahead.run,
 }
 # Run again against the external server (the shape production has), when one answers.
 ON_BOTH_SERVERS = ("latency", "accounting")

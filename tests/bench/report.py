@@ -105,6 +105,8 @@ def _rows(scenarios: dict[str, Any]) -> list[Row]:
                     lambda v: float(v.split(" / ")[0]) >= 2000,
                 )
             )
+    if "events_ahead" in scenarios:
+        rows.extend(_EVENTS_AHEAD_ROWS)
     for key in ("accounting", "accounting_external"):
         if key in scenarios:
             rows.extend(_accounting_rows(key))
@@ -130,6 +132,24 @@ def _platform_rows(name: str, figures: dict[str, Any]) -> list[Row]:
             None,
         ),
     ]
+
+
+_EVENTS_AHEAD_ROWS: list[Row] = [
+    (
+        "events_ahead",
+        "event → write p50 / p99 / max ms",
+        lambda s: f"{s['p50_ms']} / {s['p99_ms']} / {s['max_ms']}",
+        "p99 < 1000",
+        lambda v: float(v.split(" / ")[1]) < 1000,
+    ),
+    (
+        "events_ahead",
+        "full pass write calls / floor",
+        lambda s: f"{s['pass_write_calls']} / {s['pass_write_floor']}",
+        "= floor",
+        lambda v: v.split(" / ")[0] == v.split(" / ")[1],
+    ),
+]
 
 
 def _accounting_rows(key: str) -> list[Row]:
