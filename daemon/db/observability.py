@@ -1,4 +1,5 @@
-"""Read-only figures for metrics and readiness: per-store freshness, open drift per platform."""
+"""Read-only figures for metrics and readiness: per-store freshness, open drift and contested variants
+per platform."""
 
 from __future__ import annotations
 
@@ -14,3 +15,7 @@ async def store_freshness(pool: Pool) -> list[dict[str, Any]]:
 
 async def open_drift_counts(pool: Pool) -> list[dict[str, Any]]:
     return [dict(r) for r in await pool.fetch(query("open_drift_counts"))]
+
+
+async def contested_counts(pool: Pool) -> list[dict[str, Any]]:
+    return [dict(r) for r in await pool.fetch(query("contested_counts"))]
