@@ -58,6 +58,11 @@ EVENT_TO_WRITE = Histogram(
 )
 QUEUE_DEPTH = Gauge("stocksync_queue_depth", "Queued work items", registry=REGISTRY)
 QUEUE_OLDEST = Gauge("stocksync_queue_oldest_age_seconds", "Age of the oldest queued item", registry=REGISTRY)
+QUEUE_OLDEST_READY = Gauge(
+    "stocksync_queue_oldest_ready_age_seconds",
+    "How long the longest-waiting ready queued item (back-off over, circuit closed) has waited unclaimed",
+    registry=REGISTRY,
+)
 LAST_SUCCESS = Gauge(
     "stocksync_last_successful_pass_timestamp_seconds",
     "Unix time of each store's last successful full pass (0 = never)",
@@ -130,6 +135,7 @@ async def refresh_from_database(pool: Pool) -> None:
         freshness = await observability.store_freshness(pool)
         drift = await observability.open_drift_counts(pool)
         contested = await observability.contested_counts(pool)
+        oldest_ready = await observability.queue_oldest_ready_age(pool)
     except DATABASE_UNAVAILABLE:
         DB_UP.set(0)
         return
@@ -139,6 +145,7 @@ async def refresh_from_database(pool: Pool) -> None:
     DB_UP.set(1)
     QUEUE_DEPTH.set(depth)
     QUEUE_OLDEST.set(oldest)
+    QUEUE_OLDEST_READY.set(oldest_ready)
     for gauge in (
         LAST_SUCCESS,
         GUARD_HELD,

@@ -19,3 +19,7 @@ async def open_drift_counts(pool: Pool) -> list[dict[str, Any]]:
 
 async def contested_counts(pool: Pool) -> list[dict[str, Any]]:
     return [dict(r) for r in await pool.fetch(query("contested_counts"))]
+
+
+async def queue_oldest_ready_age(pool: Pool) -> float:
+    return float(await pool.fetchval(query("queue_oldest_ready")))

@@ -20,3 +20,13 @@ WHERE d.status = 'open' GROUP BY s.platform
 SELECT s.platform, count(st.store_id) AS contested
 FROM stores s LEFT JOIN store_state st ON st.store_id = s.id AND st.contested
 GROUP BY s.platform
+
+-- queue_oldest_ready --
+-- How long the longest-waiting *ready* item has waited since it became ready (enqueued, its back-off
+-- over, its store's circuit closed again); 0 when none waits. Items that wait on purpose (a retry's or an
+-- overwrite's back-off, an open circuit) do not count, so a high value means nobody claims ready work.
+SELECT coalesce(extract(epoch FROM now() - min(greatest(q.enqueued_at, q.not_before, sch.circuit_open_until))),
+                0)::float8 AS age_s
+FROM work_queue q JOIN store_schedule sch ON sch.store_id = q.store_id
+WHERE q.status = 'queued' AND q.not_before <= now()
+  AND (sch.circuit_open_until IS NULL OR sch.circuit_open_until <= now())

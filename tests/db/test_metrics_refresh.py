@@ -75,3 +75,36 @@ async def test_the_gauges_keep_their_values_while_the_database_is_gone(pool: Poo
     await refresh_from_database(pool)
     assert value("stocksync_database_up") == 0
     assert value("stocksync_full_pass_interval_seconds", store_id="na") == 4 * 3600
+
+
+async def test_only_ready_work_counts_towards_the_oldest_ready_age(pool: Pool) -> None:
+    async with pool.acquire() as conn:
+        await seed(conn)
+    await refresh_from_database(pool)
+    assert value("stocksync_queue_oldest_ready_age_seconds") == 0  # nothing queued
+    # na's item has waited 20 minutes but backs off for 5 more: waiting on purpose
+    await pool.execute(
+        "INSERT INTO work_queue (store_id, kind, external_id, trigger, enqueued_at, not_before)"
+        " VALUES ('na', 'variant', 'NA-TEE', 'event', now() - interval '20 minutes', now() + interval '5 minutes')"
+    )
+    await refresh_from_database(pool)
+    assert (value("stocksync_queue_oldest_age_seconds") or 0) >= 1200
+    assert value("stocksync_queue_oldest_ready_age_seconds") == 0
+    # eu's item became ready 10 minutes ago and nobody took it
+    await pool.execute(
+        "INSERT INTO work_queue (store_id, kind, external_id, trigger, enqueued_at, not_before)"
+        " VALUES ('eu', 'variant', 'EU-TEE', 'event', now() - interval '20 minutes', now() - interval '10 minutes')"
+    )
+    await refresh_from_database(pool)
+    assert 600 <= (value("stocksync_queue_oldest_ready_age_seconds") or 0) < 660
+    # ... unless eu's circuit is open: then it waits on purpose, and counts again from the circuit closing
+    await pool.execute(
+        "UPDATE store_schedule SET circuit_open_until = now() + interval '1 minute' WHERE store_id = 'eu'"
+    )
+    await refresh_from_database(pool)
+    assert value("stocksync_queue_oldest_ready_age_seconds") == 0
+    await pool.execute(
+        "UPDATE store_schedule SET circuit_open_until = now() - interval '2 minutes' WHERE store_id = 'eu'"
+    )
+    await refresh_from_database(pool)
+    assert 120 <= (value("stocksync_queue_oldest_ready_age_seconds") or 0) < 180
