@@ -2,8 +2,9 @@
 them is daemon/web/metrics.py: only the runtime imports the web app).
 
 Labels: `platform` and `outcome` everywhere (bounded). `store_id` only on the per-store freshness,
-guard and circuit gauges: one series per configured store, the number an operator alerts on
-("no successful pass for N minutes"); never on per-request or per-variant series.
+interval, guard and circuit gauges: one series per enabled store, the number an operator alerts on
+("no successful pass for N × its interval"); never on per-request or per-variant series. The alert rules
+and the dashboard under monitoring/ use these names; tests check that every name they use is exported.
 """
 
 from __future__ import annotations
@@ -57,6 +58,11 @@ EVENT_TO_WRITE = Histogram(
 )
 QUEUE_DEPTH = Gauge("stocksync_queue_depth", "Queued work items", registry=REGISTRY)
 QUEUE_OLDEST = Gauge("stocksync_queue_oldest_age_seconds", "Age of the oldest queued item", registry=REGISTRY)
+QUEUE_OLDEST_READY = Gauge(
+    "stocksync_queue_oldest_ready_age_seconds",
+    "How long the longest-waiting ready queued item (back-off over, circuit closed) has waited unclaimed",
+    registry=REGISTRY,
+)
 LAST_SUCCESS = Gauge(
     "stocksync_last_successful_pass_timestamp_seconds",
     "Unix time of each store's last successful full pass (0 = never)",
@@ -72,7 +78,25 @@ GUARD_HELD = Gauge(
 CIRCUIT_OPEN = Gauge(
     "stocksync_circuit_open", "1 while a store's circuit is open", ["store_id"], registry=REGISTRY
 )
+FULL_PASS_INTERVAL = Gauge(
+    "stocksync_full_pass_interval_seconds",
+    "Each store's periodic full-pass interval (before jitter)",
+    ["store_id"],
+    registry=REGISTRY,
+)
+STORE_CREATED = Gauge(
+    "stocksync_store_created_timestamp_seconds",
+    "Unix time each store was first imported (how long a store that never succeeded has waited)",
+    ["store_id"],
+    registry=REGISTRY,
+)
 OPEN_DRIFT = Gauge("stocksync_open_drift", "Open drift records", ["platform"], registry=REGISTRY)
+CONTESTED = Gauge(
+    "stocksync_contested_variants",
+    "Variants marked contested (edited again and again; no longer overwritten)",
+    ["platform"],
+    registry=REGISTRY,
+)
 DB_UP = Gauge("stocksync_database_up", "1 when the database answered the last scrape", registry=REGISTRY)
 
 
@@ -110,15 +134,37 @@ async def refresh_from_database(pool: Pool) -> None:
         depth, oldest = await work_queue.depth(pool)
         freshness = await observability.store_freshness(pool)
         drift = await observability.open_drift_counts(pool)
+        contested = await observability.contested_counts(pool)
+        oldest_ready = await observability.queue_oldest_ready_age(pool)
     except DATABASE_UNAVAILABLE:
         DB_UP.set(0)
         return
+    # From here on nothing awaits, so a concurrent scrape never sees the gauges half rebuilt. They are
+    # rebuilt rather than updated: a store that was disabled or deleted, or a platform whose last store
+    # went, must vanish instead of repeating its last value (an alert on it would never resolve).
     DB_UP.set(1)
     QUEUE_DEPTH.set(depth)
     QUEUE_OLDEST.set(oldest)
+    QUEUE_OLDEST_READY.set(oldest_ready)
+    for gauge in (
+        LAST_SUCCESS,
+        GUARD_HELD,
+        CIRCUIT_OPEN,
+        FULL_PASS_INTERVAL,
+        STORE_CREATED,
+        OPEN_DRIFT,
+        CONTESTED,
+    ):
+        gauge.clear()
     for row in freshness:
         LAST_SUCCESS.labels(row["store_id"], row["platform"]).set(float(row["last_success"] or 0))
         GUARD_HELD.labels(row["store_id"]).set(1 if row["guard_held"] else 0)
         CIRCUIT_OPEN.labels(row["store_id"]).set(1 if row["circuit_open"] else 0)
-    for row in drift:
-        OPEN_DRIFT.labels(row["platform"]).set(row["open"])
+        FULL_PASS_INTERVAL.labels(row["store_id"]).set(float(row["full_pass_interval_s"]))
+        STORE_CREATED.labels(row["store_id"]).set(float(row["created"]))
+    # Every platform that has a store (enabled or not, like the drift page) reports both counts, 0
+    # included: a resolved last record reads 0. Drift records always belong to a store, so none is missed.
+    open_by_platform = {row["platform"]: row["open"] for row in drift}
+    for row in contested:
+        OPEN_DRIFT.labels(row["platform"]).set(open_by_platform.get(row["platform"], 0))
+        CONTESTED.labels(row["platform"]).set(row["contested"])
