@@ -88,12 +88,11 @@ class PrintfulReader:
 
     kind: ClassVar[str] = "printful"
     # 120 tokens per 60 s, refilled one at a time; bursting is allowed by the bucket but costs a 60 s
-    # lockout when it overflows, and other apps of the merchant share it: a small burst only
+    # lockout when it overflows, and other apps of the merchant share it: a small burst only. An empty
+    # bucket (X-Ratelimit-Remaining 0) pauses 1/rate, when the next token drips in; X-Ratelimit-Reset
+    # is not used: it is the time until the bucket is FULL, not until the next request may go
     rate_budget: ClassVar[RateBudget] = RateBudget(
-        requests_per_second=2.0,
-        burst=5,
-        remaining_header="X-Ratelimit-Remaining",
-        reset_headers=(("X-Ratelimit-Reset", 1.0),),
+        requests_per_second=2.0, burst=5, remaining_header="X-Ratelimit-Remaining"
     )
 
     def __init__(self, context: SourceContext) -> None:

@@ -181,7 +181,7 @@ def covered(variants: Mapping[str, str], only: frozenset[str] | None = None) -> 
 
 def page_items(body: Any, offset: int, where: str = "body") -> tuple[list[Any], int]:
     """`data` and `paging.total` of one page asked at `offset`. A page that is not where it was asked,
-    holds more than its limit, or stops short of the total with nothing in it is refused."""
+    or holds another number of items than its paging says (min(limit, total - offset)), is refused."""
     if not isinstance(body, Mapping):
         raise SourceError(where, "not a JSON object")
     data = body.get("data")
@@ -195,10 +195,10 @@ def page_items(body: Any, offset: int, where: str = "body") -> tuple[list[Any], 
     )
     if got_offset != offset:
         raise SourceError(f"{where}.paging.offset", f"is {got_offset}, asked for {offset}")
-    if len(data) > max(limit, 1):
-        raise SourceError(f"{where}.data", f"{len(data)} items on a page of at most {limit}")
-    if not data and offset < total:
-        raise SourceError(f"{where}.data", f"empty at offset {offset} of {total} (truncated)")
+    expected = max(0, min(limit, total - offset))
+    if len(data) != expected:
+        # fewer is a truncated page, more a page that does not match its own paging: neither is read
+        raise SourceError(f"{where}.data", f"{len(data)} items where paging says {expected} (truncated)")
     return data, total
 
 
