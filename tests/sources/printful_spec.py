@@ -2,6 +2,8 @@
 `<shared>/specs/printful/openapi.json`. Its licence is unstated, so it is never copied into this
 repository; tests that need it skip with the reason when it is absent.
 
+The fake's fixture hands everything it saw to `check_traffic` when the description is there (every
+request the reader sent, every answer the fake gave); `spec_path()` skips a test that needs it.
 `check_traffic` validates what the fake saw (every request the reader sent, every answer the fake gave)
 against the spec; `check_event` validates a webhook body against the spec's `x-webhooks` schema.
 """
@@ -22,13 +24,20 @@ from tests.spec_validation import SPECS, Spec
 _SHARED = SPECS / "printful" / "openapi.json"
 
 
-def spec_path() -> Path:
+def spec_file() -> Path | None:
+    """The description's path when a developer has it, else None."""
     configured = os.environ.get("STOCKSYNC_PRINTFUL_SPEC")
     path = Path(configured) if configured else _SHARED
-    if not path.is_file():
+    return path if path.is_file() else None
+
+
+def spec_path() -> Path:
+    """The description's path; skips the test with the reason when it is absent."""
+    path = spec_file()
+    if path is None:
         pytest.skip(
-            f"Printful OpenAPI not found at {path} (set STOCKSYNC_PRINTFUL_SPEC to a copy of the v2 "
-            "openapi.json; it is not shipped with stocksync)"
+            f"Printful OpenAPI not found at {os.environ.get('STOCKSYNC_PRINTFUL_SPEC') or _SHARED} (set "
+            "STOCKSYNC_PRINTFUL_SPEC to a copy of the v2 openapi.json; it is not shipped with stocksync)"
         )
     return path
 
@@ -51,9 +60,9 @@ def _spec(path: Path) -> Spec:
     return Spec.from_document(str(path), document)
 
 
-def check_traffic(seen: list[Seen]) -> int:
+def check_traffic(seen: list[Seen], path: Path) -> int:
     """Every request and answer the fake recorded, checked; the number of exchanges checked."""
-    spec = _spec(spec_path())
+    spec = _spec(path)
     for exchange in seen:
         headers = {
             k: v for k, v in exchange.headers.items() if k.lower() in ("x-pf-store-id", "x-pf-language")
