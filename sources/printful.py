@@ -99,7 +99,7 @@ class PrintfulReader:
         source = context.source
         self._source = source
         self._transport = context.transport
-        self.settings: PrintfulSettings = parse_settings(source.id, source.settings, source.facilities)
+        self.settings: PrintfulSettings = parse_settings(source.settings, source.facilities)
         self._token, self._webhook_secret = _credential(context)
 
     async def pull(self, previous: Validators, only: frozenset[str] | None = None) -> Snapshot | NotModified:
@@ -237,21 +237,24 @@ class PrintfulReader:
 
 
 def _credential(context: SourceContext) -> tuple[str, str | None]:
-    """(API token, webhook secret or None) from the source's credential; errors name the credential,
-    never a value."""
+    """(API token, webhook secret or None) from the source's credential: the token alone, or JSON
+    {"token", "webhook_secret"}. Errors name the credential, never a value."""
     secret = context.credential
     if secret is None:
-        raise CredentialError(f"source {context.source.id}: a Printful API token credential is required")
-    where = f"credential {secret.name!r} for source {context.source.id}"
+        raise SourceError("credential", "a Printful API token is required (the source names no credential)")
+    where = f"credential {secret.name!r}"
     text = secret.reveal().strip()
     if not text.startswith("{"):
         if not text:
-            raise CredentialError(f"{where} is empty")
+            raise SourceError(where, "is empty")
         return text, None
-    fields = secret.json()
+    try:
+        fields = secret.json()
+    except CredentialError:
+        raise SourceError(where, 'is neither a token nor a JSON object {"token", "webhook_secret"}') from None
     token, webhook = fields.get("token"), fields.get("webhook_secret")
     if not isinstance(token, str) or not token.strip():
-        raise CredentialError(f"{where}: 'token' is missing")
+        raise SourceError(where, "'token' is missing")
     if webhook is not None and (not isinstance(webhook, str) or not webhook.strip()):
-        raise CredentialError(f"{where}: 'webhook_secret' must be non-empty text")
+        raise SourceError(where, "'webhook_secret' must be non-empty text")
     return token.strip(), webhook.strip() if webhook else None

@@ -18,7 +18,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from daemon.errors import ConfigError
 from daemon.model import StockStatus
 from sources.interface import SourceError, SourceStock
 
@@ -78,11 +77,9 @@ class PrintfulSettings:
         return next(iter(self.regions)) if len(self.regions) == 1 else "all"
 
 
-def parse_settings(
-    source_id: str, settings: Mapping[str, Any], facilities: frozenset[str]
-) -> PrintfulSettings:
-    """The settings of source `source_id`, or ConfigError naming the key."""
-    key = f"sources.{source_id}.settings"
+def parse_settings(settings: Mapping[str, Any], facilities: frozenset[str]) -> PrintfulSettings:
+    """A source's settings, or SourceError naming the key (`settings: regions.europe`): the daemon
+    reports the source as misconfigured. Values are named only where they are ours (facility ids)."""
     known = {
         "regions",
         "technique",
@@ -94,53 +91,57 @@ def parse_settings(
     }
     unknown = sorted(set(settings) - known)
     if unknown:
-        raise ConfigError(f"{key}.{unknown[0]}", f"unknown setting (known: {', '.join(sorted(known))})")
-    regions = _facility_map(f"{key}.regions", settings.get("regions", {}), facilities)
+        raise SourceError(_at(unknown[0]), f"unknown setting (known: {', '.join(sorted(known))})")
+    regions = _facility_map("regions", settings.get("regions", {}), facilities)
     for region in regions:
         if region not in REGIONS:
-            raise ConfigError(
-                f"{key}.regions.{region}", f"not a Printful selling region ({', '.join(sorted(REGIONS))})"
+            raise SourceError(
+                _at(f"regions.{region}"), f"not a Printful selling region ({', '.join(sorted(REGIONS))})"
             )
-    warehouse = _facility_map(
-        f"{key}.warehouse_facilities", settings.get("warehouse_facilities", {}), facilities
-    )
+    warehouse = _facility_map("warehouse_facilities", settings.get("warehouse_facilities", {}), facilities)
     if not regions and not warehouse:
-        raise ConfigError(
-            f"{key}.regions", "map at least one selling region (or warehouse facility) to a facility"
+        raise SourceError(
+            _at("regions"), "map at least one selling region (or warehouse facility) to a facility"
         )
     technique = settings.get("technique", "dtg")
     if technique not in TECHNIQUES:
-        raise ConfigError(f"{key}.technique", f"not a Printful technique ({', '.join(sorted(TECHNIQUES))})")
+        raise SourceError(_at("technique"), f"not a Printful technique ({', '.join(sorted(TECHNIQUES))})")
     products = settings.get("products", [])
     if not isinstance(products, list) or not all(_is_id(p) for p in products):
-        raise ConfigError(f"{key}.products", "must be a list of catalog product ids (positive integers)")
+        raise SourceError(_at("products"), "must be a list of catalog product ids (positive integers)")
     return PrintfulSettings(
         regions=regions,
         technique=technique,
-        base_url=(_text(f"{key}.base_url", settings.get("base_url"), None) or DEFAULT_BASE_URL).rstrip("/"),
-        store_id=_text(f"{key}.store_id", settings.get("store_id"), None),
+        base_url=(_text("base_url", settings.get("base_url")) or DEFAULT_BASE_URL).rstrip("/"),
+        store_id=_text("store_id", settings.get("store_id")),
         products=tuple(dict.fromkeys(products)),
         warehouse_facilities=warehouse,
-        webhook_public_key=_text(f"{key}.webhook_public_key", settings.get("webhook_public_key"), None),
+        webhook_public_key=_text("webhook_public_key", settings.get("webhook_public_key")),
     )
+
+
+def _at(key: str) -> str:
+    return f"settings: {key}"
 
 
 def _facility_map(key: str, value: Any, facilities: frozenset[str]) -> dict[str, str]:
     if not isinstance(value, Mapping):
-        raise ConfigError(key, "must be an object of Printful name → facility id")
+        raise SourceError(_at(key), "must be an object of Printful name → facility id")
     for name, facility in value.items():
         if not isinstance(facility, str) or facility not in facilities:
-            raise ConfigError(f"{key}.{name}", f"{facility!r} is not one of this source's facilities")
+            raise SourceError(
+                _at(f"{key}.{name}"), f"{str(facility)[:40]!r} is not one of this source's facilities"
+            )
     return dict(value)
 
 
-def _text(key: str, value: Any, default: str | None) -> str | None:
+def _text(key: str, value: Any) -> str | None:
     if value is None:
-        return default
+        return None
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)  # a store id written as a number
     if not isinstance(value, str) or not value.strip():
-        raise ConfigError(key, "must be non-empty text")
+        raise SourceError(_at(key), "must be non-empty text")
     return value.strip()
 
 

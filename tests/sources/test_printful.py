@@ -14,7 +14,7 @@ import pytest
 from aioresponses import aioresponses
 
 from daemon.credentials import Secret
-from daemon.errors import ConfigError, CredentialError, InputError
+from daemon.errors import InputError
 from daemon.model import StockStatus
 from reconcilers.transport import AuthError
 from sources import reader_for
@@ -79,33 +79,33 @@ def page(data: list[Any], total: int, offset: int = 0, limit: int = 100) -> dict
 @pytest.mark.parametrize(
     ("settings", "key", "reason"),
     [
-        ({"regions": {"north_america": "pf-mx"}}, "sources.pf.settings.regions.north_america", "not one of"),
-        ({"regions": {"usa": "pf-us"}}, "sources.pf.settings.regions.usa", "not a Printful selling region"),
-        ({"regions": {}}, "sources.pf.settings.regions", "map at least one"),
-        ({**SETTINGS, "technique": "laser"}, "sources.pf.settings.technique", "not a Printful technique"),
-        ({**SETTINGS, "products": ["71"]}, "sources.pf.settings.products", "positive integers"),
-        ({**SETTINGS, "products": [True]}, "sources.pf.settings.products", "positive integers"),
-        ({**SETTINGS, "store": "12"}, "sources.pf.settings.store", "unknown setting"),
-        ({**SETTINGS, "store_id": " "}, "sources.pf.settings.store_id", "non-empty text"),
+        ({"regions": {"north_america": "pf-mx"}}, "settings: regions.north_america", "not one of"),
+        ({"regions": {"usa": "pf-us"}}, "settings: regions.usa", "not a Printful selling region"),
+        ({"regions": {}}, "settings: regions", "map at least one"),
+        ({**SETTINGS, "technique": "laser"}, "settings: technique", "not a Printful technique"),
+        ({**SETTINGS, "products": ["71"]}, "settings: products", "positive integers"),
+        ({**SETTINGS, "products": [True]}, "settings: products", "positive integers"),
+        ({**SETTINGS, "store": "12"}, "settings: store", "unknown setting"),
+        ({**SETTINGS, "store_id": " "}, "settings: store_id", "non-empty text"),
         (
             {"warehouse_facilities": {"Riga, Latvia": "pf-lv"}},
-            "sources.pf.settings.warehouse_facilities.Riga, Latvia",
+            "settings: warehouse_facilities.Riga, Latvia",
             "not one of",
         ),
     ],
 )
 def test_bad_settings_name_the_key(settings: dict[str, Any], key: str, reason: str) -> None:
-    with pytest.raises(ConfigError) as caught:
-        parse_settings("pf", settings, FACILITIES)
-    assert caught.value.key == key
+    with pytest.raises(SourceError) as caught:
+        parse_settings(settings, FACILITIES)
+    assert caught.value.where == key
     assert reason in caught.value.reason
 
 
 def test_settings_defaults_and_the_region_query() -> None:
-    one = parse_settings("pf", {"regions": {"europe": "pf-eu"}, "store_id": 12}, FACILITIES)
+    one = parse_settings({"regions": {"europe": "pf-eu"}, "store_id": 12}, FACILITIES)
     assert (one.technique, one.base_url, one.store_id, one.region_query) == ("dtg", API, "12", "europe")
-    assert parse_settings("pf", SETTINGS, FACILITIES).region_query == "all"
-    only_warehouse = parse_settings("pf", {"warehouse_facilities": {"Riga, Latvia": "pf-wh"}}, FACILITIES)
+    assert parse_settings(SETTINGS, FACILITIES).region_query == "all"
+    only_warehouse = parse_settings({"warehouse_facilities": {"Riga, Latvia": "pf-wh"}}, FACILITIES)
     assert only_warehouse.regions == {}
 
 
@@ -149,9 +149,7 @@ def test_a_full_and_a_last_page_are_read() -> None:
 
 
 def test_availability_maps_the_documented_values_and_ignores_unmapped_regions() -> None:
-    settings = parse_settings(
-        "pf", {**SETTINGS, "regions": {**SETTINGS["regions"], "canada": "pf-us"}}, FACILITIES
-    )
+    settings = parse_settings({**SETTINGS, "regions": {**SETTINGS["regions"], "canada": "pf-us"}}, FACILITIES)
     entries = [
         ("a", variant(1, north_america="in stock", europe="out of stock", worldwide="in stock")),
         ("b", variant(2, north_america="not fulfillable", europe="unknown")),
@@ -197,7 +195,7 @@ def test_availability_maps_the_documented_values_and_ignores_unmapped_regions() 
     ],
 )
 def test_a_bad_availability_entry_names_its_path(entry: Any, where: str, reason: str) -> None:
-    settings = parse_settings("pf", SETTINGS, FACILITIES)
+    settings = parse_settings(SETTINGS, FACILITIES)
     with pytest.raises(SourceError) as caught:
         availability_rows([("x", entry)], {1: "v1"}, settings)
     assert caught.value.where == where
@@ -205,9 +203,7 @@ def test_a_bad_availability_entry_names_its_path(entry: Any, where: str, reason:
 
 
 def test_warehouse_rows_add_up_mapped_facilities_and_refuse_bad_counts() -> None:
-    settings = parse_settings(
-        "pf", {"warehouse_facilities": {"Charlotte": "pf-wh", "Dallas": "pf-wh"}}, FACILITIES
-    )
+    settings = parse_settings({"warehouse_facilities": {"Charlotte": "pf-wh", "Dallas": "pf-wh"}}, FACILITIES)
     body = {
         "data": {
             "warehouse_variants": [
@@ -300,10 +296,16 @@ def test_credential_is_a_token_or_json_and_errors_never_show_it(session: aiohttp
     for value, needle in (
         (" ", "empty"),
         (json.dumps({"webhook_secret": WEBHOOK_SECRET}), "'token' is missing"),
+        ('{"token": "' + TOKEN, "neither a token nor a JSON object"),
     ):
-        with pytest.raises(CredentialError) as caught:
+        with pytest.raises(SourceError) as caught:
             reader(session, credential=value)
-        assert needle in str(caught.value) and WEBHOOK_SECRET not in str(caught.value)
+        assert needle in str(caught.value)
+        assert WEBHOOK_SECRET not in str(caught.value) and TOKEN not in str(caught.value)
+    source = SourceConfig("pf", "printful", SETTINGS, None, FACILITIES, {"4011": "tee"})
+    with pytest.raises(SourceError) as missing:
+        PrintfulReader(SourceContext(source, quick_transport(session, "printful", "pf"), None))
+    assert missing.value.where == "credential"
 
 
 def signed(body: bytes, key: bytes, public_key: str = "pk") -> dict[str, str]:
