@@ -80,6 +80,7 @@ OTHER_EVENTS = frozenset(
         "mockup_task_finished",
     }
 )
+MAX_EVENT_ITEMS = 10_000  # changed variants of the subscribed products; the body is capped at 2 MiB
 MAX_PAGES = 1000  # 100,000 items: far beyond any product's variants or a merchant's warehouse
 
 
@@ -225,8 +226,10 @@ class PrintfulReader:
         data = document.get("data")
         if not isinstance(data, list):
             raise InputError(where, "body.data", "missing or not a list")
+        if len(data) > MAX_EVENT_ITEMS:
+            raise InputError(where, "body.data", f"more than {MAX_EVENT_ITEMS} items")
         named: set[str] = set()
-        for i, item in enumerate(data[:10_000]):
+        for i, item in enumerate(data):
             number = item.get("catalog_variant_id") if isinstance(item, Mapping) else None
             if not isinstance(number, int) or isinstance(number, bool) or number <= 0:
                 raise InputError(

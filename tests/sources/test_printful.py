@@ -374,6 +374,7 @@ def test_stock_webhook_names_the_covered_variants_to_pull(session: aiohttp.Clien
             "body.data[0].catalog_variant_id",
         ),
         ([], "body"),
+        ({"type": "catalog_stock_updated", "data": [{"catalog_variant_id": 1}] * 10_001}, "body.data"),
     ],
 )
 def test_a_bad_webhook_body_names_the_field(session: aiohttp.ClientSession, event: Any, field: str) -> None:
