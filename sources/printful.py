@@ -44,6 +44,7 @@ from sources.interface import (
 )
 from sources.printful_availability import (
     MAX_LIMIT,
+    WAREHOUSE_PREFIX,
     PrintfulSettings,
     availability_rows,
     covered,
@@ -107,10 +108,19 @@ class PrintfulReader:
         wanted = covered(self._source.variants, only)
         if only is None and not wanted.catalog and not wanted.warehouse:
             raise SourceError(f"source {self._source.id}", "no source mappings: nothing to read")
+        if wanted.catalog and not self.settings.regions:
+            first = min(wanted.catalog)
+            raise SourceError(f"source mapping '{first}'", "a catalog variant, but settings map no regions")
+        if wanted.warehouse and not self.settings.warehouse_facilities:
+            first = min(wanted.warehouse)
+            raise SourceError(
+                f"source mapping '{WAREHOUSE_PREFIX}{first}'",
+                "a warehouse variant, but settings map no warehouse_facilities",
+            )
         rows: list[SourceStock] = []
-        if wanted.catalog and self.settings.regions:
+        if wanted.catalog:
             rows += await self._catalog(wanted.catalog, partial=only is not None)
-        if wanted.warehouse and self.settings.warehouse_facilities:
+        if wanted.warehouse:
             rows += await self._warehouse(wanted.warehouse)
         return Snapshot(merged(rows), datetime.now(UTC), Validators(), complete=only is None)
 
@@ -138,11 +148,23 @@ class PrintfulReader:
     async def _warehouse(self, wanted: Mapping[int, str]) -> list[SourceStock]:
         items = [item async for item in self._pages("/v2/warehouse-products", {})]
         holders = warehouse_products_with(items, wanted)
+        held = set().union(*holders.values()) if holders else set()
+        for number in sorted(set(wanted) - held):  # a stale mapping: fix it rather than keep old stock
+            raise SourceError(
+                f"source mapping '{WAREHOUSE_PREFIX}{number}'", "no Printful warehouse product holds it"
+            )
         rows: list[SourceStock] = []
         for product in sorted(holders):
             path = f"/v2/warehouse-products/{product}"
             body = (await self._get(path, {}, missing_is=f"warehouse product {product}")).body
-            rows += warehouse_rows(body, {n: wanted[n] for n in holders[product]}, self.settings)[0]
+            found, seen = warehouse_rows(body, {n: wanted[n] for n in holders[product]}, self.settings)
+            if seen != holders[product]:
+                lost = min(holders[product] - seen)
+                raise SourceError(
+                    f"{path}: body.data.warehouse_variants",
+                    f"variant {lost} is listed but not in its product",
+                )
+            rows += found
         return rows
 
     async def _pages(self, path: str, query: Mapping[str, str]) -> AsyncIterator[tuple[str, Any]]:

@@ -233,3 +233,18 @@ async def test_the_fakes_traffic_and_webhook_follow_the_openapi_description(
     )
     assert check_traffic(server.seen, path) == 4
     check_event("catalog_stock_updated", server.stock_event([(71, 4011, "out of stock")]))
+
+
+async def test_a_stale_or_misconfigured_warehouse_mapping_is_named(
+    session: aiohttp.ClientSession, fake: tuple[PrintfulFake, str]
+) -> None:
+    server, base = fake
+    server.warehouse = {356: {32453: {CHARLOTTE: (1, 1)}}}
+    stale = {"warehouse:32453": "hoodie-m", "warehouse:99": "gone"}
+    with pytest.raises(SourceError) as caught:
+        await build(session, base, stale, warehouse_facilities={CHARLOTTE: WH}).pull(Validators())
+    assert caught.value.where == "source mapping 'warehouse:99'"
+    with pytest.raises(SourceError) as unmapped:
+        await build(session, base, {"warehouse:32453": "hoodie-m"}).pull(Validators())
+    assert "no warehouse_facilities" in unmapped.value.reason
+    assert [s.path for s in server.seen] == ["/v2/warehouse-products"]  # the misconfigured one sent nothing
