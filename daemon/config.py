@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
+from urllib.parse import urlsplit
 
 from daemon.alerts import ALERT_KINDS
 from daemon.errors import ConfigError
@@ -459,8 +460,30 @@ def masked_dsn(text: str) -> str:
     return _PAIR_PASSWORD.sub(r"\1***", text)
 
 
+def url_host(url: str) -> str:
+    """host[:port] of a URL, without user info: what messages may say about a webhook's address."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"[{host}]:{port}" if port and ":" in host else f"{host}:{port}" if port else host
+
+
+def masked_url(url: str) -> str:
+    """A webhook URL without user info, path and query: a chat tool's incoming-webhook URL carries its
+    token in the path (https://hooks.example.com/services/T0/B0/<token>)."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    hidden = parts.path.strip("/") or parts.query or parts.username
+    return f"{parts.scheme}://{url_host(url)}" + ("/***" if hidden else "")
+
+
 def effective(config: Config) -> dict[str, Any]:
-    """The effective configuration as plain data, with the DSN's password masked."""
+    """The effective configuration as plain data, with the DSN's password and the webhook's path masked."""
     data = dataclasses.asdict(config)
     data["database"]["dsn"] = masked_dsn(config.database.dsn)
+    data["notify"]["webhook"]["url"] = masked_url(config.notify.webhook.url)
     return data

@@ -17,12 +17,11 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from email.message import EmailMessage
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 import aiohttp
 
 from daemon import notify_message
-from daemon.config import NotifyConfig
+from daemon.config import NotifyConfig, url_host
 from daemon.credentials import CredentialStore
 from daemon.errors import CredentialError
 from daemon.notify_plan import Outgoing
@@ -60,7 +59,7 @@ class WebhookChannel:
         self._hook = config.webhook
         self._credentials = credentials
         self._session: aiohttp.ClientSession | None = None
-        self.where = urlsplit(self._hook.url).netloc  # for messages: host[:port] only
+        self.where = url_host(self._hook.url)  # for messages: never user info, path or query
 
     def secret(self) -> str | None:
         """The HMAC key (None for a chat webhook without one); json needs one of 16+ characters."""

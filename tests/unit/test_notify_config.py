@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from daemon.cli import main
-from daemon.config import config_from_tables, load_config
+from daemon.config import config_from_tables, effective, load_config
+from daemon.credentials import CredentialStore
 from daemon.errors import ConfigError
+from daemon.notify import startup_problem
+from daemon.runtime import run_daemon
 
 
 def test_notifications_are_off_by_default() -> None:
@@ -89,3 +93,59 @@ def test_the_cli_exits_2_naming_the_key(tmp_path: Path, capsys: pytest.CaptureFi
     path.write_text('[notify.webhook]\nformat = "xml"\n')
     assert main(["--config", str(path), "config", "check"]) == 2
     assert "notify.webhook.format" in capsys.readouterr().err
+
+
+def test_config_check_shows_a_webhook_url_without_its_path() -> None:
+    config = config_from_tables(
+        {
+            "notify": {
+                "webhook": {"url": "https://hooks.example.com/services/T01/B02/tokenpart", "format": "slack"}
+            }
+        }
+    )
+    shown = json.dumps(effective(config))
+    assert '"url": "https://hooks.example.com/***"' in shown and "tokenpart" not in shown
+
+
+@pytest.mark.parametrize(
+    ("notify", "files", "key"),
+    [
+        ({"webhook": {"url": "https://h.example.com/x"}}, {}, "notify.webhook.secret_credential"),
+        (
+            {"webhook": {"url": "https://h.example.com/x"}},
+            {"stocksync-notify-secret": "short"},
+            "notify.webhook.secret_credential",
+        ),
+        (
+            {
+                "email": {
+                    "host": "smtp.example.com",
+                    "username": "u",
+                    "from_address": "s@example.com",
+                    "to": ["a@example.com"],
+                }
+            },
+            {},
+            "notify.email.password_credential",
+        ),
+    ],
+)
+async def test_the_daemon_refuses_to_start_with_a_channel_it_cannot_sign_or_log_in_for(
+    tmp_path: Path, notify: dict[str, object], files: dict[str, str], key: str
+) -> None:
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "admin-token").write_text("an-admin-token-of-some-length")
+    for name, value in files.items():
+        (credentials / name).write_text(value)
+    config = config_from_tables({"notify": notify, "credentials": {"directory": str(credentials)}})
+    with pytest.raises(ConfigError) as raised:
+        await run_daemon(config)
+    assert raised.value.key == key and "short" not in raised.value.reason.replace("shorter", "")
+
+
+def test_a_slack_webhook_needs_no_key_and_nothing_configured_needs_nothing(tmp_path: Path) -> None:
+    store = CredentialStore(str(tmp_path), environ={})
+    slack = config_from_tables({"notify": {"webhook": {"url": "https://h.example.com/x", "format": "slack"}}})
+    assert startup_problem(slack.notify, store) is None
+    assert startup_problem(config_from_tables({}).notify, store) is None
