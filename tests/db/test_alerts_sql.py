@@ -45,7 +45,7 @@ class FakeChannel:
 
 def notifier(pool: Pool, channel: FakeChannel) -> AlertNotifier:
     config = Config(notify=NotifyConfig(webhook=NotifyWebhookConfig(url="https://hooks.example.com/x")))
-    return AlertNotifier(pool, config, CredentialStore(None, environ={}), {"webhook": channel})  # type: ignore[dict-item]
+    return AlertNotifier(pool, config, CredentialStore(None, environ={}), {"webhook": channel})
 
 
 async def hold(pool: Pool, store_id: str) -> None:
@@ -141,7 +141,7 @@ async def test_the_hourly_limit_is_shared_by_replicas(pool: Pool, tmp_path: Path
     )
     channels = [FakeChannel(), FakeChannel()]
     store = CredentialStore(None, environ={})
-    notifiers = [AlertNotifier(pool, config, store, {"webhook": c}) for c in channels]  # type: ignore[dict-item]
+    notifiers = [AlertNotifier(pool, config, store, {"webhook": c}) for c in channels]
     await hold(pool, "na")
     assert len(await notifiers[0].evaluate_once()) == 1
     await hold(pool, "eu")
