@@ -103,7 +103,7 @@ def plan(
     policy: Policy,
 ) -> Plan:
     """The messages each configured channel sends this cycle (channels not given are left alone)."""
-    result = Plan()
+    messages: list[Outgoing] = []
     deferred = 0
     for channel, alerts in alerts_by_channel.items():
         mine = {s.alert.key: s for s in states if s.channel == channel}
@@ -113,11 +113,9 @@ def plan(
             continue
         if budget <= 0:
             deferred += len(due)
-            continue
-        if len(due) <= budget:
-            result.messages.extend(Outgoing(channel, (n,)) for n in due)
-            continue
-        singles, rest = due[: budget - 1], due[budget - 1 :]
-        result.messages.extend(Outgoing(channel, (n,)) for n in singles)
-        result.messages.append(Outgoing(channel, tuple(rest)))
-    return Plan(result.messages, deferred)
+        elif len(due) <= budget:
+            messages.extend(Outgoing(channel, (n,)) for n in due)
+        else:  # all but the last slot one by one; the last carries the rest as one summary
+            messages.extend(Outgoing(channel, (n,)) for n in due[: budget - 1])
+            messages.append(Outgoing(channel, tuple(due[budget - 1 :])))
+    return Plan(messages, deferred)
