@@ -16,7 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
+from urllib.parse import urlsplit
 
+from daemon.alerts import ALERT_KINDS
 from daemon.errors import ConfigError
 
 DEFAULT_PATHS = (Path("stocksync.toml"), Path("/etc/stocksync/stocksync.toml"))
@@ -130,6 +132,48 @@ class CredentialsConfig:
 
 
 @dataclass(frozen=True)
+class NotifyWebhookConfig:
+    """`[notify.webhook]`: a signed JSON POST (or a chat tool's incoming webhook) per notification."""
+
+    url: str = ""  # empty: no webhook
+    format: str = "json"  # json (signed body) | slack ({"text": ...}, for chat tools' incoming webhooks)
+    secret_credential: str = "stocksync-notify-secret"  # HMAC key's credential name; required for json
+    kinds: tuple[str, ...] = ALERT_KINDS
+
+
+@dataclass(frozen=True)
+class NotifyEmailConfig:
+    """`[notify.email]`: a plain-text mail per notification through an SMTP server."""
+
+    host: str = ""  # empty: no e-mail
+    port: int = 587
+    tls: str = "starttls"  # starttls | tls (implicit, usually port 465) | none
+    username: str = ""  # empty: no SMTP login
+    password_credential: str = "stocksync-smtp-password"
+    from_address: str = ""
+    to: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ALERT_KINDS
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    """Outbound notifications of active alerts (daemon/notify.py); off unless a channel is configured."""
+
+    tick_s: float = 30.0  # how often alerts are evaluated (one replica at a time)
+    reminder_s: float = 4 * 3600.0  # a still-firing alert is sent again after this; 0: never
+    max_per_hour: int = 20  # per channel; the excess goes out as one summary
+    failing_after_s: float = 900.0  # store_failing: passes failing for longer than this
+    stale_after_intervals: float = 3.0  # store_stale: no successful full pass for this many intervals
+    public_url: str = ""  # where people reach the drift page (links in notifications); empty: no link
+    timeout_s: float = 10.0  # one delivery attempt
+    attempts: int = 5  # deliveries retried on 5xx, timeouts and connection errors
+    backoff_s: float = 2.0  # first wait between attempts; doubles, jittered
+    queue_size: int = 100  # notifications waiting per channel; more are sent in a later cycle
+    webhook: NotifyWebhookConfig = field(default_factory=NotifyWebhookConfig)
+    email: NotifyEmailConfig = field(default_factory=NotifyEmailConfig)
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: str = "info"
     format: str = "auto"  # auto (JSON unless stdout is a TTY) | json | console
@@ -146,6 +190,7 @@ class Config:
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     credentials: CredentialsConfig = field(default_factory=CredentialsConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
     source: str = "defaults"  # where the file came from, for `config check`
 
 
@@ -195,8 +240,15 @@ def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
     for name, value in env.items():
         if not name.startswith(ENV_PREFIX) or "__" not in name:
             continue
-        section, _, key = name[len(ENV_PREFIX) :].partition("__")
-        raw.setdefault(section.lower(), {})[key.lower()] = _EnvValue(value, name)
+        # STOCKSYNC_NOTIFY__WEBHOOK__URL: a sub-table's key (`notify.webhook.url`)
+        *tables, key = name[len(ENV_PREFIX) :].lower().split("__")
+        target = raw
+        for table in tables:
+            nested = target.setdefault(table, {})
+            if not isinstance(nested, dict):
+                raise ConfigError(name, f"{table} is a value, not a table")
+            target = nested
+        target[key] = _EnvValue(value, name)
 
 
 @dataclass(frozen=True)
@@ -218,11 +270,22 @@ def _build_section(section: str, cls: Any, values: dict[str, Any]) -> Any:
             raise ConfigError(where, f"renamed: use {RENAMED[dotted]}")
         if key not in known:
             raise ConfigError(dotted, f"unknown key (known: {', '.join(known)})")
+        if dataclasses.is_dataclass(hints[key]):  # a sub-table such as [notify.webhook]
+            if not isinstance(value, dict):
+                raise ConfigError(dotted, "must be a table")
+            kwargs[key] = _build_section(dotted, hints[key], value)
+            continue
         kwargs[key] = _coerce(dotted, hints[key], value)
     return cls(**kwargs)
 
 
 def _coerce(key: str, target: Any, value: Any) -> Any:
+    if get_origin(target) is tuple:  # a list of strings; from the environment: comma-separated
+        if isinstance(value, _EnvValue):
+            return tuple(part.strip() for part in value.text.split(",") if part.strip())
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise ConfigError(key, f"expected a list of strings, got {value!r}")
+        return tuple(value)
     if get_origin(target) in (Union, types.UnionType):
         target = next(arg for arg in get_args(target) if arg is not type(None))
     if isinstance(value, _EnvValue):
@@ -302,10 +365,74 @@ def _validate(config: Config) -> None:
         ),
         ("logging.format", config.logging.format in ("auto", "json", "console"), "auto|json|console"),
     ]
-    for key, ok, reason in checks:
+    for key, ok, reason in checks + _notify_checks(config.notify):
         if not ok:
             raise ConfigError(key, reason)
     _validate_listen(config.http.listen)
+
+
+_EMAIL = re.compile(r"^[^@\s<>,;\\\"]+@[^@\s<>,;\\\"]+$")  # one bare address; no header tricks
+_HTTP_URL = re.compile(r"^https?://[^/\s?#]+(/\S*)?$")
+_CREDENTIAL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$")
+
+
+def _notify_checks(n: NotifyConfig) -> list[tuple[str, bool, str]]:
+    hook, mail = n.webhook, n.email
+    checks = [
+        ("notify.tick_s", 0.1 <= n.tick_s <= 3600, "must be between 0.1 and 3600"),
+        ("notify.reminder_s", n.reminder_s == 0 or n.reminder_s >= 60, "must be 0 (never) or at least 60"),
+        ("notify.max_per_hour", 1 <= n.max_per_hour <= 10_000, "must be between 1 and 10000"),
+        ("notify.failing_after_s", n.failing_after_s >= 0, "must not be negative"),
+        ("notify.stale_after_intervals", n.stale_after_intervals >= 1, "must be at least 1"),
+        (
+            "notify.public_url",
+            not n.public_url or bool(_HTTP_URL.match(n.public_url)),
+            "http(s)://HOST[/PATH]",
+        ),
+        ("notify.timeout_s", 0 < n.timeout_s <= 300, "must be in (0, 300]"),
+        ("notify.attempts", 1 <= n.attempts <= 20, "must be between 1 and 20"),
+        ("notify.backoff_s", 0 <= n.backoff_s <= 600, "must be between 0 and 600"),
+        ("notify.queue_size", 1 <= n.queue_size <= 100_000, "must be between 1 and 100000"),
+        ("notify.webhook.url", not hook.url or bool(_HTTP_URL.match(hook.url)), "http(s)://HOST[/PATH]"),
+        ("notify.webhook.format", hook.format in ("json", "slack"), "json|slack"),
+        (
+            "notify.webhook.secret_credential",
+            bool(_CREDENTIAL_NAME.match(hook.secret_credential)),
+            "a file name",
+        ),
+        ("notify.email.port", 1 <= mail.port <= 65535, "must be between 1 and 65535"),
+        ("notify.email.tls", mail.tls in ("starttls", "tls", "none"), "starttls|tls|none"),
+        (
+            "notify.email.password_credential",
+            bool(_CREDENTIAL_NAME.match(mail.password_credential)),
+            "a file name",
+        ),
+        (
+            "notify.email.host",
+            not mail.host or (mail.host.strip() == mail.host and "\n" not in mail.host),
+            "a host name",
+        ),
+        (
+            "notify.email.from_address",
+            bool(_EMAIL.match(mail.from_address)) if mail.host or mail.from_address else True,
+            "one address such as stocksync@example.com (required with notify.email.host)",
+        ),
+        (
+            "notify.email.to",
+            (bool(mail.to) or not mail.host) and all(_EMAIL.match(a) for a in mail.to),
+            'a list of addresses such as ["support@example.com"] (required with notify.email.host)',
+        ),
+    ]
+    for table, kinds in (("webhook", hook.kinds), ("email", mail.kinds)):
+        unknown = [k for k in kinds if k not in ALERT_KINDS]
+        checks.append(
+            (
+                f"notify.{table}.kinds",
+                not unknown,
+                f"unknown kind {unknown[:1]} (known: {', '.join(ALERT_KINDS)})",
+            )
+        )
+    return checks
 
 
 def _validate_listen(listen: str) -> None:
@@ -333,8 +460,30 @@ def masked_dsn(text: str) -> str:
     return _PAIR_PASSWORD.sub(r"\1***", text)
 
 
+def url_host(url: str) -> str:
+    """host[:port] of a URL, without user info: what messages may say about a webhook's address."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"[{host}]:{port}" if port and ":" in host else f"{host}:{port}" if port else host
+
+
+def masked_url(url: str) -> str:
+    """A webhook URL without user info, path and query: a chat tool's incoming-webhook URL carries its
+    token in the path (https://hooks.example.com/services/T0/B0/<token>)."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    hidden = parts.path.strip("/") or parts.query or parts.username
+    return f"{parts.scheme}://{url_host(url)}" + ("/***" if hidden else "")
+
+
 def effective(config: Config) -> dict[str, Any]:
-    """The effective configuration as plain data, with the DSN's password masked."""
+    """The effective configuration as plain data, with the DSN's password and the webhook's path masked."""
     data = dataclasses.asdict(config)
     data["database"]["dsn"] = masked_dsn(config.database.dsn)
+    data["notify"]["webhook"]["url"] = masked_url(config.notify.webhook.url)
     return data

@@ -27,6 +27,8 @@ from daemon.db.work_queue import WorkItem
 from daemon.engine import Engine, PassReport
 from daemon.errors import ConfigError
 from daemon.logs import configure_logging, get_logger
+from daemon.notify import AlertNotifier
+from daemon.notify import startup_problem as notify_problem
 from daemon.resources import checked_pool, credential_store, engine_for
 from daemon.scheduler import PassScheduler
 from daemon.sdnotify import Notifier
@@ -47,6 +49,8 @@ async def run_daemon(
 ) -> int:
     if (problem := credential_store(config).startup_problem()) is not None:
         raise ConfigError("credentials", problem)
+    if (refused := notify_problem(config.notify, credential_store(config))) is not None:
+        raise ConfigError(*refused)
     notify = notifier or Notifier()
     log = get_logger(replica=replica_name())
     liveness = Liveness()
@@ -88,6 +92,10 @@ async def run_daemon(
                 asyncio.create_task(_watch_loop(liveness, notify)),
             ]
             stack.push_async_callback(_cancel_all, background)
+            # alerts go out from their own tasks: a slow receiver never holds a pass
+            alert_notifier = AlertNotifier(pool, config, credential_store(config))
+            alert_notifier.start()
+            stack.push_async_callback(alert_notifier.stop)
             scheduler = PassScheduler(pool, config)
             scheduler.start()
             stack.callback(scheduler.stop)

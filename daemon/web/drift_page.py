@@ -14,7 +14,9 @@ from urllib.parse import parse_qsl, quote, urlencode
 
 from aiohttp import web
 
+from daemon.alerts import Alert, Thresholds, active_alerts
 from daemon.credentials import ADMIN_TOKEN
+from daemon.db import alerts as alerts_db
 from daemon.db import drift as drift_db
 from daemon.db import sessions as sessions_db
 from daemon.db import work_queue
@@ -182,8 +184,16 @@ async def drift_page(request: web.Request) -> web.Response:
             back=urlencode(here),
             limit=raw_limit,
             stores=await store_ids(pool),
+            alerts=await _active_alerts(request),
         )
     )
+
+
+async def _active_alerts(request: web.Request) -> list[Alert]:
+    """Every kind, whether or not a notification channel is configured (same snapshot as the notifier)."""
+    notify = request.app[SERVICES].config.notify
+    snapshot = await alerts_db.snapshot(request.app[SERVICES].pool)
+    return active_alerts(snapshot, Thresholds(notify.failing_after_s, notify.stale_after_intervals))
 
 
 def _href(params: dict[str, str]) -> str:

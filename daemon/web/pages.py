@@ -8,6 +8,7 @@ from html import escape
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from daemon.alerts import MEANING, Alert
 from daemon.drift_listing import PageSpan
 from daemon.output import show_value
 
@@ -16,6 +17,7 @@ _STYLE = (
     "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}th{background:#f4f4f4}"
     ".open{color:#b00}form{display:inline}dl.legend{display:grid;grid-template-columns:max-content auto;"
     "gap:2px 12px;color:#444}dl.legend dt{font-weight:bold}dl.legend dd{margin:0}"
+    ".alerts{border:2px solid #b00;background:#fff4f4;padding:4px 12px;margin-bottom:1em}"
 )
 # What support needs to read the table's "status" and "policy did" columns.
 _LEGEND = (
@@ -77,6 +79,18 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>" if rows else "<p>(none)</p>"
 
 
+def alert_banner(alerts: Sequence[Alert]) -> str:
+    """The active alerts (what the notifier sends), above everything else; nothing when none."""
+    if not alerts:
+        return ""
+    items = "".join(
+        f"<li><b title='{escape(MEANING.get(a.kind, ''))}'>{escape(a.kind)}</b> "
+        f"{escape(a.summary)} <small>(since {escape(when(a.since))})</small></li>"
+        for a in alerts
+    )
+    return f"<div class='alerts' role='alert'><h2>Active alerts ({len(alerts)})</h2><ul>{items}</ul></div>"
+
+
 def drift_list(
     records: Sequence[Mapping[str, Any]],
     filters: Mapping[str, str],
@@ -88,6 +102,7 @@ def drift_list(
     back: str,
     limit: str = "",
     stores: Sequence[str] = (),
+    alerts: Sequence[Alert] = (),
 ) -> str:
     """One page of drift records; `back` is where the buttons return to (this page, filters kept)."""
     exported = urlencode({k: v for k, v in filters.items() if v})
@@ -128,7 +143,9 @@ def drift_list(
         "",
     ]
     table = _paging(span, newer_href, older_href) + _table(headers, rows)
-    return page("Drift in stores", form + table + "<h2>What the columns say</h2>" + _LEGEND)
+    return page(
+        "Drift in stores", alert_banner(alerts) + form + table + "<h2>What the columns say</h2>" + _LEGEND
+    )
 
 
 def _paging(span: PageSpan, newer_href: str | None, older_href: str | None) -> str:

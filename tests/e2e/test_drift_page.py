@@ -235,3 +235,22 @@ async def test_support_agent_resolves_drift_in_a_real_browser(pool: Pool, tmp_pa
             await browser.close()
     assert await pool.fetchval("SELECT status FROM drift_records") == "reapplied"
     assert await pool.fetchval("SELECT count(*) FROM work_queue WHERE external_id = 'E-TEE'") == 1
+
+
+async def test_active_alerts_are_shown_at_the_top_escaped_and_nothing_when_none(
+    pool: Pool, tmp_path: Path
+) -> None:
+    async with drift_site(pool, tmp_path) as (_, client, _):
+        await sign_in(client)
+        quiet = await (await client.get("/drift")).text()
+        assert "Active alerts" not in quiet and "role='alert'" not in quiet
+        await pool.execute(
+            "UPDATE store_schedule SET guard_held_at = now(), guard_reason = '<script>x</script> 4 of 10'"
+        )
+        text = await (await client.get("/drift")).text()
+        assert "Active alerts (1)" in text
+        assert text.index("Active alerts") < text.index("<form")  # above the filters and the table
+        assert "guard_held" in text and "store na held by the mass-unavailable guard" in text
+        assert "<script>" not in text and "&lt;script&gt;x&lt;/script&gt; 4 of 10" in text
+        await pool.execute("UPDATE store_schedule SET guard_held_at = NULL, guard_reason = NULL")
+        assert "Active alerts" not in await (await client.get("/drift")).text()

@@ -23,12 +23,19 @@ def schema() -> dict[str, dict[str, Any]]:
     hints = get_type_hints(Config)
     return {
         section.name: {
-            key.name: getattr(hints[section.name](), key.name)
+            key.name: _as_toml(getattr(hints[section.name](), key.name))
             for key in dataclasses.fields(hints[section.name])
         }
         for section in dataclasses.fields(Config)
         if section.name != "source"
     }
+
+
+def _as_toml(value: Any) -> Any:
+    """A default as TOML reads it: a sub-table ([notify.webhook]) as a table, a tuple as a list."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: _as_toml(v) for k, v in dataclasses.asdict(value).items()}
+    return list(value) if isinstance(value, tuple) else value
 
 
 def test_the_toml_example_lists_every_key_with_its_default() -> None:
