@@ -18,7 +18,7 @@ import contextlib
 import heapq
 import itertools
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Protocol
 
@@ -90,44 +90,96 @@ def urgent_requests() -> Iterator[None]:
         _URGENT.reset(token)
 
 
+class _Turn:
+    def __init__(self, urgent: bool, arrival: int) -> None:
+        self.urgent = urgent
+        self.arrival = arrival
+        self.preempted = asyncio.Event()
+
+
 class _Turns:
     """Whose turn it is to wait for the store's budget: one request at a time, urgent ones first, each
-    class in arrival order. Only the holder waits on the budget itself, so a slot freed while a full pass
-    has many requests queued goes to an event's request that arrived after them."""
+    class in arrival order. Only the holder waits on the budget itself, and an urgent request arriving
+    while a bulk one waits there takes its place (the bulk one goes back to the head of its class): so
+    the next slot freed while a full pass has many requests queued goes to an event's request. A full
+    pass is never starved: after URGENT_RUN urgent slots in a row, a waiting bulk request goes next."""
+
+    URGENT_RUN = 2
 
     def __init__(self) -> None:
-        self._held = False
-        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._holder: _Turn | None = None
+        self._urgent: list[tuple[int, asyncio.Future[None]]] = []
+        self._bulk: list[tuple[int, asyncio.Future[None]]] = []
+        self._urgent_run = 0  # urgent slots granted in a row while bulk requests waited
         self._arrivals = itertools.count()
 
-    @contextlib.asynccontextmanager
-    async def turn(self) -> AsyncIterator[None]:
-        if self._held or self._waiting:
-            ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            heapq.heappush(self._waiting, (0 if _URGENT.get() else 1, next(self._arrivals), ready))
+    async def slot(self, wait_for_slot: Callable[[], Awaitable[None]]) -> None:
+        """Wait for the budget in turn; `wait_for_slot` must be safe to cancel before it returns."""
+        urgent, arrival = _URGENT.get(), next(self._arrivals)
+        while True:
+            turn = await self._take(_Turn(urgent, arrival))
             try:
-                await ready
-            except asyncio.CancelledError:
-                if ready.done() and not ready.cancelled():  # handed the turn as we were cancelled
-                    self._pass_on()
-                else:
-                    self._waiting = [w for w in self._waiting if w[2] is not ready]
-                    heapq.heapify(self._waiting)
-                raise
-        else:
-            self._held = True
+                if await self._unless_preempted(turn, wait_for_slot()):
+                    return
+            finally:
+                self._pass_on()
+
+    async def _take(self, turn: _Turn) -> _Turn:
+        if self._holder is None and not self._urgent and not self._bulk:
+            return self._hold(turn)
+        holder = self._holder
+        if turn.urgent and holder is not None and not holder.urgent and self._urgent_run < self.URGENT_RUN:
+            holder.preempted.set()
+        ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        line = self._urgent if turn.urgent else self._bulk
+        heapq.heappush(line, (turn.arrival, ready))
         try:
-            yield
+            await ready
+        except asyncio.CancelledError:
+            if ready.done() and not ready.cancelled():  # handed the turn as we were cancelled
+                self._pass_on()
+            else:
+                line[:] = [w for w in line if w[1] is not ready]
+                heapq.heapify(line)
+            raise
+        return self._hold(turn)
+
+    def _hold(self, turn: _Turn) -> _Turn:
+        self._urgent_run = self._urgent_run + 1 if turn.urgent and self._bulk else 0
+        self._holder = turn
+        return turn
+
+    @staticmethod
+    async def _unless_preempted(turn: _Turn, waiting: Awaitable[None]) -> bool:
+        """True once the slot is ours; False when an urgent request took the turn first."""
+        slot = asyncio.ensure_future(waiting)
+        preempted = asyncio.ensure_future(turn.preempted.wait())
+        try:
+            await asyncio.wait((slot, preempted), return_when=asyncio.FIRST_COMPLETED)
         finally:
-            self._pass_on()
+            preempted.cancel()
+            if not slot.done():
+                slot.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await slot
+        if slot.cancelled():
+            return False
+        slot.result()  # re-raise what the wait raised
+        return True
 
     def _pass_on(self) -> None:
-        while self._waiting:
-            _, _, ready = heapq.heappop(self._waiting)
-            if not ready.done():
-                ready.set_result(None)  # the turn moves to it: still held
-                return
-        self._held = False
+        self._holder = None
+        bulk_first = self._urgent_run >= self.URGENT_RUN
+        for line in (self._bulk, self._urgent) if bulk_first else (self._urgent, self._bulk):
+            while line:
+                _, ready = heapq.heappop(line)
+                if not ready.done():
+                    ready.set_result(None)
+                    self._holder = _PENDING  # reserved until the woken request takes it
+                    return
+
+
+_PENDING = _Turn(urgent=True, arrival=-1)  # a turn handed on but not taken yet: never preempted
 
 
 def _now() -> float:
@@ -196,10 +248,12 @@ class LeakyBucketPacer:
         return AsyncLimiter(self._burst, self._burst / rate)
 
     async def acquire(self, cost: float = 1.0) -> None:
-        async with self._turns.turn():
+        async def wait_for_slot() -> None:
             self._recover()
             await self._pause.wait()
             await self._limiter.acquire(min(max(cost, 0.0), self._limiter.max_rate))
+
+        await self._turns.slot(wait_for_slot)
         self.acquired += 1
 
     def feed(self, response: Response) -> None:
@@ -252,7 +306,8 @@ class CostPointsPacer:
 
     async def acquire(self, cost: float = 1.0) -> None:
         cost = min(cost, self.maximum)
-        async with self._turns.turn():
+
+        async def wait_for_slot() -> None:
             await self._pause.wait()
             # a loop, not one sleep: update() or penalize() may lower the estimate while we wait
             while (shortfall := cost - self.available) > 0:  # noqa: ASYNC110 - the estimate may move
@@ -260,6 +315,8 @@ class CostPointsPacer:
                 await self._pause.wait()
             self._available = self.available - cost
             self._stamp = _now()
+
+        await self._turns.slot(wait_for_slot)
 
     def update(self, *, currently_available: float, maximum_available: float, restore_rate: float) -> None:
         """The platform's own accounting wins over our estimate."""
