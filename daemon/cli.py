@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from daemon import __version__, import_command, sync_commands
+from daemon import __version__, import_command, source_command, sync_commands
 from daemon.config import Config, effective, load_config, masked_dsn
 from daemon.db import migrate as migrations
 from daemon.db.pool import CANNOT_CONNECT, open_pool
@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("run", help="run the daemon (HTTP server, scheduler, store workers)")
     sync_commands.register(commands)
     import_command.register(commands)
+    source_command.register(commands)
     sandbox = commands.add_parser(
         "sandbox", help="the local sandbox store (a real HTTP store for demos/tests)"
     )
@@ -168,6 +169,7 @@ _HANDLERS: dict[str, Handler] = {
     "show": sync_commands.cmd_show,
     "drift": sync_commands.cmd_drift,
     "import": import_command.run,
+    "pull": source_command.cmd_pull,
     "run": _cmd_run,
     "sandbox": _cmd_sandbox,
 }

@@ -27,7 +27,7 @@ from daemon.db.work_queue import WorkItem
 from daemon.engine import Engine, PassReport
 from daemon.errors import ConfigError
 from daemon.logs import configure_logging, get_logger
-from daemon.resources import checked_pool, credential_store, engine_for
+from daemon.resources import checked_pool, credential_store, engine_for, source_puller_for
 from daemon.scheduler import PassScheduler
 from daemon.sdnotify import Notifier
 from daemon.web.app import build_app
@@ -65,7 +65,11 @@ async def run_daemon(
             notify.status("starting: database")
             pool = await stack.enter_async_context(checked_pool(config))
             engine = await stack.enter_async_context(engine_for(config, pool))
-            services = Services(config, pool, engine, credential_store(config), liveness)
+            puller = await stack.enter_async_context(source_puller_for(config, pool, owner))
+            scheduler = PassScheduler(pool, config, puller)  # started once the workers run
+            services = Services(
+                config, pool, engine, credential_store(config), liveness, puller.factory, scheduler.pull_soon
+            )
             # a request whose client disconnected is cancelled, not finished: its transaction rolls back
             runner = web.AppRunner(
                 build_app(services),
@@ -88,7 +92,6 @@ async def run_daemon(
                 asyncio.create_task(_watch_loop(liveness, notify)),
             ]
             stack.push_async_callback(_cancel_all, background)
-            scheduler = PassScheduler(pool, config)
             scheduler.start()
             stack.callback(scheduler.stop)
             liveness.scheduler_running = True
