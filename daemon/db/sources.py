@@ -93,10 +93,13 @@ async def load_source(db: Executor, source_id: str) -> tuple[SourceConfig, bool]
     if row is None:
         raise NotFoundError(f"no source {source_id!r} (import it with `stocksync import sources FILE`)")
     mappings = await db.fetch(query("source_mappings_of"), source_id)
+    settings = json.loads(row["settings"])
+    if not isinstance(settings, dict):  # the import only stores objects; a hand-made row may not
+        raise SourceError(f"source {source_id}: settings", "must be a JSON object")
     config = SourceConfig(
         id=row["id"],
         kind=row["kind"],
-        settings=json.loads(row["settings"]),
+        settings=settings,
         credential=row["credential"],
         facilities=frozenset(row["facilities"]),
         variants={m["external_id"]: m["variant_id"] for m in mappings},
