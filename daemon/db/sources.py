@@ -23,7 +23,7 @@ from daemon.errors import NotFoundError
 from daemon.importer import ImportCounts, ImportRow, check_references
 from daemon.upstream_events import MAX_CLOCK_SKEW
 from sources.checks import check_coverage, check_kinds
-from sources.interface import Snapshot, SourceConfig, Validators
+from sources.interface import Snapshot, SourceConfig, SourceError, Validators
 
 Executor = Connection | Pool
 TRIGGER = "source"  # the trigger of the store items a pull queues (their runs say so)

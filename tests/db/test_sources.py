@@ -16,7 +16,7 @@ from daemon.db.pool import Pool
 from daemon.errors import InputError
 from daemon.importer import read_rows
 from daemon.model import StockEvent, StockStatus
-from sources.interface import SourceConfig, SourceError, SourceStock, Snapshot, Validators
+from sources.interface import Snapshot, SourceConfig, SourceError, SourceStock, Validators
 from tests.db.seed import seed
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)

@@ -15,7 +15,7 @@ from yarl import URL
 from daemon.credentials import Secret
 from reconcilers.transport import TooLarge
 from sources.http_feed import HttpFeedReader
-from sources.interface import NotModified, SourceConfig, SourceContext, SourceError, Snapshot, Validators
+from sources.interface import NotModified, Snapshot, SourceConfig, SourceContext, SourceError, Validators
 from tests.reconcilers.wire import quick_transport
 
 FEED = "https://feed.example.test/stock.json"
