@@ -88,8 +88,10 @@ def drift_list(
     back: str,
     limit: str = "",
     stores: Sequence[str] = (),
+    header: str = "",
 ) -> str:
-    """One page of drift records; `back` is where the buttons return to (this page, filters kept)."""
+    """One page of drift records; `back` is where the buttons return to (this page, filters kept).
+    `header`: HTML shown above the filters (the upstream sources' freshness)."""
     exported = urlencode({k: v for k, v in filters.items() if v})
     chosen = filters.get("store", "")
     if chosen and chosen not in stores:  # a link to a store that is gone: keep it visible, not silent
@@ -128,7 +130,7 @@ def drift_list(
         "",
     ]
     table = _paging(span, newer_href, older_href) + _table(headers, rows)
-    return page("Drift in stores", form + table + "<h2>What the columns say</h2>" + _LEGEND)
+    return page("Drift in stores", header + form + table + "<h2>What the columns say</h2>" + _LEGEND)
 
 
 def _paging(span: PageSpan, newer_href: str | None, older_href: str | None) -> str:

@@ -59,6 +59,9 @@ async def test_a_requested_pull_reaches_the_store_and_a_304_changes_nothing(
             assert await eventually(lambda: _served(feed, 2), 20)
             assert await eventually(lambda: pulls_done(pool), 20)
             status, metrics = await daemon.get("/metrics")
+            headers = {"Authorization": "Bearer test-admin-token"}
+            async with daemon.session.get(daemon.url + "/drift", headers=headers) as page:
+                drift_page = await page.text()
             logs = daemon.logs()
         assert feed.served == [200, 304]
         assert w.writes("na") == ["E-TEE"]  # the 304 wrote nothing
@@ -69,6 +72,9 @@ async def test_a_requested_pull_reaches_the_store_and_a_304_changes_nothing(
         assert 'stocksync_source_rows{source_id="feed1"} 1.0' in metrics
         assert 'stocksync_source_stale{source_id="feed1"} 0.0' in metrics
         assert 'stocksync_source_pull_interval_seconds{source_id="feed1"} 14400.0' in metrics
+        assert "<h2>Upstream sources</h2>" in drift_page
+        assert "<td>feed1</td><td>http_feed</td>" in drift_page and "s ago (" in drift_page
+        assert "<td>1</td><td>fresh</td>" in drift_page
         pulled = [json.loads(line) for line in logs.splitlines() if '"source_pulled"' in line]
         assert [(p["rows"], p["changed"], p["not_modified"]) for p in pulled] == [(1, 1, False), (0, 0, True)]
 
