@@ -4,7 +4,7 @@ The pull runs in this process (taking the source's lease, so a daemon never pull
 time), applies the snapshot like the daemon does (newest wins, guard in the passes), and then runs
 a pass of every store that syncs a changed variant, as `stocksync sync STORE` would: with no daemon
 running, the stores still follow. `--queue-only` stops after queueing: a running daemon writes them.
-Exit status: 0 applied or unchanged (304), 1 refused or failed (nothing applied).
+Exit status: 0 applied or unchanged (304), 1 refused or failed (nothing applied), 2 unknown source.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from daemon.config import Config
 from daemon.db import events
 from daemon.db.pool import Pool
 from daemon.engine import PassReport
+from daemon.errors import InputError, NotFoundError
 from daemon.resources import checked_pool, engine_for, source_puller_for
 from daemon.source_pulls import PullResult
 from daemon.store_hold import hold_store
@@ -41,7 +42,10 @@ def register(commands: Any) -> None:
 async def cmd_pull(args: argparse.Namespace, config: Config) -> int:
     async with checked_pool(config) as pool:
         async with source_puller_for(config, pool, f"cli-{socket.gethostname()}-{os.getpid()}") as puller:
-            result = await puller.pull_now(args.source)
+            try:
+                result = await puller.pull_now(args.source)
+            except NotFoundError as exc:  # a mistyped argument is bad input (exit 2), as for `sync`
+                raise InputError("argument", "SOURCE", str(exc)) from None
         reports: list[PassReport] = []
         if result.outcome == "applied" and result.changed_variants and not args.queue_only:
             reports = await _write_stores(pool, config, result)

@@ -101,7 +101,7 @@ async def test_stocksync_pull_writes_the_store_without_a_daemon(
         second = await _cli(env, tmp_path, "pull", "feed1")
         assert second[0] == 0 and "not modified (304); nothing changed" in second[1]
         missing = await _cli(env, tmp_path, "pull", "nope")
-        assert missing[0] == 1 and "no source 'nope'" in missing[2]
+        assert missing[0] == 2 and "argument: SOURCE: no source 'nope'" in missing[2]
     assert feed.served == [200, 304]
     assert w.writes("na") == ["E-TEE"]
 
