@@ -19,7 +19,7 @@ from daemon.db import sources as sources_db
 from daemon.db.pool import DATABASE_UNAVAILABLE, Pool
 from daemon.errors import NotFoundError, StocksyncError
 from daemon.logs import get_logger
-from reconcilers.transport import TransportError
+from reconcilers.transport import TooLarge, TransportError
 from sources.factory import SourceFactory
 from sources.interface import NotModified, SourceConfig, SourceError
 
@@ -97,7 +97,7 @@ class SourcePuller:
             source, _ = await sources_db.load_source(self._pool, claim.source_id)
             kind = source.kind
             result = await self._read_and_apply(claim, source)
-        except SourceError as exc:
+        except (SourceError, TooLarge) as exc:  # the upstream answered what must not be applied
             result = await self._failed(claim, kind, "refused", str(exc))
         except (TransportError, StocksyncError, ValueError) as exc:
             # transport messages carry method and path only; credential errors name, never show

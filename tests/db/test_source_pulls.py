@@ -67,3 +67,23 @@ async def test_a_failed_pull_is_recorded_without_the_secret(pool: Pool, tmp_path
     error = await pool.fetchval("SELECT last_error FROM source_state")
     assert "HTTP 401" in error and TOKEN not in error and TOKEN not in result.error
     assert seen == [result]
+
+
+async def test_a_feed_over_max_bytes_is_refused_and_applies_nothing(pool: Pool, tmp_path: Path) -> None:
+    async with pool.acquire() as conn:
+        await seed(conn)
+    await add_feed(pool)
+    await pool.execute("UPDATE sources SET settings = settings || '{\"max_bytes\": 20}'")
+    seen: list[PullResult] = []
+    async with aiohttp.ClientSession() as session:
+        puller = await puller_for(pool, session, tmp_path, seen)
+        with aioresponses() as mocked:
+            mocked.get(FEED, body=b"variant_id,facility_id,status,quantity\ntee,us1,out_of_stock,\n")
+            [result] = await puller.pull_due()
+    assert result.outcome == "refused" and "larger than 20 bytes" in str(result.error)
+    assert (
+        await pool.fetchval(
+            "SELECT status FROM facility_stock WHERE variant_id = 'tee' AND facility_id = 'us1'"
+        )
+        != "out_of_stock"
+    )

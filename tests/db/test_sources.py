@@ -190,6 +190,7 @@ async def test_imports_of_sources_and_mappings_and_the_catalog_update_asks_for_a
             counts = await import_rows(conn, "sources", read_rows("sources", src), source=str(src))
         assert (counts.new, counts.pulls) == (1, 0)
         row = await conn.fetchrow("SELECT facilities, credential, pull_interval FROM sources")
+        assert row is not None
         assert (row["facilities"], row["credential"], row["pull_interval"]) == (
             ["ca1", "us1"],
             None,
@@ -218,3 +219,18 @@ async def test_a_source_naming_an_unknown_facility_is_refused_whole(pool: Pool, 
             async with conn.transaction():
                 await import_rows(conn, "sources", read_rows("sources", src), source=str(src))
     assert await pool.fetchval("SELECT count(*) FROM sources") == 0
+
+
+async def test_a_new_variant_asks_the_sources_without_mappings_for_a_pull(pool: Pool, tmp_path: Path) -> None:
+    async with pool.acquire() as conn:
+        await seed(conn)
+    await add_source(pool)  # no mappings: speaks our variant ids, may carry any variant
+    await add_source(pool, "mapped", "lv1")
+    await pool.execute("INSERT INTO source_mappings VALUES ('mapped', 'UP-MUG', 'mug')")
+    await pool.execute("UPDATE source_state SET next_pull_at = now() + interval '1 day'")
+    variants = _write(tmp_path, "variants.csv", "id,sku,kind\nhat,HAT,pod\n")
+    async with pool.acquire() as conn, conn.transaction():
+        counts = await import_rows(conn, "variants", read_rows("variants", variants), source=str(variants))
+    assert counts.pulls == 1
+    requested = await pool.fetch("SELECT source_id FROM source_state WHERE pull_requested_at IS NOT NULL")
+    assert [r["source_id"] for r in requested] == ["feed1"]

@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import aiohttp
 import pytest
@@ -61,7 +61,7 @@ class PushReader:
         )
 
 
-def signed(document: dict[str, object], secret: str = SECRET) -> tuple[bytes, dict[str, str]]:
+def signed(document: dict[str, Any], secret: str = SECRET) -> tuple[bytes, dict[str, str]]:
     body = json.dumps(document).encode()
     return body, {"X-Push-Signature": hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()}
 
@@ -133,4 +133,5 @@ async def test_callback_rows_and_pull_ids_are_stored_before_the_202(
                 )
     assert await pool.fetchval("SELECT status FROM facility_stock WHERE variant_id = 'tee'") == "out_of_stock"
     state = await pool.fetchrow("SELECT pull_requested_at, requested_ids FROM source_state")
+    assert state is not None
     assert state["pull_requested_at"] is not None and state["requested_ids"] == ["P-9"]

@@ -117,6 +117,7 @@ async def test_a_bad_feed_applies_nothing_and_the_cli_says_where(
     assert code == 1 and "refused, nothing applied: feed:1: status: 'gone' is not one of" in out
     assert await pool.fetchval("SELECT status FROM facility_stock WHERE variant_id = 'tee'") == IN
     state = await pool.fetchrow("SELECT last_error, last_success_at FROM source_state")
+    assert state is not None
     assert state["last_success_at"] is None and "feed:1: status" in state["last_error"]
     assert w.writes("na") == []
 
