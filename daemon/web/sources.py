@@ -31,8 +31,10 @@ async def pull(request: web.Request) -> web.Response:
         return refusal
     services = request.app[SERVICES]
     source_id = request.match_info["source_id"]
-    if not await sources_db.request_pull(services.pool, source_id):
-        raise NotFoundError(f"no source {source_id!r}")
+    _, enabled = await sources_db.load_source(services.pool, source_id)  # 404 naming an unknown id
+    if not enabled:  # the scheduler pulls enabled sources only: the request would wait for ever
+        return error_body(409, f"source {source_id} is disabled (enabled=false in its import row)")
+    await sources_db.request_pull(services.pool, source_id)
     services.pull_soon()
     return web.json_response({"source_id": source_id, "pull_requested": True}, status=202)
 

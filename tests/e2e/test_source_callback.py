@@ -117,6 +117,9 @@ async def test_callback_rows_and_pull_ids_are_stored_before_the_202(
                 assert (await post("push1", outside, outside_headers))[0] == 400
                 assert await pool.fetchval("SELECT count(*) FROM inbox_events") == 0
 
+                pull = await client.post("/v1/sources/push1/pull", headers={"Authorization": "Bearer x"})
+                assert pull.status == 401  # the admin API needs its bearer token
+
                 status, answer = await post("push1", body, headers)
                 assert status == 202
                 assert answer == {

@@ -46,8 +46,16 @@ async def test_a_requested_pull_reaches_the_store_and_a_304_changes_nothing(
 ) -> None:
     async with serving(ROWS) as feed, world(pool, tmp_path) as w:
         await catalog(w, feed)
+        await pool.execute(
+            "INSERT INTO sources (id, kind, settings, facilities, enabled) VALUES ('off1', 'http_feed', $1, '{us1}', false)",
+            {"url": feed.url},
+        )
+        await pool.execute("INSERT INTO source_state (source_id) VALUES ('off1')")
         async with running_daemon(db_dsn, tmp_path, w.credentials_dir) as daemon:
-            assert await daemon.admin("POST", "/v1/sources/nope/pull") == (404, {"error": "no source 'nope'"})
+            disabled = await daemon.admin("POST", "/v1/sources/off1/pull")
+            assert disabled[0] == 409 and "source off1 is disabled" in disabled[1]["error"]
+            unknown = await daemon.admin("POST", "/v1/sources/nope/pull")
+            assert unknown[0] == 404 and "no source 'nope'" in unknown[1]["error"]
             assert (await daemon.admin("POST", "/v1/sources/feed1/pull", token="wrong"))[0] == 401
             status, body = await daemon.admin("POST", "/v1/sources/feed1/pull")
             assert status == 202 and body == {"source_id": "feed1", "pull_requested": True}
