@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from daemon import __version__, import_command, notify_command, sync_commands
+from daemon import __version__, import_command, notify_command, source_command, sync_commands
 from daemon.config import Config, effective, load_config, masked_dsn
 from daemon.db import migrate as migrations
 from daemon.db.pool import CANNOT_CONNECT, open_pool
@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     sync_commands.register(commands)
     import_command.register(commands)
     notify_command.register(commands)
+    source_command.register(commands)
     sandbox = commands.add_parser(
         "sandbox", help="the local sandbox store (a real HTTP store for demos/tests)"
     )
@@ -170,6 +171,7 @@ _HANDLERS: dict[str, Handler] = {
     "drift": sync_commands.cmd_drift,
     "import": import_command.run,
     "notify": notify_command.run,
+    "pull": source_command.cmd_pull,
     "run": _cmd_run,
     "sandbox": _cmd_sandbox,
 }

@@ -108,6 +108,15 @@ class RetentionConfig:
     inbox_events_s: float = 14 * 86400.0
 
 
+@dataclass(frozen=True)
+class SourcesConfig:
+    """Upstream source pulls (each source's own interval is in its `sources` import row)."""
+
+    stale_after_intervals: int = 3  # no successful pull for this many intervals: the source is stale
+    pull_lease_s: float = 900.0  # how long one replica holds a source while pulling it
+    pulls_per_tick: int = 4  # sources one replica pulls per scheduler tick, one after another
+
+
 # Keys of earlier versions, refused with the key that replaced them (silently ignoring one would run
 # with a default the user did not choose).
 RENAMED: dict[str, str] = {
@@ -191,6 +200,7 @@ class Config:
     credentials: CredentialsConfig = field(default_factory=CredentialsConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
+    sources: SourcesConfig = field(default_factory=SourcesConfig)
     source: str = "defaults"  # where the file came from, for `config check`
 
 
@@ -358,6 +368,9 @@ def _validate(config: Config) -> None:
         ("retention.done_items_s", config.retention.done_items_s >= 0, "must not be negative"),
         ("retention.failed_items_s", config.retention.failed_items_s >= 0, "must not be negative"),
         ("retention.inbox_events_s", config.retention.inbox_events_s >= 3600, "must be at least 3600"),
+        ("sources.stale_after_intervals", config.sources.stale_after_intervals >= 1, "must be at least 1"),
+        ("sources.pull_lease_s", config.sources.pull_lease_s >= 60, "must be at least 60"),
+        ("sources.pulls_per_tick", 1 <= config.sources.pulls_per_tick <= 100, "must be between 1 and 100"),
         (
             "logging.level",
             config.logging.level in ("debug", "info", "warning", "error"),

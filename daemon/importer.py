@@ -24,7 +24,7 @@ from daemon.errors import InputError
 from daemon.model import DriftPolicy, StockStatus, StoreMode, VariantKind
 from daemon.text import NOT_STORABLE, storable_text
 
-KINDS = ("facilities", "regions", "variants", "stock", "stores", "mappings")
+KINDS = ("facilities", "regions", "variants", "stock", "stores", "mappings", "sources", "source-mappings")
 
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _STORE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # the stores.id CHECK of the schema
@@ -56,6 +56,7 @@ class ImportCounts:
     new: int = 0
     updated: int = 0
     queued: int = 0  # store items whose desired value now differs from what was applied
+    pulls: int = 0  # sources asked for a pull because the import changed the catalog they cover
 
     @property
     def unchanged(self) -> int:
@@ -63,9 +64,10 @@ class ImportCounts:
 
     def summary(self, file_name: str) -> str:
         queued = f"; {self.queued} store items queued to write" if self.queued else ""
+        pulls = f"; {self.pulls} source pulls requested" if self.pulls else ""
         return (
             f"imported {file_name}: {self.rows} rows "
-            f"({self.new} new, {self.updated} updated, {self.unchanged} unchanged){queued}"
+            f"({self.new} new, {self.updated} updated, {self.unchanged} unchanged){queued}{pulls}"
         )
 
 
@@ -123,14 +125,18 @@ def _country(raw: Any) -> str:
     return value
 
 
-def _store_id(raw: Any) -> str:
+def _store_id(raw: Any, what: str = "store") -> str:
     value = _required_text(raw)
     if not _STORE_ID.match(value):
         raise _BadValue(
-            f"{_shown(value)} is not a store id (letters, digits, _ . -; starts with a letter or digit; "
+            f"{_shown(value)} is not a {what} id (letters, digits, _ . -; starts with a letter or digit; "
             "at most 64 characters)"
         )
     return value
+
+
+def _source_id(raw: Any) -> str:
+    return _store_id(raw, "source")
 
 
 def _choice(enum: type[StrEnum], default: StrEnum | None = None) -> Converter:
@@ -267,6 +273,31 @@ def _platform(raw: Any) -> str:
     return value
 
 
+def _source_kind(raw: Any) -> str:
+    # Late and by name, like platforms: the source registry is not needed to parse other files.
+    value = _required_text(raw)
+    known = frozenset(importlib.import_module("sources").known_kinds())
+    if value not in known:
+        raise _BadValue(f"{_shown(value)} is not a known source kind ({', '.join(sorted(known))})")
+    return value
+
+
+def _optional_credential(raw: Any) -> str:
+    """A source may need no credential (a public feed): empty is allowed, a value must be a name."""
+    return "" if _empty(raw) else _credential(raw)
+
+
+def _facility_ids(raw: Any) -> str:
+    """Space-separated facility ids, at least one, none twice; kept as the normalised text."""
+    ids = _required_text(raw).split()
+    for ident in ids:
+        _id(ident)
+    if len(set(ids)) != len(ids):
+        twice = next(i for i in ids if ids.count(i) > 1)
+        raise _BadValue(f"facility {_shown(twice)} is listed twice")
+    return " ".join(ids)
+
+
 @dataclass(frozen=True, slots=True)
 class _Spec:
     columns: Mapping[str, Converter]  # every column, in file order, with its converter
@@ -315,6 +346,24 @@ _SPECS: Mapping[str, _Spec] = {
         frozenset(),
         ("store_id", "external_id"),
     ),
+    "sources": _Spec(
+        {
+            "id": _source_id,
+            "kind": _source_kind,
+            "credential": _optional_credential,
+            "settings": _settings,
+            "facilities": _facility_ids,
+            "pull_interval_minutes": _number(1, 240),
+            "enabled": _enabled,
+        },
+        frozenset({"pull_interval_minutes", "enabled"}),
+        ("id",),
+    ),
+    "source-mappings": _Spec(
+        {"source_id": _id, "external_id": _id, "variant_id": _id},
+        frozenset(),
+        ("source_id", "external_id"),
+    ),
 }
 
 
@@ -334,7 +383,19 @@ def _spec(kind: str, where: str) -> _Spec:
 def read_rows(kind: str, path: Path) -> list[ImportRow]:
     """Parse and validate a whole file; the first bad row raises InputError(where="FILE:LINE", …)."""
     spec = _spec(kind, str(path))
-    records = _records(path, spec)
+    return _checked_rows(spec, path, _records(path, spec))
+
+
+def rows_from_text(kind: str, text: str, fmt: str, name: str) -> list[ImportRow]:
+    """Parse and validate a document already in memory (a pulled feed) as a file of `kind` in format
+    csv or json would be; errors name `name:LINE`."""
+    spec = _spec(kind, name)
+    where = Path(name)
+    records = _csv_records(text, where, spec) if fmt == "csv" else list(_json_records(text, where))
+    return _checked_rows(spec, where, records)
+
+
+def _checked_rows(spec: _Spec, path: Path, records: list[tuple[int, dict[str, Any]]]) -> list[ImportRow]:
     rows: list[ImportRow] = []
     first_seen: dict[tuple[Any, ...], int] = {}
     for line, record in records:

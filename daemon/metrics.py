@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from daemon.db import observability, work_queue
+from daemon.db import sources as sources_db
 from daemon.db.pool import DATABASE_UNAVAILABLE, Pool
 from daemon.db.work_queue import WorkItem
 from daemon.engine import PassReport
@@ -98,6 +100,30 @@ CONTESTED = Gauge(
     registry=REGISTRY,
 )
 DB_UP = Gauge("stocksync_database_up", "1 when the database answered the last scrape", registry=REGISTRY)
+SOURCE_PULLS = Counter(
+    "stocksync_source_pulls",
+    "Upstream source pulls by outcome (applied, not_modified, refused, failed)",
+    ["kind", "outcome"],
+    registry=REGISTRY,
+)
+SOURCE_LAST_SUCCESS = Gauge(
+    "stocksync_source_last_success_timestamp_seconds",
+    "Unix time of each source's last successful complete pull, a 304 included (0 = never)",
+    ["source_id"],
+    registry=REGISTRY,
+)
+SOURCE_ROWS = Gauge(
+    "stocksync_source_rows", "Rows in each source's last successful pull", ["source_id"], registry=REGISTRY
+)
+SOURCE_INTERVAL = Gauge(
+    "stocksync_source_pull_interval_seconds", "Each source's pull interval", ["source_id"], registry=REGISTRY
+)
+SOURCE_STALE = Gauge(
+    "stocksync_source_stale",
+    "1 when a source had no successful pull for sources.stale_after_intervals intervals",
+    ["source_id"],
+    registry=REGISTRY,
+)
 
 
 def observe_request(record: RequestRecord) -> None:
@@ -129,13 +155,27 @@ def record_event_latency(platform: str, items: Sequence[WorkItem], report: PassR
             EVENT_TO_WRITE.labels(platform).observe((now - item.enqueued_at).total_seconds())
 
 
-async def refresh_from_database(pool: Pool) -> None:
+def record_source_pull(kind: str, outcome: str) -> None:
+    SOURCE_PULLS.labels(kind, outcome).inc()
+
+
+def _set_source_freshness(rows: Sequence[dict[str, Any]]) -> None:
+    for row in rows:
+        source_id = row["source_id"]
+        SOURCE_LAST_SUCCESS.labels(source_id).set(float(row["last_success"] or 0))
+        SOURCE_ROWS.labels(source_id).set(row["last_rows"] or 0)
+        SOURCE_INTERVAL.labels(source_id).set(row["pull_interval_s"])
+        SOURCE_STALE.labels(source_id).set(1 if row["stale"] else 0)
+
+
+async def refresh_from_database(pool: Pool, stale_after_intervals: int = 3) -> None:
     try:
         depth, oldest = await work_queue.depth(pool)
         freshness = await observability.store_freshness(pool)
         drift = await observability.open_drift_counts(pool)
         contested = await observability.contested_counts(pool)
         oldest_ready = await observability.queue_oldest_ready_age(pool)
+        sources = await sources_db.source_freshness(pool, stale_after_intervals)
     except DATABASE_UNAVAILABLE:
         DB_UP.set(0)
         return
@@ -168,3 +208,4 @@ async def refresh_from_database(pool: Pool) -> None:
     for row in contested:
         OPEN_DRIFT.labels(row["platform"]).set(open_by_platform.get(row["platform"], 0))
         CONTESTED.labels(row["platform"]).set(row["contested"])
+    _set_source_freshness(sources)

@@ -16,8 +16,10 @@ from daemon.credentials import CredentialStore
 from daemon.db import migrate
 from daemon.db.pool import Pool, open_pool
 from daemon.engine import Engine
-from daemon.metrics import observe_request
+from daemon.metrics import observe_request, record_source_pull
+from daemon.source_pulls import PullResult, SourcePuller
 from reconcilers import ReconcilerFactory
+from sources.factory import SourceFactory
 
 
 @asynccontextmanager
@@ -45,3 +47,15 @@ async def engine_for(config: Config, pool: Pool) -> AsyncIterator[Engine]:
     async with client_session(config) as session:
         factory = ReconcilerFactory(session, timeout_s=config.http.client_timeout_s, observer=observe_request)
         yield Engine(pool, factory, credential_store(config), config)
+
+
+@asynccontextmanager
+async def source_puller_for(config: Config, pool: Pool, owner: str) -> AsyncIterator[SourcePuller]:
+    """A puller of upstream sources on its own client session (sources are not stores)."""
+    async with client_session(config) as session:
+        factory = SourceFactory(session, timeout_s=config.http.client_timeout_s, observer=observe_request)
+        yield SourcePuller(pool, factory, credential_store(config), config, owner, on_pull=_count_pull)
+
+
+def _count_pull(result: PullResult) -> None:
+    record_source_pull(result.kind, result.outcome)

@@ -29,7 +29,7 @@ from daemon.errors import ConfigError
 from daemon.logs import configure_logging, get_logger
 from daemon.notify import AlertNotifier
 from daemon.notify import startup_problem as notify_problem
-from daemon.resources import checked_pool, credential_store, engine_for
+from daemon.resources import checked_pool, credential_store, engine_for, source_puller_for
 from daemon.scheduler import PassScheduler
 from daemon.sdnotify import Notifier
 from daemon.web.app import build_app
@@ -69,7 +69,11 @@ async def run_daemon(
             notify.status("starting: database")
             pool = await stack.enter_async_context(checked_pool(config))
             engine = await stack.enter_async_context(engine_for(config, pool))
-            services = Services(config, pool, engine, credential_store(config), liveness)
+            puller = await stack.enter_async_context(source_puller_for(config, pool, owner))
+            scheduler = PassScheduler(pool, config, puller)  # started once the workers run
+            services = Services(
+                config, pool, engine, credential_store(config), liveness, puller.factory, scheduler.pull_soon
+            )
             # a request whose client disconnected is cancelled, not finished: its transaction rolls back
             runner = web.AppRunner(
                 build_app(services),
@@ -96,7 +100,6 @@ async def run_daemon(
             alert_notifier = AlertNotifier(pool, config, credential_store(config))
             alert_notifier.start()
             stack.push_async_callback(alert_notifier.stop)
-            scheduler = PassScheduler(pool, config)
             scheduler.start()
             stack.callback(scheduler.stop)
             liveness.scheduler_running = True

@@ -20,14 +20,17 @@ from daemon.db import state as state_db
 from daemon.db import work_queue
 from daemon.db.pool import DATABASE_UNAVAILABLE, Pool
 from daemon.logs import get_logger
+from daemon.source_pulls import SourcePuller
 
 PRUNE_INTERVAL_S = 60.0
+PULL_JOB = "pull_due_sources"
 
 
 class PassScheduler:
-    def __init__(self, pool: Pool, config: Config) -> None:
+    def __init__(self, pool: Pool, config: Config, puller: SourcePuller | None = None) -> None:
         self._pool = pool
         self._config = config
+        self._puller = puller
         self._scheduler = AsyncIOScheduler(timezone=UTC)
 
     @property
@@ -52,6 +55,17 @@ class PassScheduler:
             max_instances=1,
             coalesce=True,
         )
+        if self._puller is not None:
+            # due and requested source pulls; the due-ness and the lease live in the database
+            self._scheduler.add_job(
+                self.pull_sources,
+                "interval",
+                seconds=self._config.sync.scheduler_tick_s,
+                next_run_time=datetime.now(UTC),
+                id=PULL_JOB,
+                max_instances=1,
+                coalesce=True,
+            )
         self._scheduler.add_job(
             self.prune_finished,
             "interval",
@@ -69,8 +83,22 @@ class PassScheduler:
     def reconfigure(self, config: Config) -> None:
         self._config = config
         if self._scheduler.running:
-            for job in ("enqueue_due_passes", "release_undone_guards"):
+            jobs = ["enqueue_due_passes", "release_undone_guards"] + ([PULL_JOB] if self._puller else [])
+            for job in jobs:
                 self._scheduler.reschedule_job(job, trigger="interval", seconds=config.sync.scheduler_tick_s)
+        if self._puller is not None:
+            self._puller.reconfigure(config)
+
+    def pull_soon(self) -> None:
+        """A pull was requested: look now instead of at the next tick."""
+        if self._puller is not None and self._scheduler.running:
+            self._scheduler.modify_job(PULL_JOB, next_run_time=datetime.now(UTC))
+
+    async def pull_sources(self) -> int:
+        """Pull every due or requested source this replica can claim; returns how many were pulled."""
+        if self._puller is None:
+            return 0
+        return len(await self._puller.pull_due())
 
     async def enqueue_due(self) -> list[str]:
         try:

@@ -67,11 +67,15 @@ class AuthError(PermanentError):
     """401/403: the credential is wrong, expired or lacks a scope."""
 
 
+class TooLarge(PermanentError):
+    """The answer is larger than the caller's `max_bytes`: refused before it is read to the end."""
+
+
 @dataclass(frozen=True, slots=True)
 class Response:
     status: int
     headers: Mapping[str, str]  # case-insensitive
-    body: Any  # parsed JSON, None for an empty body
+    body: Any  # parsed JSON, None for an empty body (the bytes as sent, with `raw=True`)
     url: str  # scheme://host/path: no query string, no user info
 
 
@@ -145,6 +149,8 @@ class _Call:
     auth: aiohttp.BasicAuth | None
     retry_if: Callable[[Response], float | None] | None
     throttled_if: Callable[[Response], float | None] | None = None
+    raw: bool = False  # the body as bytes, not parsed (a CSV feed)
+    max_bytes: int | None = None  # refuse a longer answer (TooLarge) instead of reading it whole
 
     @property
     def where(self) -> str:
@@ -200,8 +206,12 @@ class Transport:
         cost: float = 1.0,
         retry_if: Callable[[Response], float | None] | None = None,
         throttled_if: Callable[[Response], float | None] | None = None,
+        raw: bool = False,
+        max_bytes: int | None = None,
     ) -> Response:
-        call = _Call(method, url, params, json, data, headers, auth, retry_if, throttled_if)
+        """One request with the store's pacing and retries. `raw`: keep the body as bytes (not JSON);
+        `max_bytes`: refuse an answer longer than that (TooLarge, not retried). A 304 is an answer."""
+        call = _Call(method, url, params, json, data, headers, auth, retry_if, throttled_if, raw, max_bytes)
         last: _Retry | None = None
         for attempt in range(self._retry.attempts):
             if last is not None:
@@ -272,7 +282,7 @@ class Transport:
             ) as answer:
                 location = answer.headers.get("Location")
                 if answer.status not in _REDIRECTS or not location:
-                    return answer.status, CIMultiDict(answer.headers), await answer.read()
+                    return answer.status, CIMultiDict(answer.headers), await _read(answer, call)
                 target = answer.url.join(URL(location))
             same_origin = target.origin() == answer.url.origin()
             if not same_origin or (answer.status not in (307, 308) and call.method != "GET"):
@@ -287,8 +297,9 @@ class Transport:
     def _classify(
         self, call: _Call, status: int, headers: CIMultiDict[str], raw: bytes, attempt: int
     ) -> Response:
-        body = _parse(raw)
-        response = Response(status, headers, None if body is _UNPARSEABLE else body, _public_url(call.url))
+        body = _UNPARSEABLE if call.raw else _parse(raw)
+        kept = raw if call.raw else None if body is _UNPARSEABLE else body
+        response = Response(status, headers, kept, _public_url(call.url))
         self.pacer.feed(response)  # every answer teaches the pacer, throttled or not
         if status == 429:
             delay = self._retry_after(headers)
@@ -309,7 +320,7 @@ class Transport:
             raise PermanentError(
                 f"{call.where}: HTTP {status}: {call.redact(_message(body, raw))}", status, body=answered
             )
-        if body is _UNPARSEABLE:
+        if body is _UNPARSEABLE and not call.raw:
             raise _Retry("unparseable JSON body", "bad_body", status, None)
         delay = call.retry_if(response) if call.retry_if is not None else None
         if delay is not None:
@@ -333,6 +344,24 @@ class Transport:
 
     def _cap(self, delay: float) -> float:
         return min(max(delay, 0.0), self._retry.max_retry_after)
+
+
+async def _read(answer: aiohttp.ClientResponse, call: _Call) -> bytes:
+    """The whole body, or TooLarge as soon as it (or its declared length) passes `call.max_bytes`."""
+    limit = call.max_bytes
+    if limit is None:
+        return await answer.read()
+    too_large = TooLarge(f"{call.where}: answer larger than {limit} bytes (max_bytes)", answer.status)
+    if answer.content_length is not None and answer.content_length > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in answer.content.iter_chunked(65536):
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 _UNPARSEABLE = object()

@@ -69,6 +69,7 @@ class SourceStock:
     facility_id: str
     status: StockStatus
     quantity: int | None  # None: not counted upstream (print on demand)
+    where: str = ""  # the row's place in the upstream answer (`feed:14`), named when it is refused
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from daemon.db import events, stores
+from daemon.db import sources as sources_db
 from daemon.db.pool import Connection
 from daemon.db.queries import query
 from daemon.errors import InputError
@@ -109,6 +110,8 @@ _IMPORTERS: Mapping[str, Callable[[Connection, Sequence[ImportRow], str], Awaita
     "stock": _stock,
     "stores": _stores,
     "mappings": _mappings,
+    "sources": sources_db.import_sources,
+    "source-mappings": sources_db.import_source_mappings,
 }
 assert tuple(_IMPORTERS) == KINDS
 
@@ -126,7 +129,22 @@ async def import_rows(conn: Connection, kind: str, rows: Sequence[ImportRow], *,
     if kind in _CHANGES_DESIRED:
         await events.lock_for_catalog_change(conn)  # alone against events and claims (migration 0005)
     counts = await importer(conn, rows, source)
-    return replace(counts, queued=await _queue_changes(conn, kind, rows))
+    counts = replace(counts, queued=await _queue_changes(conn, kind, rows))
+    if counts.new + counts.updated == 0:  # re-importing the same file is no catalog update
+        return counts
+    return replace(counts, pulls=await _request_pulls(conn, kind, rows))
+
+
+# a catalog update (new variants, new store or source mappings) asks the sources covering those
+# variants for a pull, as the POS bridge refreshes stock when the back office updates the catalog
+_PULLS_VARIANTS_OF = {"variants": "id", "mappings": "variant_id", "source-mappings": "variant_id"}
+
+
+async def _request_pulls(conn: Connection, kind: str, rows: Sequence[ImportRow]) -> int:
+    column = _PULLS_VARIANTS_OF.get(kind)
+    if column is None:
+        return 0
+    return len(await sources_db.request_pulls_for_variants(conn, _column(rows, column)))
 
 
 _CHANGES_DESIRED = frozenset({"stores", "regions", "stock", "variants", "mappings"})

@@ -109,6 +109,13 @@ async def prune_inbox(db: Connection | Pool, retention_s: float) -> int:
 _PRUNE_BATCH = 10_000
 
 
+async def stores_with_variants(conn: Connection, variant_ids: Sequence[str]) -> list[str]:
+    """Enabled stores syncing any of the named variants (none for an empty list)."""
+    if not variant_ids:
+        return []
+    return sorted(r["store_id"] for r in await conn.fetch(query("stores_with_variants"), list(variant_ids)))
+
+
 async def stores_to_refresh(conn: Connection, variant_ids: Sequence[str]) -> list[str]:
     """Stores a catalog update concerns: those syncing any named variant, or every enabled store."""
     if variant_ids:

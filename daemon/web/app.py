@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from daemon.web import admin, drift_page, health, metrics, webhooks
+from daemon.web import admin, drift_page, health, metrics, sources, webhooks
 from daemon.web.context import LOGIN_THROTTLE, MAX_BODY, SERVICES, Services
 from daemon.web.errors import json_errors
 from daemon.web.login_throttle import LoginThrottle
@@ -26,5 +26,7 @@ def build_app(services: Services) -> web.Application:
     app.router.add_post("/v1/stores/{store_id}/webhook", webhooks.store_webhook)
     app.router.add_post("/v1/stores/{store_id}/sync", admin.sync_now)
     app.router.add_get("/v1/drift", admin.drift_json)
+    app.router.add_post("/v1/sources/{source_id}/pull", sources.pull)
+    app.router.add_post("/v1/sources/{source_id}/callback", sources.callback)
     drift_page.add_routes(app)
     return app

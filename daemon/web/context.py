@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -11,6 +12,7 @@ from daemon.credentials import CredentialStore
 from daemon.db.pool import Pool
 from daemon.engine import Engine
 from daemon.web.login_throttle import LoginThrottle
+from sources.factory import SourceFactory
 
 
 @dataclass
@@ -31,6 +33,8 @@ class Services:
     engine: Engine
     credentials: CredentialStore
     liveness: Liveness
+    sources: SourceFactory | None = None  # readers for source callbacks
+    pull_soon: Callable[[], None] = lambda: None  # a pull was requested: the scheduler looks now
 
 
 SERVICES = web.AppKey("services", Services)

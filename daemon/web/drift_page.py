@@ -19,6 +19,7 @@ from daemon.credentials import ADMIN_TOKEN
 from daemon.db import alerts as alerts_db
 from daemon.db import drift as drift_db
 from daemon.db import sessions as sessions_db
+from daemon.db import sources as sources_db
 from daemon.db import work_queue
 from daemon.db.history import variant_history
 from daemon.db.stores import store_ids
@@ -39,6 +40,7 @@ from daemon.output import csv_lines
 from daemon.web import pages, sessions
 from daemon.web.auth import admin_refusal
 from daemon.web.context import LOGIN_THROTTLE, SERVICES
+from daemon.web.source_header import sources_header
 
 HTML = "text/html"
 # No script runs on these pages and none may frame them (the buttons change the store); nothing is cached.
@@ -185,6 +187,7 @@ async def drift_page(request: web.Request) -> web.Response:
             limit=raw_limit,
             stores=await store_ids(pool),
             alerts=await _active_alerts(request),
+            header=await _sources_header(request),
         )
     )
 
@@ -194,6 +197,13 @@ async def _active_alerts(request: web.Request) -> list[Alert]:
     notify = request.app[SERVICES].config.notify
     snapshot = await alerts_db.snapshot(request.app[SERVICES].pool)
     return active_alerts(snapshot, Thresholds(notify.failing_after_s, notify.stale_after_intervals))
+
+
+async def _sources_header(request: web.Request) -> str:
+    services = request.app[SERVICES]
+    stale_after = services.config.sources.stale_after_intervals
+    rows = await sources_db.source_freshness(services.pool, stale_after)
+    return sources_header(rows, stale_after, datetime.now(UTC))
 
 
 def _href(params: dict[str, str]) -> str:

@@ -10,5 +10,6 @@ from daemon.web.context import SERVICES
 
 
 async def metrics_handler(request: web.Request) -> web.Response:
-    await refresh_from_database(request.app[SERVICES].pool)
+    services = request.app[SERVICES]
+    await refresh_from_database(services.pool, services.config.sources.stale_after_intervals)
     return web.Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})

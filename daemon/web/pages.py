@@ -103,8 +103,10 @@ def drift_list(
     limit: str = "",
     stores: Sequence[str] = (),
     alerts: Sequence[Alert] = (),
+    header: str = "",
 ) -> str:
-    """One page of drift records; `back` is where the buttons return to (this page, filters kept)."""
+    """One page of drift records; `back` is where the buttons return to (this page, filters kept).
+    `header`: HTML shown above the filters (the upstream sources' freshness)."""
     exported = urlencode({k: v for k, v in filters.items() if v})
     chosen = filters.get("store", "")
     if chosen and chosen not in stores:  # a link to a store that is gone: keep it visible, not silent
@@ -144,7 +146,8 @@ def drift_list(
     ]
     table = _paging(span, newer_href, older_href) + _table(headers, rows)
     return page(
-        "Drift in stores", alert_banner(alerts) + form + table + "<h2>What the columns say</h2>" + _LEGEND
+        "Drift in stores",
+        alert_banner(alerts) + header + form + table + "<h2>What the columns say</h2>" + _LEGEND,
     )
 
 

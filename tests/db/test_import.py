@@ -68,6 +68,8 @@ async def test_every_kind_imports(pool: Pool, ext: str) -> None:
         (6, 6, 0),
         (2, 2, 0),
         (4, 4, 0),
+        (2, 2, 0),
+        (2, 2, 0),
     ]
     assert await row_counts(pool) == {
         "facilities": 3,

@@ -361,6 +361,14 @@ IMPORT_ROWS: dict[str, dict[str, Any]] = {
         "settings": "{}",
     },
     "mappings": {"store_id": "s1", "external_id": "E-MUG", "variant_id": "mug"},
+    "sources": {
+        "id": "feed9",
+        "kind": "http_feed",
+        "credential": "",
+        "settings": '{"url": "https://feed.example.test/stock.json"}',
+        "facilities": "us1 ca1",
+    },
+    "source-mappings": {"source_id": "feed9", "external_id": "UP-MUG", "variant_id": "mug"},
 }
 IMPORT_KEYS = {
     "facilities": "id",
@@ -369,6 +377,8 @@ IMPORT_KEYS = {
     "stock": "facility_id",
     "stores": "id",
     "mappings": "external_id",
+    "sources": "id",
+    "source-mappings": "external_id",
 }
 REFUSAL_LINE = re.compile(r"^\S.*?: .+: .+")  # FILE:LINE: column: reason (or FILE: file: reason)
 
