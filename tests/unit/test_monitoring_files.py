@@ -73,6 +73,7 @@ SABOTAGE = {
     "StocksyncStoreStale": ("expr", "2.5 *", "3.5 *"),
     "StocksyncStoreNeverSynced": ("expr", "2.5 *", "3.5 *"),
     "StocksyncGuardHeld": ("expr", "== 1", "== 2"),
+    "StocksyncSourceStale": ("for", "10m", "20m"),
     "StocksyncCircuitOpen": ("for", "15m", "30m"),
     "StocksyncQueueStuck": ("expr", "> 600", "> 1200"),
     "StocksyncContestedVariants": ("expr", "offset 1h", "offset 5m"),
