@@ -18,7 +18,8 @@ GUARD_HELD = "guard_held"
 CONTESTED = "contested"
 STORE_FAILING = "store_failing"
 STORE_STALE = "store_stale"
-ALERT_KINDS = (GUARD_HELD, CONTESTED, STORE_FAILING, STORE_STALE)
+SOURCE_STALE = "source_stale"
+ALERT_KINDS = (GUARD_HELD, CONTESTED, STORE_FAILING, STORE_STALE, SOURCE_STALE)
 
 # What each kind means, for people (the drift page and the README say the same).
 MEANING = {
@@ -26,6 +27,7 @@ MEANING = {
     CONTESTED: "variants another writer keeps changing: stocksync stopped overwriting them",
     STORE_FAILING: "the store's passes keep failing",
     STORE_STALE: "no successful full pass for several of the store's intervals",
+    SOURCE_STALE: "no successful pull of an upstream source for several of its intervals",
 }
 
 
@@ -62,15 +64,29 @@ class StoreSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class SourceSnapshot:
+    """One enabled upstream source's freshness (sql/queries/alerts.sql source_alert_rows)."""
+
+    source_id: str
+    kind: str
+    watched_since: datetime  # when the source was added: "never pulled" counts from here
+    pull_interval_s: float
+    last_success_at: datetime | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     now: datetime  # the database's clock, so replicas agree
     stores: Sequence[StoreSnapshot] = field(default_factory=tuple)
+    sources: Sequence[SourceSnapshot] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
     failing_after_s: float = 900.0
     stale_after_intervals: float = 3.0
+    source_stale_after_intervals: float = 3.0  # sources.stale_after_intervals: the metric's bound too
 
 
 Rule = Callable[[Snapshot, Thresholds], Iterable[Alert]]
@@ -167,11 +183,31 @@ def _store_stale(snapshot: Snapshot, limits: Thresholds) -> Iterable[Alert]:
         )
 
 
+def _source_stale(snapshot: Snapshot, limits: Thresholds) -> Iterable[Alert]:
+    for s in snapshot.sources:
+        since = s.last_success_at or s.watched_since
+        allowed = timedelta(seconds=s.pull_interval_s * limits.source_stale_after_intervals)
+        if snapshot.now - since < allowed:
+            continue
+        last = "never" if s.last_success_at is None else f"{_ago(snapshot.now, s.last_success_at)} ago"
+        error = f"; last error: {s.last_error[:200]}" if s.last_error else ""
+        yield Alert(
+            SOURCE_STALE,
+            f"{SOURCE_STALE}:{s.source_id}",
+            None,
+            None,
+            f"upstream source {s.source_id} ({s.kind}): last successful pull {last} "
+            f"(interval {_duration(s.pull_interval_s)}){error}; stores following it may show stale stock",
+            since,
+        )
+
+
 RULES: dict[str, Rule] = {
     GUARD_HELD: _guard_held,
     CONTESTED: _contested,
     STORE_FAILING: _store_failing,
     STORE_STALE: _store_stale,
+    SOURCE_STALE: _source_stale,
 }
 
 

@@ -35,8 +35,13 @@ from daemon.notify_channels import (
 from daemon.notify_plan import Outgoing, Policy, plan
 
 
-def thresholds(config: NotifyConfig) -> Thresholds:
-    return Thresholds(config.failing_after_s, config.stale_after_intervals)
+def thresholds(config: Config) -> Thresholds:
+    """The bounds of the alerts, the same for the notifier and the drift page."""
+    return Thresholds(
+        config.notify.failing_after_s,
+        config.notify.stale_after_intervals,
+        config.sources.stale_after_intervals,
+    )
 
 
 def startup_problem(config: NotifyConfig, credentials: CredentialStore) -> tuple[str, str] | None:
@@ -67,6 +72,7 @@ class AlertNotifier:
     ) -> None:
         self._pool = pool
         self._config = config.notify
+        self._thresholds = thresholds(config)
         self._channels = configured_channels(config.notify, credentials) if channels is None else channels
         self._sleep = sleep
         self._queues: dict[str, asyncio.Queue[tuple[Outgoing, datetime]]] = {
@@ -96,7 +102,7 @@ class AlertNotifier:
 
     async def evaluate_once(self) -> list[Outgoing]:
         """One cycle: the messages this replica recorded and queued (none while another plans)."""
-        alerts = active_alerts(await alerts_db.snapshot(self._pool), thresholds(self._config))
+        alerts = active_alerts(await alerts_db.snapshot(self._pool), self._thresholds)
         kinds = channel_kinds(self._config)
         by_channel = {name: [a for a in alerts if a.kind in kinds[name]] for name in self._channels}
         async with alerts_db.planning_cycle(self._pool) as cycle:

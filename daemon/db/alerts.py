@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-from daemon.alerts import Alert, Snapshot, StoreSnapshot
+from daemon.alerts import Alert, Snapshot, SourceSnapshot, StoreSnapshot
 from daemon.db.pool import Connection, Pool
 from daemon.db.queries import query
 from daemon.notify_plan import Outgoing, SentState
@@ -22,7 +22,10 @@ async def snapshot(pool: Pool) -> Snapshot:
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         now = await conn.fetchval(query("database_now"))
         rows = await conn.fetch(query("store_alert_rows"))
-    return Snapshot(now, tuple(StoreSnapshot(**dict(r)) for r in rows))
+        sources = await conn.fetch(query("source_alert_rows"))
+    return Snapshot(
+        now, tuple(StoreSnapshot(**dict(r)) for r in rows), tuple(SourceSnapshot(**dict(r)) for r in sources)
+    )
 
 
 @dataclass

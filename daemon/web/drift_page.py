@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, quote, urlencode
 
 from aiohttp import web
 
-from daemon.alerts import Alert, Thresholds, active_alerts
+from daemon.alerts import Alert, active_alerts
 from daemon.credentials import ADMIN_TOKEN
 from daemon.db import alerts as alerts_db
 from daemon.db import drift as drift_db
@@ -36,6 +36,7 @@ from daemon.engine import REAPPLY
 from daemon.errors import InputError, NotFoundError
 from daemon.logs import get_logger
 from daemon.metrics import DRIFT_RESOLVED
+from daemon.notify import thresholds
 from daemon.output import csv_lines
 from daemon.web import pages, sessions
 from daemon.web.auth import admin_refusal
@@ -194,9 +195,8 @@ async def drift_page(request: web.Request) -> web.Response:
 
 async def _active_alerts(request: web.Request) -> list[Alert]:
     """Every kind, whether or not a notification channel is configured (same snapshot as the notifier)."""
-    notify = request.app[SERVICES].config.notify
     snapshot = await alerts_db.snapshot(request.app[SERVICES].pool)
-    return active_alerts(snapshot, Thresholds(notify.failing_after_s, notify.stale_after_intervals))
+    return active_alerts(snapshot, thresholds(request.app[SERVICES].config))
 
 
 async def _sources_header(request: web.Request) -> str:

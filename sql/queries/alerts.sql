@@ -84,3 +84,12 @@ WHERE alert_key = $1 AND channel = $2 AND last_sent_at = $3
 -- Sends past the hourly window (kept a day for reading), resolved states after a week.
 WITH sends AS (DELETE FROM notification_sends WHERE sent_at < now() - interval '1 day')
 DELETE FROM notification_state WHERE state = 'resolved' AND last_sent_at < now() - interval '7 days'
+
+-- source_alert_rows --
+-- Per enabled upstream source: what the source_stale alert needs (daemon/alerts.SourceSnapshot).
+SELECT s.id AS source_id, s.kind, s.created_at AS watched_since,
+       extract(epoch FROM s.pull_interval)::float8 AS pull_interval_s,
+       ss.last_success_at, ss.last_error
+FROM sources s LEFT JOIN source_state ss ON ss.source_id = s.id
+WHERE s.enabled
+ORDER BY s.id

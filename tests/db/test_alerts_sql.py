@@ -149,3 +149,22 @@ async def test_the_hourly_limit_is_shared_by_replicas(pool: Pool, tmp_path: Path
     assert len(await notifiers[0].evaluate_once()) == 1
     await hold(pool, "eu")
     assert await notifiers[1].evaluate_once() == []  # the hour's one message is used, by the other replica
+
+
+async def test_the_snapshot_sees_an_upstream_source_that_stopped_pulling(pool: Pool) -> None:
+    async with pool.acquire() as conn:
+        await seed(conn)
+        await conn.execute(
+            "INSERT INTO sources (id, kind, facilities, pull_interval, created_at) VALUES"
+            " ('feed', 'http_feed', '{us1}', interval '1 hour', now() - interval '10 hours'),"
+            " ('fresh', 'http_feed', '{us1}', interval '1 hour', now() - interval '10 hours')"
+        )
+        await conn.execute(
+            "INSERT INTO source_state (source_id, last_success_at, last_error) VALUES"
+            " ('feed', now() - interval '5 hours', 'feed:3: status: unknown value'),"
+            " ('fresh', now() - interval '10 minutes', NULL)"
+        )
+    snapshot = await alerts_db.snapshot(pool)
+    alerts = active_alerts(snapshot, Thresholds(source_stale_after_intervals=3))
+    assert [a.key for a in alerts] == ["source_stale:feed"]
+    assert "feed:3: status" in alerts[0].summary

@@ -11,9 +11,11 @@ from daemon.alerts import (
     ALERT_KINDS,
     CONTESTED,
     GUARD_HELD,
+    SOURCE_STALE,
     STORE_FAILING,
     STORE_STALE,
     Snapshot,
+    SourceSnapshot,
     StoreSnapshot,
     Thresholds,
     active_alerts,
@@ -85,6 +87,28 @@ def test_stale_after_n_intervals_counting_from_creation_when_never_succeeded() -
     assert kinds(store(last_success_at=None, watched_since=NOW - HOUR)) == []
     never = active_alerts(Snapshot(NOW, [store(last_success_at=None, watched_since=NOW - 13 * HOUR)]), LIMITS)
     assert [a.kind for a in never] == [STORE_STALE] and "never" in never[0].summary
+
+
+def test_an_upstream_source_is_stale_after_its_intervals_and_says_its_last_error() -> None:
+    def source(**values: object) -> SourceSnapshot:
+        fields: dict[str, object] = {
+            "kind": "http_feed",
+            "watched_since": NOW - 100 * HOUR,
+            "pull_interval_s": 3600.0,
+        }
+        return SourceSnapshot("feed", **(fields | values))  # type: ignore[arg-type]
+
+    def alerts(*sources: SourceSnapshot) -> list[str]:
+        return [
+            a.summary for a in active_alerts(Snapshot(NOW, (), sources), LIMITS) if a.kind == SOURCE_STALE
+        ]
+
+    assert alerts(source(last_success_at=NOW - 2 * HOUR)) == []
+    (stale,) = alerts(source(last_success_at=NOW - 4 * HOUR, last_error="feed:14: quantity: not a number"))
+    assert "feed" in stale and "4 h ago" in stale and "feed:14: quantity" in stale
+    assert alerts(source(last_success_at=None, watched_since=NOW - HOUR)) == []
+    (never,) = alerts(source(last_success_at=None, watched_since=NOW - 5 * HOUR))
+    assert "never" in never
 
 
 def test_kinds_can_be_chosen() -> None:
