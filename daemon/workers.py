@@ -37,6 +37,7 @@ class StoreWorkers:
         self._on_done = on_done
         self._locks = StoreLocks(pool)
         self._doorbell = _Doorbell()
+        self._announced = asyncio.Event()  # set and replaced at every wake: express lanes look at once
         self._stopping = asyncio.Event()
         self._busy: set[asyncio.Task[None]] = set()
         self._loops: list[asyncio.Task[None]] = []
@@ -54,6 +55,8 @@ class StoreWorkers:
 
     def wake(self) -> None:
         self._doorbell.ring()
+        announced, self._announced = self._announced, asyncio.Event()
+        announced.set()
 
     @property
     def busy(self) -> int:
@@ -157,8 +160,7 @@ class StoreWorkers:
                     await self._run(store_id, items)
                 if finished.is_set():
                     return
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(finished.wait(), self._config.sync.express_poll_s)
+                await self._until_work_announced(finished)
                 items = [] if finished.is_set() else await self._claim_express(store_id)
         except asyncio.CancelledError:
             await asyncio.shield(self._give_back(store_id, items))
@@ -166,6 +168,17 @@ class StoreWorkers:
         except Exception as exc:  # noqa: BLE001 - the lane must never end the store's full pass
             self._log.warning("express_lane_failed", store_id=store_id, error=type(exc).__name__)
             await self._give_back(store_id, items)
+
+    async def _until_work_announced(self, finished: asyncio.Event) -> None:
+        """Until work is announced (NOTIFY), the pass ends or express_poll_s passes (a missed one)."""
+        waits = [asyncio.ensure_future(finished.wait()), asyncio.ensure_future(self._announced.wait())]
+        try:
+            await asyncio.wait(
+                waits, timeout=self._config.sync.express_poll_s, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for wait in waits:
+                wait.cancel()
 
     async def _claim_express(self, store_id: str) -> list[WorkItem]:
         if not self._locks.holds(store_id):

@@ -95,64 +95,85 @@ class _Turn:
         self.urgent = urgent
         self.arrival = arrival
         self.preempted = asyncio.Event()
+        self.ready: asyncio.Future[None] | None = None  # set while it waits in line
 
 
 class _Turns:
     """Whose turn it is to wait for the store's budget: one request at a time, urgent ones first, each
     class in arrival order. Only the holder waits on the budget itself, and an urgent request arriving
-    while a bulk one waits there takes its place (the bulk one goes back to the head of its class): so
-    the next slot freed while a full pass has many requests queued goes to an event's request. A full
-    pass is never starved: after URGENT_RUN urgent slots in a row, a waiting bulk request goes next."""
+    while a bulk one holds the turn takes its place (the bulk one goes back to the head of its class):
+    so the next slot freed while a full pass waits goes to an event's request. A full pass is never
+    starved: after URGENT_RUN urgent slots in a row while it waited, its request goes next."""
 
     URGENT_RUN = 2
 
     def __init__(self) -> None:
         self._holder: _Turn | None = None
-        self._urgent: list[tuple[int, asyncio.Future[None]]] = []
-        self._bulk: list[tuple[int, asyncio.Future[None]]] = []
-        self._urgent_run = 0  # urgent slots granted in a row while bulk requests waited
+        self._urgent: list[tuple[int, _Turn]] = []
+        self._bulk: list[tuple[int, _Turn]] = []
+        self._urgent_run = 0  # urgent slots in a row while bulk requests waited
         self._arrivals = itertools.count()
 
     async def slot(self, wait_for_slot: Callable[[], Awaitable[None]]) -> None:
         """Wait for the budget in turn; `wait_for_slot` must be safe to cancel before it returns."""
-        urgent, arrival = _URGENT.get(), next(self._arrivals)
-        while True:
-            turn = await self._take(_Turn(urgent, arrival))
-            try:
-                if await self._unless_preempted(turn, wait_for_slot()):
-                    return
-            finally:
-                self._pass_on()
-
-    async def _take(self, turn: _Turn) -> _Turn:
+        turn = _Turn(_URGENT.get(), next(self._arrivals))
         if self._holder is None and not self._urgent and not self._bulk:
-            return self._hold(turn)
-        holder = self._holder
-        if turn.urgent and holder is not None and not holder.urgent and self._urgent_run < self.URGENT_RUN:
-            holder.preempted.set()
-        ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        line = self._urgent if turn.urgent else self._bulk
-        heapq.heappush(line, (turn.arrival, ready))
-        try:
-            await ready
-        except asyncio.CancelledError:
-            if ready.done() and not ready.cancelled():  # handed the turn as we were cancelled
+            self._give(turn)
+        else:
+            holder = self._holder
+            if (
+                turn.urgent
+                and holder is not None
+                and not holder.urgent
+                and self._urgent_run < self.URGENT_RUN
+            ):
+                holder.preempted.set()
+            await self._wait_in_line(self._line_up(turn))
+        while True:
+            try:
+                got = await self._unless_preempted(turn, wait_for_slot)
+            except BaseException:
                 self._pass_on()
-            else:
-                line[:] = [w for w in line if w[1] is not ready]
-                heapq.heapify(line)
-            raise
-        return self._hold(turn)
+                raise
+            if got:
+                # count slots, not turns: a bulk turn taken back before its slot does not end a run
+                self._urgent_run = self._urgent_run + 1 if turn.urgent and self._bulk else 0
+                self._pass_on()
+                return
+            # an urgent request took the turn: back to the head of our class before the turn moves on
+            turn = self._line_up(_Turn(turn.urgent, turn.arrival))
+            self._pass_on()
+            await self._wait_in_line(turn)
 
-    def _hold(self, turn: _Turn) -> _Turn:
-        self._urgent_run = self._urgent_run + 1 if turn.urgent and self._bulk else 0
-        self._holder = turn
+    def _line_up(self, turn: _Turn) -> _Turn:
+        turn.ready = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._urgent if turn.urgent else self._bulk, (turn.arrival, turn))
         return turn
 
+    async def _wait_in_line(self, turn: _Turn) -> None:
+        assert turn.ready is not None
+        line = self._urgent if turn.urgent else self._bulk
+        try:
+            await turn.ready
+        except asyncio.CancelledError:
+            if self._holder is turn:  # handed the turn as we were cancelled
+                self._pass_on()
+            else:
+                line[:] = [w for w in line if w[1] is not turn]
+                heapq.heapify(line)
+            raise
+
+    def _give(self, turn: _Turn) -> None:
+        self._holder = turn
+        if turn.ready is not None and not turn.ready.done():
+            turn.ready.set_result(None)
+
     @staticmethod
-    async def _unless_preempted(turn: _Turn, waiting: Awaitable[None]) -> bool:
+    async def _unless_preempted(turn: _Turn, wait_for_slot: Callable[[], Awaitable[None]]) -> bool:
         """True once the slot is ours; False when an urgent request took the turn first."""
-        slot = asyncio.ensure_future(waiting)
+        if turn.preempted.is_set():
+            return False
+        slot = asyncio.ensure_future(wait_for_slot())
         preempted = asyncio.ensure_future(turn.preempted.wait())
         try:
             await asyncio.wait((slot, preempted), return_when=asyncio.FIRST_COMPLETED)
@@ -171,15 +192,10 @@ class _Turns:
         self._holder = None
         bulk_first = self._urgent_run >= self.URGENT_RUN
         for line in (self._bulk, self._urgent) if bulk_first else (self._urgent, self._bulk):
-            while line:
-                _, ready = heapq.heappop(line)
-                if not ready.done():
-                    ready.set_result(None)
-                    self._holder = _PENDING  # reserved until the woken request takes it
-                    return
-
-
-_PENDING = _Turn(urgent=True, arrival=-1)  # a turn handed on but not taken yet: never preempted
+            if line:
+                _, turn = heapq.heappop(line)
+                self._give(turn)
+                return
 
 
 def _now() -> float:

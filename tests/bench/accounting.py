@@ -12,20 +12,15 @@ transaction id, so they are exact at once where pg_stat_database lags by seconds
 from __future__ import annotations
 
 import asyncio
-import tempfile
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from daemon.db.pool import Pool
-from tests.bench import catalog as bench_catalog
 from tests.bench.catalog import TOKEN
-from tests.bench.environment import fresh_database
-from tests.bench.fleet import store_settings
-from tests.bench.latency import BATCH_LIMIT, PAGE_SIZE, STORES, seed_store, store_processes
+from tests.bench.latency import in_sync_fleet
 from tests.bench.wire_count import Counter, counting_proxy
 from tests.e2e.daemon_process import Daemon, running_daemon
 
@@ -40,37 +35,22 @@ _UNSYNCED = (
 
 
 async def run(server_dsn: str, *, requests: int, variants: int) -> dict[str, Any]:
-    store_ids = [f"s{n}" for n in range(STORES)]
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
+    async with in_sync_fleet(server_dsn, variants) as fleet:
+        for statement in _UNSYNCED:
+            await fleet.pool.execute(statement, requests * EVENTS_PER_REQUEST)
+        pool, session, stores = fleet.pool, fleet.session, fleet.stores
         async with (
-            fresh_database(server_dsn) as (dsn, pool),
-            store_processes(workdir, store_ids) as stores,
-            aiohttp.ClientSession() as session,
+            counting_proxy(fleet.dsn) as (proxied, counter),
+            running_daemon(proxied, fleet.workdir, fleet.workdir, shipped_defaults=True) as daemon,
         ):
-            settings = {
-                s: store_settings(stores.urls[s], batch_limit=BATCH_LIMIT, page_size=PAGE_SIZE)
-                for s in store_ids
-            }
-            catalog = await bench_catalog.create(pool, workdir, settings, variants, partitioned=True)
-            for statement in _UNSYNCED:
-                await pool.execute(statement, requests * EVENTS_PER_REQUEST)
-            for store_id in store_ids:
-                await seed_store(
-                    session, stores.urls[store_id], bench_catalog.in_sync_items(catalog, store_id)
-                )
-            async with (
-                counting_proxy(dsn) as (proxied, counter),
-                running_daemon(proxied, workdir, workdir, shipped_defaults=True) as daemon,
-            ):
-                await asyncio.sleep(2.0)  # start-up settles
-                idle = await _window(counter, pool, asyncio.sleep(IDLE_S))
-                background_rt_per_s = idle[0] / IDLE_S
-                background_commits_per_s = idle[1] / IDLE_S
-                ingest, ingest_s = await _timed(counter, pool, _send(daemon, requests, "u", 1))
-                path, path_s = await _timed(
-                    counter, pool, _send_and_drain(daemon, session, stores.urls, pool, requests, variants)
-                )
+            await asyncio.sleep(2.0)  # start-up settles
+            idle = await _window(counter, pool, asyncio.sleep(IDLE_S))
+            background_rt_per_s = idle[0] / IDLE_S
+            background_commits_per_s = idle[1] / IDLE_S
+            ingest, ingest_s = await _timed(counter, pool, _send(daemon, requests, "u", 1))
+            path, path_s = await _timed(
+                counter, pool, _send_and_drain(daemon, session, stores.urls, pool, requests, variants)
+            )
     items = requests * EVENTS_PER_REQUEST
     ingest_rt = ingest[0] - background_rt_per_s * ingest_s
     ingest_commits = ingest[1] - background_commits_per_s * ingest_s

@@ -119,9 +119,19 @@ def _sandbox_children() -> list[int]:
     ]
 
 
-async def _one_repeat(
-    server_dsn: str, rates: list[int], seconds: float, variants: int, cores: cpu.Cores | None
-) -> dict[str, Any]:
+@dataclass
+class InSyncFleet:
+    """A fresh database, the partitioned catalog and its stores, each in its own process, all in sync."""
+
+    workdir: Path
+    dsn: str
+    pool: Pool
+    stores: _Stores
+    session: aiohttp.ClientSession
+
+
+@asynccontextmanager
+async def in_sync_fleet(server_dsn: str, variants: int) -> AsyncIterator[InSyncFleet]:
     store_ids = [f"s{n}" for n in range(STORES)]
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -139,17 +149,31 @@ async def _one_repeat(
                 await seed_store(
                     session, stores.urls[store_id], bench_catalog.in_sync_items(catalog, store_id)
                 )
-            postmaster = await cpu.postmaster_pid(dsn)
-            async with running_daemon(dsn, workdir, workdir, shipped_defaults=True) as daemon:
-                if cores is not None:
-                    cpu.pin([daemon.process.pid], cores.measured)
-                    cpu.pin(stores.pids, cores.load)
-                secret_file = workdir / "loadgen-secret"
-                secret_file.write_text(WEBHOOK_SECRET)
-                round_ = _Round(daemon, stores, pool, session, postmaster, cores, secret_file, variants)
-                return {
-                    str(rate): await round_.run(rate, seconds, number) for number, rate in enumerate(rates, 1)
-                }
+            yield InSyncFleet(workdir, dsn, pool, stores, session)
+
+
+async def _one_repeat(
+    server_dsn: str, rates: list[int], seconds: float, variants: int, cores: cpu.Cores | None
+) -> dict[str, Any]:
+    async with in_sync_fleet(server_dsn, variants) as fleet:
+        workdir, dsn, pool, stores, session = (
+            fleet.workdir,
+            fleet.dsn,
+            fleet.pool,
+            fleet.stores,
+            fleet.session,
+        )
+        postmaster = await cpu.postmaster_pid(dsn)
+        async with running_daemon(dsn, workdir, workdir, shipped_defaults=True) as daemon:
+            if cores is not None:
+                cpu.pin([daemon.process.pid], cores.measured)
+                cpu.pin(stores.pids, cores.load)
+            secret_file = workdir / "loadgen-secret"
+            secret_file.write_text(WEBHOOK_SECRET)
+            round_ = _Round(daemon, stores, pool, session, postmaster, cores, secret_file, variants)
+            return {
+                str(rate): await round_.run(rate, seconds, number) for number, rate in enumerate(rates, 1)
+            }
 
 
 async def seed_store(session: aiohttp.ClientSession, url: str, items: list[dict[str, object]]) -> None:

@@ -6,7 +6,7 @@ times: those belong to `make bench`.
 
 from __future__ import annotations
 
-from tests.bench import diff_cost, minimality, platforms
+from tests.bench import accounting, diff_cost, events_ahead, latency, minimality, platforms
 from tests.bench.report import table
 from tests.contract.platforms import ADAPTERS
 
@@ -34,3 +34,25 @@ async def test_every_platform_writes_its_floor_and_nothing_on_a_second_pass(serv
         assert platform["write_calls"] == platform["write_floor"], name
         assert platform["second_pass_write_calls"] == 0, name
     assert "hubrise write calls / floor" in table({"scenarios": {"platforms": {"platforms": figures}}})
+
+
+async def test_one_event_batch_costs_one_commit_and_its_writes_arrive(server_dsn: str) -> None:
+    figures = await accounting.run(server_dsn, requests=5, variants=200)
+    assert figures["commits_per_request"] == 1.0  # the batch's transaction, nothing else
+    assert figures["round_trips_per_request"] > 0 and figures["round_trips_per_item"] > 0
+
+
+async def test_events_reach_a_store_while_its_full_pass_runs_and_the_pass_writes_its_floor(
+    server_dsn: str,
+) -> None:
+    figures = await events_ahead.run(server_dsn, variants=3_000, rate=20.0, events_per_s=5.0)
+    assert figures["events"] > 0 and figures["events_written"] == figures["events"]
+    assert figures["pass_changes_written"] == figures["changed"] == 30
+    assert figures["pass_write_calls"] == figures["pass_write_floor"] == 1
+
+
+async def test_the_latency_scenario_counts_every_event_it_sent(server_dsn: str) -> None:
+    figures = await latency.run(server_dsn, rates=[50], seconds=1.0, variants=400, repeats=1)
+    (run,) = figures["runs"]["50"]
+    assert run["events"] == 50 and run["lost"] == 0 and run["refused"] == 0
+    assert "table" not in figures and "p99_ms" in figures["rates"]["50"]

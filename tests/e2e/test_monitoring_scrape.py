@@ -76,6 +76,12 @@ async def test_a_running_daemon_exports_what_the_rules_and_the_dashboard_use(
                 "UPDATE store_schedule SET guard_held_at = now(), circuit_open_until = now() + interval '1 hour'"
             )
             await pool.execute("UPDATE store_state SET contested = true WHERE external_id = 'E-MUG'")
+            # an upstream source that never pulled (its feed is unreachable: the pull fails, stays stale)
+            await pool.execute(
+                "INSERT INTO sources (id, kind, facilities, settings, created_at) VALUES ('feed', 'http_feed',"
+                " '{us1}', '{\"url\": \"http://127.0.0.1:9/feed.json\"}', now() - interval '2 days')"
+            )
+            await pool.execute("INSERT INTO source_state (source_id) VALUES ('feed') ON CONFLICT DO NOTHING")
             status, scrape = await daemon.get("/metrics")
     assert status == 200
     declared, sampled = scraped_names(scrape)
