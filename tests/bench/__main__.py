@@ -101,7 +101,10 @@ def main() -> None:
             + (f" and an external PostgreSQL {header['postgres_external']}" if external else "")
         )
         scenarios = asyncio.run(run_all(dsn, external, sizes, args.only))
-    document = header | {"sizes": {k: sizes[k] for k in scenarios}, "scenarios": scenarios}
+    document = header | {
+        "sizes": {k: sizes[k.removesuffix("_external")] for k in scenarios},
+        "scenarios": scenarios,
+    }
     args.output.write_text(json.dumps(document, indent=2) + "\n")
     print(table(document))
     print(f"results written to {args.output}")
