@@ -81,9 +81,11 @@ async def import_source_mappings(conn: Connection, rows: Sequence[ImportRow], so
     return ImportCounts(len(rows), new, len(changed) - new)
 
 
-async def request_pulls_for_variants(conn: Connection, variant_ids: Sequence[str]) -> list[str]:
-    """A catalog update: the sources covering these variants are asked for a pull (persisted)."""
-    rows = await conn.fetch(query("request_pulls_for_variants"), sorted(set(variant_ids)))
+async def request_pulls_for_variants(conn: Connection, variant_ids: Sequence[str] | None) -> list[str]:
+    """A catalog update: the sources covering these variants (None: every source) are asked for a
+    pull (persisted)."""
+    ids = None if variant_ids is None else sorted(set(variant_ids))
+    rows = await conn.fetch(query("request_pulls_for_variants"), ids)
     return sorted(r["source_id"] for r in rows)
 
 

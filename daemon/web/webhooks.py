@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from daemon.db import events, work_queue
+from daemon.db import sources as sources_db
 from daemon.db.stores import load_store
 from daemon.errors import InputError, NotFoundError
 from daemon.metrics import record_notification_drift
@@ -49,7 +50,8 @@ async def stock_events(request: web.Request) -> web.Response:
 
 
 async def catalog_updated(request: web.Request) -> web.Response:
-    """The back office changed the catalog: refresh the stores that sync the named variants (or all)."""
+    """The back office changed the catalog: refresh the stores that sync the named variants (or all),
+    and ask the upstream sources covering them for a pull (a POS bridge re-reads stock then too)."""
     body = await signed_body(request)
     if isinstance(body, web.Response):
         return body
@@ -59,7 +61,8 @@ async def catalog_updated(request: web.Request) -> web.Response:
         stores = await events.stores_to_refresh(conn, variant_ids)
         for store_id in stores:
             await work_queue.enqueue_full_pass(conn, store_id, "catalog")
-    return web.json_response({"stores": sorted(stores)}, status=202)
+        pulls = await sources_db.request_pulls_for_variants(conn, variant_ids or None)
+    return web.json_response({"stores": sorted(stores), "sources": pulls}, status=202)
 
 
 def _variant_ids(body: bytes) -> list[str]:

@@ -62,13 +62,15 @@ WHERE source_id = $1
 RETURNING source_id
 
 -- request_pulls_for_variants --
--- A catalog update: every enabled source covering one of the variants is asked for a full pull. A
--- source covers a variant by its mappings; one without mappings speaks our variant ids, so it may
--- cover any variant (a new variant has no stock row yet to tell).
+-- A catalog update: every enabled source covering one of the variants is asked for a full pull (every
+-- enabled source when $1 is NULL: the whole catalog changed). A source covers a variant by its
+-- mappings; one without mappings speaks our variant ids, so it may cover any variant (a new variant
+-- has no stock row yet to tell).
 UPDATE source_state ss SET pull_requested_at = now(), requested_ids = NULL
 FROM sources s
 WHERE s.id = ss.source_id AND s.enabled
-  AND (EXISTS (SELECT 1 FROM source_mappings m
+  AND ($1::text[] IS NULL
+       OR EXISTS (SELECT 1 FROM source_mappings m
                WHERE m.source_id = s.id AND m.variant_id = ANY ($1::text[]))
        OR NOT EXISTS (SELECT 1 FROM source_mappings m WHERE m.source_id = s.id))
 RETURNING ss.source_id
