@@ -52,11 +52,10 @@ def children_of(parent: int) -> list[int]:
 async def postmaster_pid(dsn: str) -> int | None:
     """The server's postmaster, if it runs on this host (the parent of our backend)."""
     conn = await asyncpg.connect(dsn)
-    try:
-        backend = int(await conn.fetchval("SELECT pg_backend_pid()"))
+    try:  # read while our backend lives: it exits with the connection
+        fields = _stat_fields(int(await conn.fetchval("SELECT pg_backend_pid()")))
     finally:
         await conn.close()
-    fields = _stat_fields(backend)
     return int(fields[1]) if fields is not None else None
 
 

@@ -6,7 +6,7 @@ times: those belong to `make bench`.
 
 from __future__ import annotations
 
-from tests.bench import accounting, diff_cost, events_ahead, latency, minimality, platforms
+from tests.bench import accounting, cpu, diff_cost, events_ahead, latency, minimality, platforms
 from tests.bench.report import table
 from tests.contract.platforms import ADAPTERS
 
@@ -56,3 +56,9 @@ async def test_the_latency_scenario_counts_every_event_it_sent(server_dsn: str) 
     (run,) = figures["runs"]["50"]
     assert run["events"] == 50 and run["lost"] == 0 and run["refused"] == 0
     assert "table" not in figures and "p99_ms" in figures["rates"]["50"]
+
+
+async def test_the_server_process_is_found_so_its_cpu_is_counted(server_dsn: str) -> None:
+    """A full run reported no PostgreSQL CPU: the backend was looked up after its connection closed."""
+    postmaster = await cpu.postmaster_pid(server_dsn)
+    assert postmaster is not None and cpu.server_cpu_s(postmaster) > 0
