@@ -180,8 +180,8 @@ async def refresh_from_database(pool: Pool, stale_after_intervals: int = 3) -> N
         DB_UP.set(0)
         return
     # From here on nothing awaits, so a concurrent scrape never sees the gauges half rebuilt. They are
-    # rebuilt rather than updated: a store that was disabled or deleted, or a platform whose last store
-    # went, must vanish instead of repeating its last value (an alert on it would never resolve).
+    # rebuilt rather than updated: a store or source that was disabled or deleted, or a platform whose
+    # last store went, must vanish instead of repeating its last value (an alert on it would never resolve).
     DB_UP.set(1)
     QUEUE_DEPTH.set(depth)
     QUEUE_OLDEST.set(oldest)
@@ -194,6 +194,10 @@ async def refresh_from_database(pool: Pool, stale_after_intervals: int = 3) -> N
         STORE_CREATED,
         OPEN_DRIFT,
         CONTESTED,
+        SOURCE_LAST_SUCCESS,
+        SOURCE_ROWS,
+        SOURCE_INTERVAL,
+        SOURCE_STALE,
     ):
         gauge.clear()
     for row in freshness:

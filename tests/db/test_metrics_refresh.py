@@ -108,3 +108,25 @@ async def test_only_ready_work_counts_towards_the_oldest_ready_age(pool: Pool) -
     )
     await refresh_from_database(pool)
     assert 120 <= (value("stocksync_queue_oldest_ready_age_seconds") or 0) < 180
+
+
+async def test_a_disabled_source_leaves_no_series_behind(pool: Pool) -> None:
+    async with pool.acquire() as conn:
+        await seed(conn)
+    await pool.execute(
+        "INSERT INTO sources (id, kind, facilities, created_at) VALUES"
+        " ('gone', 'http_feed', '{us1}', now() - interval '2 days')"
+    )
+    await pool.execute("INSERT INTO source_state (source_id) VALUES ('gone')")
+    await refresh_from_database(pool)
+    assert value("stocksync_source_stale", source_id="gone") == 1
+    await pool.execute("UPDATE sources SET enabled = false WHERE id = 'gone'")
+    await refresh_from_database(pool)
+    # found in review: the source gauges were set but never rebuilt, so a stale alert never resolved
+    for name in (
+        "stocksync_source_stale",
+        "stocksync_source_rows",
+        "stocksync_source_pull_interval_seconds",
+        "stocksync_source_last_success_timestamp_seconds",
+    ):
+        assert value(name, source_id="gone") is None, name
