@@ -61,31 +61,18 @@ class ReconcilerFactory:
         timeout_s: float = 30.0,
         observer: Callable[[RequestRecord], None] | None = None,
     ) -> None:
-        from reconcilers.ratelimit import PacerRegistry
-        from reconcilers.transport import RetryPolicy
+        from reconcilers.transport_factory import TransportFactory
 
-        self._session = session
-        self._pacers = pacers or PacerRegistry()
-        self._retry = retry or RetryPolicy()
-        self._timeout_s = timeout_s
-        self._observer = observer
+        self._transports = TransportFactory(
+            session, pacers=pacers, retry=retry, timeout_s=timeout_s, observer=observer
+        )
 
     def build(self, store: StoreConfig, credential: Secret) -> Reconciler:
         from reconcilers.interface import ReconcilerContext
-        from reconcilers.ratelimit import build_pacer
-        from reconcilers.transport import Transport
 
         cls = reconciler_class(store.platform)
-        transport = Transport(
-            self._session,
-            platform=store.platform,
-            store_id=store.id,
-            pacer=build_pacer(cls.capabilities.rate_budget),  # replaced below once settings are known
-            retry=self._retry,
-            timeout_s=self._timeout_s,
-            observer=self._observer,
-        )
+        transport = self._transports.transport(store.platform, store.id, cls.capabilities.rate_budget)
         reconciler = cls(ReconcilerContext(store, transport, credential))
         # the store's own budget (a reconciler may refine it from settings), kept across passes
-        transport.pacer = self._pacers.get(store.id, reconciler.capabilities.rate_budget)
+        self._transports.keep_pacer(transport, store.id, reconciler.capabilities.rate_budget)
         return reconciler
