@@ -173,6 +173,9 @@ class _Turns:
         """True once the slot is ours; False when an urgent request took the turn first."""
         if turn.preempted.is_set():
             return False
+        if turn.urgent:  # never taken back: no race to set up
+            await wait_for_slot()
+            return True
         slot = asyncio.ensure_future(wait_for_slot())
         preempted = asyncio.ensure_future(turn.preempted.wait())
         try:
