@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,7 +48,7 @@ async def run(server_dsn: str, *, requests: int, variants: int) -> dict[str, Any
             idle = await _window(counter, pool, asyncio.sleep(IDLE_S))
             background_rt_per_s = idle[0] / IDLE_S
             background_commits_per_s = idle[1] / IDLE_S
-            ingest, ingest_s = await _timed(counter, pool, _send(daemon, requests, "u", 1))
+            ingest, ingest_s = await _timed(counter, pool, _send(daemon, requests, unsynced))
             path, path_s = await _timed(
                 counter, pool, _send_and_drain(daemon, session, stores.urls, pool, requests, variants)
             )
@@ -85,15 +86,22 @@ async def _timed(counter: Counter, pool: Pool, work: Any) -> tuple[tuple[int, in
     return counts, time.monotonic() - started
 
 
-async def _send(daemon: Daemon, requests: int, prefix: str, first: int) -> None:
+def unsynced(n: int) -> str:
+    return f"u{n}"
+
+
+def synced(n: int) -> str:
+    return f"v{n:07d}"
+
+
+async def _send(daemon: Daemon, requests: int, variant: Callable[[int], str]) -> None:
+    """`requests` batches of EVENTS_PER_REQUEST events for variants 1, 2, ... (named by `variant`)."""
     at = datetime.now(UTC).isoformat()
     for r in range(requests):
         events = [
             {
-                "event_id": f"{prefix}-{r}-{k}",
-                "variant_id": f"u{r * EVENTS_PER_REQUEST + k + first}"
-                if prefix == "u"
-                else f"v{r * EVENTS_PER_REQUEST + k + first:07d}",
+                "event_id": f"{variant(0)}-{r}-{k}",
+                "variant_id": variant(r * EVENTS_PER_REQUEST + k + 1),
                 "facility_id": "us1",
                 "status": "in_stock",
                 "quantity": 500 + r,
@@ -115,7 +123,7 @@ async def _send_and_drain(
     variants: int,
 ) -> None:
     assert requests * EVENTS_PER_REQUEST <= variants
-    await _send(daemon, requests, "v", 1)
+    await _send(daemon, requests, synced)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         written = 0
